@@ -1,0 +1,60 @@
+# irischaos: the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := $(CURDIR)/bin
+IRISCHAOS := $(BIN)/irischaos
+GOBIN ?= $(shell $(GO) env GOPATH)/bin
+STATICCHECK_VERSION := v0.8.2
+# KEEP=1 keeps the local cluster after `make run`.
+KEEP ?=
+export PATH := $(BIN):$(GOBIN):$(PATH)
+
+.PHONY: all build run test unit lint e2e image deps bench clean cluster-up cluster-down
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/irischaos ./cmd/iris ./cmd/iris-main
+
+## run: bring the local cluster up, deploy the stack, run every scenario, write reports, take the cluster down.
+run: build
+	KEEP=$(KEEP) ./hack/run.sh
+
+## test: everything CI runs: lint, unit tests, and the chaos e2e against the local cluster.
+test: lint unit e2e
+
+unit:
+	$(GO) test -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags chaos ./e2e/...
+	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	staticcheck ./...
+	staticcheck -tags chaos ./e2e/...
+
+## e2e: the cluster tests (build tag chaos). Uses KUBECONFIG when set, else brings the local cluster up and down.
+e2e: build deps
+	$(GO) test -count=1 -tags chaos -timeout 80m -v ./e2e/ 2>&1 | tee build/e2e.log; exit $${PIPESTATUS[0]}
+
+## image: the IRIS stand-in and pause image tarballs, built without Docker.
+image: build
+	$(IRISCHAOS) image build --out build/images
+
+## deps: Debian packages and the cached Kubernetes/etcd binaries the local cluster needs.
+deps: build
+	./hack/deps.sh
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./pkg/...
+	./hack/bench-cluster-up.sh
+
+cluster-up: build deps
+	$(IRISCHAOS) cluster up
+cluster-down: build
+	$(IRISCHAOS) cluster down
+
+clean:
+	rm -rf $(BIN) build
