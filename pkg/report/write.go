@@ -1,0 +1,81 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// WriteRun writes result.json, report.txt, report.md and junit.xml into dir
+// (the run directory, which must exist). Each file is written whole to a
+// temporary name and renamed, so a reader never sees half a report.
+func WriteRun(dir string, run Run) error {
+	var errs []error
+	for _, f := range []struct {
+		name   string
+		render func(*bytes.Buffer, Run) error
+	}{
+		{ResultFile, renderJSON},
+		{TableFile, renderTableTo},
+		{MDFile, renderMDTo},
+		{JUnitFile, renderJUnitTo},
+	} {
+		var b bytes.Buffer
+		if err := f.render(&b, run); err != nil {
+			errs = append(errs, fmt.Errorf("render %s: %w", f.name, err))
+			continue
+		}
+		if err := writeAtomic(filepath.Join(dir, f.name), b.Bytes()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ReadRun reads a run back from dir/result.json.
+func ReadRun(dir string) (Run, error) {
+	p := filepath.Join(dir, ResultFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return Run{}, fmt.Errorf("read run: %w (is %s a run directory written by irischaos run?)", err, dir)
+	}
+	var run Run
+	if err := json.Unmarshal(b, &run); err != nil {
+		return Run{}, fmt.Errorf("%s: %w", p, err)
+	}
+	return run, nil
+}
+
+// WriteIterationResult writes one iteration's checker result next to its
+// history (<scenario>/<iteration>/result.json).
+func WriteIterationResult(runDir string, it Iteration) error {
+	dir := IterationDir(runDir, it.Scenario, it.Iteration)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create iteration directory: %w", err)
+	}
+	b, err := json.MarshalIndent(it.Result, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode result of %s #%d: %w", it.Scenario, it.Iteration, err)
+	}
+	return writeAtomic(filepath.Join(dir, ResultFile), append(b, '\n'))
+}
+
+func renderJSON(b *bytes.Buffer, run Run) error {
+	enc := json.NewEncoder(b)
+	enc.SetIndent("", "  ")
+	return enc.Encode(run)
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
