@@ -1,0 +1,417 @@
+// Package iris is the workload client for InterSystems IRIS: it writes
+// markers of the seed's shape ^k8stest($i(^k8stest)) through `iris session`
+// opened over the Kubernetes exec API, acknowledges each by a sentinel line,
+// records every operation in the history as ok, fail or info, reconnects
+// (to the replacement pod when there is one) when the stream breaks, and reads
+// every marker back after recovery.
+package iris
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/irischaos/irischaos/pkg/history"
+	"github.com/irischaos/irischaos/pkg/workload/podexec"
+)
+
+// Mode is how writes reach IRIS.
+type Mode string
+
+const (
+	// ModeSession keeps one `iris session` open per stream and sends one
+	// line per marker: the instrument.
+	ModeSession Mode = "session"
+	// ModeExecPerWrite starts a new exec and `iris session` for every
+	// marker, as the seed's shell scripts do: the naive baseline.
+	ModeExecPerWrite Mode = "exec-per-write"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultSelector     = "app=iris"
+	DefaultContainer    = "iris"
+	DefaultInstance     = "iris"
+	DefaultDBNamespace  = "USER"
+	DefaultWriteTimeout = 5 * time.Second
+	DefaultOpenTimeout  = 20 * time.Second
+	DefaultMaxBackoff   = 500 * time.Millisecond
+)
+
+// Config says where and how to write. Kube, Exec and Namespace are required.
+type Config struct {
+	Kube      kubernetes.Interface // finds the pod, again at every reconnection
+	Exec      podexec.Execer       // runs `iris session` in it
+	History   *history.Writer      // every op, probe event and read-back; may be nil
+	Namespace string               // Kubernetes namespace of the stack
+	Selector  string               // label selector of the IRIS pod (DefaultSelector)
+	Container string               // container name (DefaultContainer)
+
+	Instance    string // IRIS instance (DefaultInstance)
+	DBNamespace string // IRIS namespace the markers go to (DefaultDBNamespace)
+	Global      string // marker global (^k8stest)
+	RunID       string // carried by every marker; random when empty
+
+	Mode         Mode          // ModeSession (default) or ModeExecPerWrite
+	Streams      int           // concurrent writers, each with its own session (1)
+	Interval     time.Duration // pause between two writes of a stream (0: as fast as acks come)
+	WriteTimeout time.Duration // wait for an ack before the write is info (DefaultWriteTimeout)
+	OpenTimeout  time.Duration // wait for a new session to answer (DefaultOpenTimeout)
+	MaxBackoff   time.Duration // longest pause between reconnection attempts (DefaultMaxBackoff)
+
+	Progress      io.Writer     // progress lines; nil for none
+	ProgressEvery time.Duration // how often (5 s)
+}
+
+func (c *Config) defaults() error {
+	if c.Kube == nil || c.Exec == nil {
+		return errors.New("iris workload: Config needs Kube and Exec")
+	}
+	if c.Namespace == "" {
+		return errors.New("iris workload: Config needs the namespace of the stack")
+	}
+	set := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	set(&c.Selector, DefaultSelector)
+	set(&c.Container, DefaultContainer)
+	set(&c.Instance, DefaultInstance)
+	set(&c.DBNamespace, DefaultDBNamespace)
+	set(&c.Global, defaultGlobal)
+	if c.RunID == "" {
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		c.RunID = time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b)
+	}
+	switch c.Mode {
+	case "":
+		c.Mode = ModeSession
+	case ModeSession, ModeExecPerWrite:
+	default:
+		return fmt.Errorf("iris workload: unknown mode %q (want %q or %q)", c.Mode, ModeSession, ModeExecPerWrite)
+	}
+	if c.Streams <= 0 {
+		c.Streams = 1
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.OpenTimeout <= 0 {
+		c.OpenTimeout = DefaultOpenTimeout
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = DefaultMaxBackoff
+	}
+	if c.ProgressEvery <= 0 {
+		c.ProgressEvery = 5 * time.Second
+	}
+	return nil
+}
+
+// Stats counts operations by result.
+type Stats struct {
+	OK, Fail, Info int64
+	LastOKSeq      int64
+	LastPod        string
+}
+
+// Client writes markers until stopped. Create with New, start with Run.
+type Client struct {
+	cfg  Config
+	cmds Commands
+
+	seq     atomic.Int64
+	ok      atomic.Int64
+	fail    atomic.Int64
+	info    atomic.Int64
+	lastOK  atomic.Int64
+	stop    chan struct{}
+	stopped sync.Once
+
+	mu      sync.Mutex
+	lastPod string
+	minSub  float64 // lowest subscript acknowledged in this run, for the read-back
+	haveSub bool
+}
+
+// New checks cfg and returns a Client; nothing is contacted yet.
+func New(cfg Config) (*Client, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	return &Client{cfg: cfg, cmds: Commands{Global: cfg.Global, Run: cfg.RunID}, stop: make(chan struct{})}, nil
+}
+
+// RunID is the id every marker of this client carries.
+func (c *Client) RunID() string { return c.cfg.RunID }
+
+// Stats returns the counts so far.
+func (c *Client) Stats() Stats {
+	c.mu.Lock()
+	pod := c.lastPod
+	c.mu.Unlock()
+	return Stats{OK: c.ok.Load(), Fail: c.fail.Load(), Info: c.info.Load(), LastOKSeq: c.lastOK.Load(), LastPod: pod}
+}
+
+// Run writes markers on every stream until ctx ends or Stop is called, then
+// waits for the writes in flight (each bounded by WriteTimeout) and returns.
+// It returns an error only for a broken setup; a database that does not
+// answer is what is being measured and only shows in the history.
+func (c *Client) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := 1; i <= c.cfg.Streams; i++ {
+		wg.Go(func() { c.stream(ctx, i) })
+	}
+	if c.cfg.Progress != nil {
+		wg.Go(func() { c.progress(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// Stop ends Run: no new write starts after it.
+func (c *Client) Stop() { c.stopped.Do(func() { close(c.stop) }) }
+
+func (c *Client) progress(ctx context.Context) {
+	t := time.NewTicker(c.cfg.ProgressEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s := c.Stats()
+			fmt.Fprintf(c.cfg.Progress, "workload: %d ok, %d info, %d fail; last ok seq %d on %s\n", s.OK, s.Info, s.Fail, s.LastOKSeq, s.LastPod)
+		}
+	}
+}
+
+// conn is one way of getting markers to IRIS: a long-lived session, or a
+// new exec per write.
+type conn interface {
+	write(ctx context.Context, seq int64) (Line, error)
+	pod() string
+	close()
+}
+
+// stream is one writer: open, write until the stream breaks, reconnect.
+func (c *Client) stream(ctx context.Context, id int) {
+	var (
+		cn      conn
+		attempt int
+		backoff time.Duration
+	)
+	defer func() {
+		if cn != nil {
+			cn.close()
+		}
+	}()
+	for ctx.Err() == nil {
+		if backoff > 0 {
+			if !sleep(ctx, backoff) {
+				return
+			}
+		}
+		seq := c.seq.Add(1)
+		invoke := time.Now()
+		rec := history.Record{Kind: history.KindOp, Seq: seq, Invoke: invoke, Stream: id}
+		if cn == nil {
+			attempt++
+			var err error
+			cn, err = c.open(ctx, id, attempt)
+			if err != nil {
+				// Nothing was sent: the write definitely did not happen.
+				rec.Complete, rec.Result, rec.Error, rec.Attempt = time.Now(), history.Fail, err.Error(), attempt
+				c.record(rec)
+				c.fail.Add(1)
+				backoff = nextBackoff(backoff, c.cfg.MaxBackoff)
+				continue
+			}
+		}
+		rec.Attempt = attempt
+		rec.Pod = cn.pod()
+		// The write itself must not be cut by ctx: a cancelled ack wait
+		// would turn an applied write into an unknown one for no reason.
+		ack, err := cn.write(context.WithoutCancel(ctx), seq)
+		rec.Complete = time.Now()
+		switch {
+		case err == nil:
+			rec.Result, rec.Value = history.OK, ack.Value
+			c.ok.Add(1)
+			c.lastOK.Store(seq)
+			c.noteAck(rec.Pod, ack.Subscript)
+			backoff = 0
+			c.record(rec)
+			if c.cfg.Interval > 0 && !sleep(ctx, c.cfg.Interval) {
+				return
+			}
+			continue
+		case errors.Is(err, errNotApplied):
+			rec.Result = history.Fail
+			c.fail.Add(1)
+		default:
+			rec.Result = history.Info
+			c.info.Add(1)
+		}
+		rec.Error = err.Error()
+		c.record(rec)
+		if c.cfg.Mode == ModeSession {
+			c.event(history.Record{Source: "probe", Reason: "SessionLost", Target: "pod/" + rec.Pod, Message: fmt.Sprintf("stream %d: %v", id, err)})
+		}
+		// The stream's state is unknown and the pod may be gone: never
+		// reuse either.
+		cn.close()
+		cn = nil
+		backoff = nextBackoff(backoff, c.cfg.MaxBackoff)
+	}
+}
+
+func nextBackoff(d, max time.Duration) time.Duration {
+	if d == 0 {
+		d = 25 * time.Millisecond
+	} else {
+		d *= 2
+	}
+	return min(d, max)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func (c *Client) noteAck(pod, sub string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lastPod = pod
+	if f, err := strconv.ParseFloat(sub, 64); err == nil && (!c.haveSub || f < c.minSub) {
+		c.minSub, c.haveSub = f, true
+	}
+}
+
+func (c *Client) record(r history.Record) {
+	if c.cfg.History != nil {
+		_ = c.cfg.History.Add(r)
+	}
+}
+
+func (c *Client) event(r history.Record) {
+	r.Kind = history.KindEvent
+	if r.T.IsZero() {
+		r.T = time.Now()
+	}
+	c.record(r)
+}
+
+func (c *Client) sessionCmd() []string {
+	return []string{"iris", "session", c.cfg.Instance, "-U", c.cfg.DBNamespace}
+}
+
+// open resolves the pod afresh (after a pod loss it is a new one) and opens a
+// connection to it. Errors mean nothing was sent.
+func (c *Client) open(ctx context.Context, stream, attempt int) (conn, error) {
+	t, err := c.resolve(ctx)
+	if err != nil {
+		return nil, errors.Join(errNotApplied, err)
+	}
+	if c.cfg.Mode == ModeExecPerWrite {
+		return &execConn{c: c, t: t}, nil
+	}
+	s, err := OpenSession(ctx, c.cfg.Exec, t, c.sessionCmd(), c.cmds, c.cfg.OpenTimeout)
+	if err != nil {
+		return nil, err
+	}
+	c.event(history.Record{
+		Source: "probe", Phase: history.PhaseDatabaseReady, Reason: "SessionOpened", Target: "pod/" + t.Pod,
+		Message: fmt.Sprintf("stream %d attempt %d: %s", stream, attempt, s.Identity()),
+	})
+	return &sessionConn{c: c, s: s}, nil
+}
+
+// resolve finds the pod to write to: running, not being deleted, the newest
+// when there are several.
+func (c *Client) resolve(ctx context.Context) (podexec.Target, error) {
+	lctx, cancel := context.WithTimeout(ctx, c.cfg.OpenTimeout)
+	defer cancel()
+	pods, err := c.cfg.Kube.CoreV1().Pods(c.cfg.Namespace).List(lctx, metav1.ListOptions{LabelSelector: c.cfg.Selector})
+	if err != nil {
+		return podexec.Target{}, fmt.Errorf("list pods %s in namespace %s: %w", c.cfg.Selector, c.cfg.Namespace, err)
+	}
+	p := PickPod(pods.Items)
+	if p == nil {
+		return podexec.Target{}, fmt.Errorf("no running pod matches %s in namespace %s (%d found)", c.cfg.Selector, c.cfg.Namespace, len(pods.Items))
+	}
+	return podexec.Target{Namespace: p.Namespace, Pod: p.Name, Container: c.cfg.Container}, nil
+}
+
+// PickPod returns the pod to talk to among pods: Running and not being
+// deleted, the most recently created first; nil when there is none.
+func PickPod(pods []corev1.Pod) *corev1.Pod {
+	var live []*corev1.Pod
+	for i := range pods {
+		p := &pods[i]
+		if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning {
+			continue
+		}
+		live = append(live, p)
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	sort.SliceStable(live, func(i, j int) bool {
+		return live[j].CreationTimestamp.Before(&live[i].CreationTimestamp)
+	})
+	return live[0]
+}
+
+type sessionConn struct {
+	c *Client
+	s *Session
+}
+
+func (sc *sessionConn) write(ctx context.Context, seq int64) (Line, error) {
+	return sc.s.Write(ctx, sc.c.cmds, seq, sc.c.cfg.WriteTimeout)
+}
+func (sc *sessionConn) pod() string { return sc.s.Target().Pod }
+func (sc *sessionConn) close()      { sc.s.Close() }
+
+// execConn is the seed's way: one exec, one `iris session`, one marker.
+type execConn struct {
+	c *Client
+	t podexec.Target
+}
+
+func (ec *execConn) pod() string { return ec.t.Pod }
+func (ec *execConn) close()      {}
+func (ec *execConn) write(ctx context.Context, seq int64) (Line, error) {
+	return WriteOnce(ctx, ec.c.cfg.Exec, ec.t, ec.c.sessionCmd(), ec.c.cmds, seq, ec.c.cfg.WriteTimeout)
+}

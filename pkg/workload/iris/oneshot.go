@@ -1,0 +1,86 @@
+package iris
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/irischaos/irischaos/pkg/workload/podexec"
+	"k8s.io/streaming/pkg/httpstream"
+)
+
+// runOnce runs one `iris session` with script on stdin (halt appended) and
+// returns the parsed output lines. Bounded by timeout.
+func runOnce(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []string, script string, timeout time.Duration) ([]Line, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var out bytes.Buffer
+	var stderr tailBuffer
+	err := e.Exec(ctx, t, cmd, strings.NewReader(script+"\nhalt\n"), &out, &stderr)
+	var lines []Line
+	sc := bufio.NewScanner(&out)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		if l := ParseLine(sc.Text()); l.Kind != LineOther {
+			lines = append(lines, l)
+		}
+	}
+	if err != nil {
+		if tail := stderr.String(); tail != "" {
+			err = fmt.Errorf("%w (stderr: %s)", err, tail)
+		}
+	}
+	return lines, err
+}
+
+// WriteOnce writes marker seq with a new exec and `iris session` of its own,
+// as the seed's scripts do. The error wraps errNotApplied when the exec never
+// started (the API server refused the upgrade: no pod, no container).
+func WriteOnce(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []string, cmds Commands, seq int64, timeout time.Duration) (Line, error) {
+	lines, err := runOnce(ctx, e, t, cmd, cmds.Write(seq), timeout)
+	for _, l := range lines {
+		if l.Kind == LineAck && l.Seq == seq {
+			return l, nil
+		}
+	}
+	for _, l := range lines {
+		if l.Kind == LineError {
+			return Line{}, fmt.Errorf("write %d in %s: IRIS answered %s", seq, t, l.Value)
+		}
+	}
+	if err != nil {
+		if httpstream.IsUpgradeFailure(err) && len(lines) == 0 {
+			return Line{}, fmt.Errorf("write %d in %s: %w", seq, t, errors.Join(errNotApplied, err))
+		}
+		return Line{}, fmt.Errorf("write %d in %s: %w", seq, t, err)
+	}
+	return Line{}, fmt.Errorf("write %d in %s: session ended without an acknowledgement", seq, t)
+}
+
+// DatabaseIdentity returns $zv of the IRIS instance in pod t (for the stand-in,
+// a string that names it as such). cmd is the session command; nil means
+// `iris session iris -U USER`.
+func DatabaseIdentity(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []string) (string, error) {
+	if cmd == nil {
+		cmd = []string{"iris", "session", DefaultInstance, "-U", DefaultDBNamespace}
+	}
+	lines, err := runOnce(ctx, e, t, cmd, Commands{}.Identity(), DefaultOpenTimeout)
+	for _, l := range lines {
+		if l.Kind == LineIdentity {
+			return l.Value, nil
+		}
+	}
+	for _, l := range lines {
+		if l.Kind == LineError {
+			return "", fmt.Errorf("$zv in %s: IRIS answered %s", t, l.Value)
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("$zv in %s: %w", t, err)
+	}
+	return "", fmt.Errorf("$zv in %s: `%s` printed no answer", t, strings.Join(cmd, " "))
+}

@@ -1,0 +1,250 @@
+package iris
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/irischaos/irischaos/pkg/workload/podexec"
+)
+
+// errNotApplied marks an error after which the write was definitely not
+// applied: nothing of it reached the database. Any other error leaves the
+// write's fate unknown.
+var errNotApplied = errors.New("not sent")
+
+// errClosed is the error of a session that was closed on purpose.
+var errClosed = errors.New("session closed")
+
+// Session is one long-lived `iris session INSTANCE -U NAMESPACE` in a pod,
+// fed line by line on stdin; its output is parsed as it streams back.
+type Session struct {
+	target podexec.Target
+	stdin  *io.PipeWriter
+	lines  chan Line
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	err       error // why the stream ended, once it has
+	done      chan struct{}
+	quit      chan struct{} // closed by Close: nobody reads lines any more
+	closeOnce sync.Once
+	zv        string
+}
+
+// OpenSession starts the session and waits (up to timeout) for it to answer
+// the hello line. An error means the database did not answer: nothing was
+// written.
+func OpenSession(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []string, cmds Commands, timeout time.Duration) (*Session, error) {
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	s := &Session{target: t, stdin: inW, lines: make(chan Line, 64), cancel: cancel, done: make(chan struct{}), quit: make(chan struct{})}
+	var stderr tailBuffer
+	go func() {
+		err := e.Exec(sctx, t, cmd, inR, outW, &stderr)
+		if err == nil {
+			err = errors.New("session ended")
+		}
+		if tail := stderr.String(); tail != "" {
+			err = fmt.Errorf("%w (stderr: %s)", err, tail)
+		}
+		s.mu.Lock()
+		s.err = err
+		s.mu.Unlock()
+		// Unblock a writer stuck on stdin and end the reader.
+		inR.CloseWithError(err)
+		outW.CloseWithError(err)
+	}()
+	go func() {
+		defer close(s.done)
+		defer close(s.lines)
+		sc := bufio.NewScanner(outR)
+		sc.Buffer(make([]byte, 0, 4096), 1<<20)
+		for sc.Scan() {
+			if l := ParseLine(sc.Text()); l.Kind != LineOther {
+				select {
+				case s.lines <- l:
+				case <-s.quit:
+				}
+			}
+		}
+		// Drain so the exec goroutine never blocks on a full pipe.
+		_, _ = io.Copy(io.Discard, outR)
+	}()
+
+	tctx, tcancel := context.WithTimeout(ctx, timeout)
+	defer tcancel()
+	if err := s.send(tctx, cmds.Hello()); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open session in %s: %w", t, errors.Join(errNotApplied, err))
+	}
+	for {
+		l, err := s.next(tctx)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open session in %s: %w", t, errors.Join(errNotApplied, err))
+		}
+		switch l.Kind {
+		case LineHello:
+			s.zv = l.Value
+			return s, nil
+		case LineError:
+			s.Close()
+			return nil, fmt.Errorf("open session in %s: IRIS answered %s: %w", t, l.Value, errNotApplied)
+		}
+	}
+}
+
+// Identity is $zv as the session reported it when it opened.
+func (s *Session) Identity() string { return s.zv }
+
+// Target is the pod the session runs in.
+func (s *Session) Target() podexec.Target { return s.target }
+
+// send writes one line to the session's stdin, giving up when ctx ends.
+func (s *Session) send(ctx context.Context, line string) error {
+	errc := make(chan error, 1)
+	go func() {
+		_, err := io.WriteString(s.stdin, line+"\n")
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		if err != nil {
+			return fmt.Errorf("send: %w", s.cause(err))
+		}
+		return nil
+	case <-ctx.Done():
+		// The pipe write may be stuck; closing the session frees it.
+		s.Close()
+		<-errc
+		return fmt.Errorf("send: %w", ctx.Err())
+	}
+}
+
+// next returns the next meaningful output line.
+func (s *Session) next(ctx context.Context) (Line, error) {
+	select {
+	case l, ok := <-s.lines:
+		if !ok {
+			return Line{}, fmt.Errorf("stream ended: %w", s.cause(io.EOF))
+		}
+		return l, nil
+	case <-ctx.Done():
+		return Line{}, fmt.Errorf("no answer: %w", ctx.Err())
+	}
+}
+
+// cause is the reason the stream ended when it has, else fallback.
+func (s *Session) cause(fallback error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	return fallback
+}
+
+// Write sends marker seq and waits up to timeout for its acknowledgement.
+// ok is returned only with the ack; any error means the outcome is unknown
+// (the line may have been applied) and the session should be dropped.
+func (s *Session) Write(ctx context.Context, cmds Commands, seq int64, timeout time.Duration) (Line, error) {
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := s.send(tctx, cmds.Write(seq)); err != nil {
+		return Line{}, err
+	}
+	for {
+		l, err := s.next(tctx)
+		if err != nil {
+			return Line{}, err
+		}
+		switch {
+		case l.Kind == LineAck && l.Seq == seq:
+			return l, nil
+		case l.Kind == LineError:
+			return Line{}, fmt.Errorf("IRIS answered %s", l.Value)
+		}
+		// A late ack of an earlier write or other chatter: keep waiting.
+	}
+}
+
+// ReadBack lists every marker after subscript from and returns them in order.
+func (s *Session) ReadBack(ctx context.Context, cmds Commands, from string) ([]Line, error) {
+	if err := s.send(ctx, cmds.ReadBack(from)); err != nil {
+		return nil, err
+	}
+	var out []Line
+	for {
+		l, err := s.next(ctx)
+		if err != nil {
+			return out, fmt.Errorf("read-back after %d markers: %w", len(out), err)
+		}
+		switch l.Kind {
+		case LineReadback:
+			out = append(out, l)
+		case LineReadbackEnd:
+			return out, nil
+		case LineError:
+			return out, fmt.Errorf("read-back after %d markers: IRIS answered %s", len(out), l.Value)
+		}
+	}
+}
+
+// Close ends the session: `halt` and end of input, so IRIS ends the process
+// itself, then the exec is cancelled if it has not ended within a second.
+// Safe to call more than once; does not wait.
+func (s *Session) Close() {
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		s.mu.Lock()
+		if s.err == nil {
+			s.err = errClosed
+		}
+		s.mu.Unlock()
+		go func() {
+			defer s.cancel()
+			go func() {
+				_, _ = io.WriteString(s.stdin, "halt\n")
+				_ = s.stdin.Close()
+			}()
+			select {
+			case <-s.done:
+			case <-time.After(time.Second):
+			}
+		}()
+	})
+}
+
+// Done is closed once the output stream has ended.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// tailBuffer keeps the last bytes written to it (a command's stderr).
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+const tailMax = 512
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if len(b.buf) > tailMax {
+		b.buf = b.buf[len(b.buf)-tailMax:]
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.TrimSpace(string(b.buf))
+}
