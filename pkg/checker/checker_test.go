@@ -1,0 +1,441 @@
+package checker
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/irischaos/irischaos/pkg/history"
+)
+
+var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+
+// at is t0 plus s seconds.
+func at(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+
+// h builds histories: ops are written one every 100 ms from seq 1, each
+// taking 10 ms, unless placed explicitly.
+type h struct{ recs []history.Record }
+
+func (b *h) op(seq int64, invoke, complete float64, result string) *h {
+	b.recs = append(b.recs, history.Record{Kind: history.KindOp, Seq: seq, Invoke: at(invoke), Complete: at(complete), Result: result})
+	return b
+}
+
+// run adds ops seq from..to, one every 100 ms starting at start, all with result.
+func (b *h) run(from, to int64, start float64, result string) *h {
+	for s := from; s <= to; s++ {
+		inv := start + float64(s-from)*0.1
+		b.op(s, inv, inv+0.01, result)
+	}
+	return b
+}
+
+func (b *h) fault(t float64) *h {
+	b.recs = append(b.recs, history.Record{Kind: history.KindFault, T: at(t), Name: "pod-delete", Target: "pod/iris-1"})
+	return b
+}
+
+func (b *h) readback(seqs ...int64) *h {
+	b.recs = append(b.recs, history.Record{Kind: history.KindReadback, T: at(100), Seqs: seqs})
+	return b
+}
+
+func (b *h) event(t float64, phase string) *h {
+	b.recs = append(b.recs, history.Record{Kind: history.KindEvent, T: at(t), Phase: phase, Source: "pod", Target: "pod/iris-2", Reason: "r"})
+	return b
+}
+
+func seqs(from, to int64, except ...int64) []int64 {
+	var out []int64
+	for s := from; s <= to; s++ {
+		if !slices.Contains(except, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// acked is the ok seqs of standard(), but except.
+func acked(except ...int64) []int64 {
+	return append(seqs(1, 10, except...), seqs(41, 50, except...)...)
+}
+
+func f(v float64) *float64 { return &v }
+
+// standard: 10 ok writes (seq 1-10, completing at 0.01 .. 0.91), the fault at
+// 0.95, writes 11-40 failing from 1.0 to 3.9, writes 41-50 ok from 4.0
+// (the first completing at 4.01).
+func standard() *h {
+	return new(h).run(1, 10, 0, history.OK).fault(0.95).run(11, 40, 1.0, history.Fail).run(41, 50, 4.0, history.OK)
+}
+
+func TestCheck(t *testing.T) {
+	budgets := Budgets{RTO: 10 * time.Second, RPO: 2 * time.Second}
+	tests := []struct {
+		name    string
+		hist    *h
+		budgets Budgets
+		check   func(t *testing.T, r Result)
+		verdict Verdict
+		reason  string // a substring of some reason
+	}{{
+		name:    "no outage: RTO 0, no interruption",
+		hist:    new(h).run(1, 10, 0, history.OK).fault(0.45).readback(seqs(1, 10)...),
+		verdict: Pass, reason: "no interruption observed",
+		check: func(t *testing.T, r Result) {
+			eqF(t, "rto", r.RTOSeconds, f(0))
+			eqF(t, "rpo", r.RPOSeconds, f(0))
+			if !r.NoInterruption || r.Outage != nil {
+				t.Errorf("no_interruption=%v outage=%v, want true and nil", r.NoInterruption, r.Outage)
+			}
+		},
+	}, {
+		name:    "lost suffix within budget; writes after recovery take no part",
+		hist:    standard().readback(append(seqs(1, 8), seqs(41, 50)...)...),
+		verdict: Pass, reason: "RPO 0.140s within",
+		check: func(t *testing.T, r Result) {
+			// RTO: first ok after the outage completes at 4.01, fault at 0.95.
+			eqF(t, "rto", r.RTOSeconds, f(3.06))
+			// RPO: oldest lost (seq 9) completed at 0.81.
+			eqF(t, "rpo", r.RPOSeconds, f(0.14))
+			eqI(t, "lost", r.LostAcked, 2)
+			eqS(t, "lost seqs", r.LostSeqs, []int64{9, 10})
+			if !r.Suffix.Checked || !r.Suffix.OK || r.Suffix.InScope != 10 {
+				t.Errorf("suffix = %+v, want checked, ok, 10 in scope", r.Suffix)
+			}
+			if r.Outage == nil || r.Outage.StartSeq != 11 || r.Outage.FirstOKAfterSeq != 41 {
+				t.Fatalf("outage = %+v, want start seq 11, first ok after seq 41", r.Outage)
+			}
+			// observed: last ok before completes at 0.91, first after at 4.01.
+			eqF(t, "observed", r.Outage.ObservedSeconds, f(3.1))
+			if r.Writes != (Counts{Total: 50, OK: 20, Fail: 30}) {
+				t.Errorf("writes = %+v", r.Writes)
+			}
+			eqF(t, "probe resolution", r.ProbeResolutionSeconds, f(0.1))
+		},
+	}, {
+		name:    "gap in the middle is an anomaly",
+		hist:    standard().readback(acked(5, 6)...),
+		verdict: Fail, reason: "anomaly lost_not_suffix",
+		check: func(t *testing.T, r Result) {
+			if r.Suffix.OK || r.Suffix.ViolationCount != 2 {
+				t.Errorf("suffix = %+v, want 2 violations", r.Suffix)
+			}
+			if len(r.Suffix.Violations) != 2 || r.Suffix.Violations[0] != (Violation{LostSeq: 5, SurvivingSeq: 7}) {
+				t.Errorf("violations = %+v, want first {5 7}", r.Suffix.Violations)
+			}
+			hasAnomaly(t, r, AnomalyNotSuffix)
+		},
+	}, {
+		name: "info writes recovered or not",
+		hist: new(h).run(1, 10, 0, history.OK).fault(0.95).
+			op(11, 1.0, 1.5, history.Info).op(12, 1.5, 2.0, history.Info).op(13, 2.0, 2.5, history.Fail).
+			run(14, 20, 3.0, history.OK).readback(append(seqs(1, 11), seqs(14, 20)...)...),
+		verdict: Pass,
+		check: func(t *testing.T, r Result) {
+			eqS(t, "info recovered", r.InfoRecovered, []int64{11})
+			eqS(t, "info not recovered", r.InfoNotRecovered, []int64{12})
+			eqI(t, "lost", r.LostAcked, 0)
+			// The outage starts at the first non-ok write, an info one.
+			if r.Outage == nil || r.Outage.StartSeq != 11 {
+				t.Errorf("outage = %+v, want start at seq 11", r.Outage)
+			}
+			eqF(t, "rto", r.RTOSeconds, f(3.01-0.95))
+		},
+	}, {
+		name:    "unexpected, duplicate, failed-present and unparsable markers",
+		hist:    standard().readback(append(acked(), 99, 3, 3, 12)...).withExtra("garbage"),
+		verdict: Fail,
+		check: func(t *testing.T, r Result) {
+			eqS(t, "unexpected", r.Unexpected, []int64{99})
+			eqS(t, "duplicates", r.Duplicates, []int64{3})
+			eqS(t, "failed present", r.FailedPresent, []int64{12})
+			if len(r.UnexpectedMarkers) != 1 || r.UnexpectedMarkers[0] != "garbage" {
+				t.Errorf("unexpected markers = %q", r.UnexpectedMarkers)
+			}
+			hasAnomaly(t, r, AnomalyUnexpected)
+			hasAnomaly(t, r, AnomalyDuplicate)
+			hasAnomaly(t, r, AnomalyFailedPresent)
+		},
+	}, {
+		name:    "no read-back: unknown, never pass",
+		hist:    standard(),
+		verdict: Unknown, reason: "no read-back",
+		check: func(t *testing.T, r Result) {
+			if r.RPOSeconds != nil || r.Suffix.Checked {
+				t.Errorf("rpo = %v, suffix checked = %v; want null and false", r.RPOSeconds, r.Suffix.Checked)
+			}
+			eqF(t, "rto", r.RTOSeconds, f(3.06))
+		},
+	}, {
+		name:    "write acknowledged after recovery and lost",
+		hist:    standard().readback(acked(50)...),
+		verdict: Fail, reason: "lost_after_recovery",
+		check: func(t *testing.T, r Result) {
+			if !r.Suffix.OK {
+				t.Errorf("suffix = %+v; seq 50 is after recovery and takes no part", r.Suffix)
+			}
+			hasAnomaly(t, r, AnomalyLostAfterRecovery)
+			// Completed after the fault: RPO never below 0.
+			eqF(t, "rpo", r.RPOSeconds, f(0))
+		},
+	}, {
+		name: "ok at or after t_fault but before the outage counts as before it (lost last: suffix)",
+		hist: new(h).run(1, 10, 0, history.OK).fault(0.95).op(11, 0.96, 0.98, history.OK).
+			run(12, 20, 1.0, history.Fail).run(21, 25, 2.0, history.OK).readback(append(seqs(1, 10), seqs(21, 25)...)...),
+		verdict: Pass,
+		check: func(t *testing.T, r Result) {
+			eqS(t, "lost", r.LostSeqs, []int64{11})
+			eqF(t, "rpo never below 0", r.RPOSeconds, f(0))
+			if !r.Suffix.OK || r.Suffix.InScope != 11 {
+				t.Errorf("suffix = %+v, want ok with 11 in scope", r.Suffix)
+			}
+		},
+	}, {
+		name: "ok at or after t_fault but before the outage counts as before it (survives after a lost one: gap)",
+		hist: new(h).run(1, 10, 0, history.OK).fault(0.95).op(11, 0.96, 0.98, history.OK).
+			run(12, 20, 1.0, history.Fail).run(21, 25, 2.0, history.OK).readback(append(seqs(1, 11, 10), seqs(21, 25)...)...),
+		verdict: Fail, reason: "seq 10 lost, seq 11 survived",
+	}, {
+		name:    "RTO over budget fails",
+		hist:    standard().readback(acked()...),
+		budgets: Budgets{RTO: 2 * time.Second, RPO: 2 * time.Second},
+		verdict: Fail, reason: "RTO 3.060s exceeds the 2.000s budget",
+	}, {
+		name:    "RPO over budget fails",
+		hist:    standard().readback(append(seqs(1, 3), seqs(41, 50)...)...),
+		budgets: Budgets{RTO: 10 * time.Second, RPO: 200 * time.Millisecond},
+		verdict: Fail, reason: "RPO 0.640s exceeds the 0.200s budget (7 acknowledged write(s) lost)",
+	}, {
+		name:    "no RTO budget: measured, not judged",
+		hist:    standard().readback(acked()...),
+		budgets: Budgets{RPO: 2 * time.Second},
+		verdict: Pass, reason: "no RTO budget: not judged",
+	}, {
+		name:    "no ok write after the outage: unknown with a lower bound",
+		hist:    new(h).run(1, 10, 0, history.OK).fault(0.95).run(11, 40, 1.0, history.Info).readback(seqs(1, 10)...),
+		verdict: Unknown, reason: "already over the 2.000s budget",
+		budgets: Budgets{RTO: 2 * time.Second, RPO: 2 * time.Second},
+		check: func(t *testing.T, r Result) {
+			if r.RTOSeconds != nil {
+				t.Errorf("rto = %v, want null", *r.RTOSeconds)
+			}
+			eqF(t, "rto at least", r.RTOAtLeastSeconds, f(3.91-0.95))
+		},
+	}, {
+		name:    "no fault: unknown",
+		hist:    new(h).run(1, 10, 0, history.OK).readback(seqs(1, 10)...),
+		verdict: Unknown, reason: "no fault record",
+	}, {
+		name:    "two faults: unknown",
+		hist:    standard().fault(5).readback(acked()...),
+		verdict: Unknown, reason: "2 fault records",
+	}, {
+		name:    "no write after the fault: unknown",
+		hist:    new(h).run(1, 10, 0, history.OK).fault(5).readback(seqs(1, 10)...),
+		verdict: Unknown, reason: "no write was invoked after the fault",
+	}, {
+		name:    "no writes at all: unknown",
+		hist:    new(h).fault(1).readback(),
+		verdict: Unknown, reason: "no writes in the history",
+	}, {
+		name: "unusable op records: unknown",
+		hist: standard().readback(acked()...).
+			op(60, 9, 8, history.OK).op(61, 9, 9.1, "maybe").op(41, 9, 9.1, history.OK),
+		verdict: Unknown, reason: "3 op record(s) unusable",
+	}, {
+		name: "a write in flight on another stream is not recovery",
+		// Stream 2's write 100 was invoked before the outage began at 1.01
+		// and completes ok at 1.5: it must not end the outage.
+		hist:    standard().op(100, 0.97, 1.5, history.OK).readback(append(acked(), 100)...),
+		verdict: Pass,
+		check: func(t *testing.T, r Result) {
+			eqF(t, "rto", r.RTOSeconds, f(3.06))
+			if r.Suffix.InScope != 11 {
+				t.Errorf("in scope = %d, want 11 (seq 100 completed before recovery)", r.Suffix.InScope)
+			}
+		},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := tc.budgets
+			if b == (Budgets{}) {
+				b = budgets
+			}
+			r := Check(tc.hist.recs, b)
+			if r.Verdict != tc.verdict {
+				t.Errorf("verdict = %s, want %s; reasons: %q", r.Verdict, tc.verdict, r.Reasons)
+			}
+			if tc.reason != "" && !slices.ContainsFunc(r.Reasons, func(s string) bool { return strings.Contains(s, tc.reason) }) {
+				t.Errorf("no reason contains %q; reasons: %q", tc.reason, r.Reasons)
+			}
+			if len(r.Reasons) == 0 {
+				t.Error("a verdict without reasons")
+			}
+			if tc.check != nil {
+				tc.check(t, r)
+			}
+			// Deterministic: the same history gives the same JSON.
+			a, _ := json.Marshal(r)
+			c, _ := json.Marshal(Check(tc.hist.recs, b))
+			if string(a) != string(c) {
+				t.Error("two checks of one history differ")
+			}
+		})
+	}
+}
+
+func (b *h) withExtra(s ...string) *h {
+	for i := len(b.recs) - 1; i >= 0; i-- {
+		if b.recs[i].Kind == history.KindReadback {
+			b.recs[i].Extra = append(b.recs[i].Extra, s...)
+			break
+		}
+	}
+	return b
+}
+
+func TestLastReadbackCounts(t *testing.T) {
+	hist := standard().readback(1, 2).readback(acked()...)
+	if r := Check(hist.recs, DefaultBudgets()); r.LostAcked != 0 {
+		t.Errorf("lost = %d; the last read-back (everything) must count", r.LostAcked)
+	}
+}
+
+func TestPhases(t *testing.T) {
+	hist := standard().readback(acked()...).
+		event(0.5, history.PhasePodScheduled). // before the fault: ignored
+		event(1.2, history.PhaseEffectConfirmed).
+		event(2.0, history.PhasePodScheduled).
+		event(2.5, history.PhasePodScheduled). // later duplicate: the first counts
+		event(2.6, history.PhaseVolumeAttached).
+		event(3.0, history.PhaseContainerStarted).
+		event(3.9, history.PhaseDatabaseReady).
+		event(3.1, "something_else")
+	r := Check(hist.recs, DefaultBudgets())
+	want := []struct {
+		name            string
+		seen            bool
+		since, duration float64
+	}{
+		{PhaseFaultIssued, true, 0, 0},
+		{PhaseEffectConfirmed, true, 0.25, 0.25},
+		{PhasePodScheduled, true, 1.05, 0.8},
+		{PhaseVolumeAttached, true, 1.65, 0.6},
+		{PhaseContainerStarted, true, 2.05, 0.4},
+		{PhaseDatabaseReady, true, 2.95, 0.9},
+		{PhaseFirstAckWrite, true, 3.06, 0.11},
+	}
+	if len(r.Phases) != len(want) {
+		t.Fatalf("phases = %+v", r.Phases)
+	}
+	for i, w := range want {
+		p := r.Phases[i]
+		if p.Name != w.name || p.Seen != w.seen || !near(p.SinceFaultSeconds, w.since) || !near(p.DurationSeconds, w.duration) {
+			t.Errorf("phase %d = %s seen=%v since=%.3f dur=%.3f, want %+v", i, p.Name, p.Seen, p.SinceFaultSeconds, p.DurationSeconds, w)
+		}
+	}
+
+	// The nemesis's own confirmation wins; a missing phase is listed unseen.
+	hist = standard().readback(acked()...)
+	hist.recs[10].EffectT = at(1.0) // the fault record
+	r = Check(hist.recs, DefaultBudgets())
+	if p := r.Phases[1]; !p.Seen || !near(p.SinceFaultSeconds, 0.05) {
+		t.Errorf("effect phase = %+v, want seen 0.05 s after the fault", p)
+	}
+	if p := r.Phases[2]; p.Seen {
+		t.Errorf("pod_scheduled = %+v, want unseen", p)
+	}
+	if p := r.Phases[6]; !near(p.DurationSeconds, 3.01) {
+		t.Errorf("first ack duration = %.3f, want 3.01 (since the effect)", p.DurationSeconds)
+	}
+}
+
+func TestCombine(t *testing.T) {
+	for _, tc := range []struct {
+		in   []Verdict
+		want Verdict
+	}{
+		{nil, Unknown},
+		{[]Verdict{Pass, Pass}, Pass},
+		{[]Verdict{Pass, Unknown}, Unknown},
+		{[]Verdict{Unknown, Fail, Pass}, Fail},
+		{[]Verdict{"bogus"}, Unknown},
+	} {
+		if got := Combine(tc.in...); got != tc.want {
+			t.Errorf("Combine(%v) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestBudgetsFromMeta(t *testing.T) {
+	recs := []history.Record{
+		{Kind: history.KindMeta, Meta: map[string]string{history.MetaRTOBudget: "45s"}},
+		{Kind: history.KindMeta, Meta: map[string]string{history.MetaRPOBudget: "500ms"}},
+	}
+	b, err := BudgetsFromMeta(recs)
+	if err != nil || b != (Budgets{RTO: 45 * time.Second, RPO: 500 * time.Millisecond}) {
+		t.Errorf("got %+v, %v", b, err)
+	}
+	b, err = BudgetsFromMeta(nil)
+	if err != nil || b != DefaultBudgets() {
+		t.Errorf("empty meta: got %+v, %v; want defaults", b, err)
+	}
+	_, err = BudgetsFromMeta([]history.Record{{Kind: history.KindMeta, Meta: map[string]string{history.MetaRPOBudget: "2 s"}}})
+	if err == nil || !strings.Contains(err.Error(), "rpo_budget=2 s") {
+		t.Errorf("bad duration: err = %v, want one naming the key and value", err)
+	}
+}
+
+func TestResultJSONFields(t *testing.T) {
+	b, _ := json.Marshal(Check(standard().readback(acked()...).recs, DefaultBudgets()))
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"rto_seconds", "rpo_seconds", "lost_acked", "verdict", "anomalies", "outage", "probe_resolution_seconds", "phases", "writes", "lost_seqs", "info_recovered", "info_not_recovered", "unexpected", "duplicates", "suffix", "reasons"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("result JSON lacks %q", k)
+		}
+	}
+	if m["anomalies"] == nil {
+		t.Error("anomalies is null, want []")
+	}
+}
+
+func near(a, b float64) bool { return a-b < 1e-6 && b-a < 1e-6 }
+
+func eqF(t *testing.T, what string, got, want *float64) {
+	t.Helper()
+	switch {
+	case got == nil && want == nil:
+	case got == nil || want == nil:
+		t.Errorf("%s = %v, want %v", what, got, want)
+	case !near(*got, *want):
+		t.Errorf("%s = %.6f, want %.6f", what, *got, *want)
+	}
+}
+
+func eqI(t *testing.T, what string, got, want int) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s = %d, want %d", what, got, want)
+	}
+}
+
+func eqS(t *testing.T, what string, got, want []int64) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Errorf("%s = %v, want %v", what, got, want)
+	}
+}
+
+func hasAnomaly(t *testing.T, r Result, kind string) {
+	t.Helper()
+	if !slices.ContainsFunc(r.Anomalies, func(a Anomaly) bool { return a.Kind == kind }) {
+		t.Errorf("no %s anomaly in %+v", kind, r.Anomalies)
+	}
+}
