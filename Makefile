@@ -15,7 +15,7 @@ all: build
 
 build:
 	@mkdir -p $(BIN)
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/irischaos ./cmd/iris ./cmd/iris-main
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/irischaos ./cmd/iris ./cmd/iris-main ./cmd/pause
 
 ## run: bring the local cluster up, deploy the stack, run every scenario, write reports, take the cluster down.
 run: build

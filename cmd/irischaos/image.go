@@ -1,0 +1,42 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/irischaos/irischaos/pkg/image"
+)
+
+func init() {
+	subcommands = append(subcommands, func(a *app) *cobra.Command {
+		group := &cobra.Command{
+			Use:   "image",
+			Short: "Build the container images the local cluster runs (no Docker needed)",
+		}
+		var o image.Options
+		build := &cobra.Command{
+			Use:   "build",
+			Short: "Write the pause and IRIS stand-in images as docker-archive tarballs",
+			Long: `Writes pause.tar (` + image.PauseRef + `) and iris-standin.tar
+(` + image.StandinRef + `) into --out. Import them into a node's containerd
+with: ctr -n k8s.io images import FILE
+
+The stand-in image needs the static binaries iris, iris-main and pause (make
+build puts them next to irischaos) and Debian's busybox-static for /bin/sh.`,
+			Example: `  irischaos image build --out build/images
+  irischaos image build --out build/images --bin-dir bin`,
+			Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				o.Progress = cmd.OutOrStdout()
+				_, err := image.BuildAll(a.ctx, o)
+				if err != nil {
+					return withCode(exitUnknown, err)
+				}
+				return nil
+			},
+		}
+		build.Flags().StringVar(&o.OutDir, "out", "build/images", "directory for the image tarballs")
+		build.Flags().StringVar(&o.BinDir, "bin-dir", "", "directory of the iris, iris-main and pause binaries (default: next to this executable)")
+		group.AddCommand(build)
+		return group
+	})
+}
