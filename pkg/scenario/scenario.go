@@ -1,0 +1,233 @@
+// Package scenario is the scenario YAML schema: what fault to inject, at
+// which failure domain, against which budgets, how many times and how long
+// to watch. Files are decoded strictly: an unknown field, a bad duration or
+// an invalid value is an error naming the file and line. docs/scenarios.md
+// documents every field.
+package scenario
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// FaultType is what the nemesis does.
+type FaultType string
+
+// Fault types, one per nemesis.
+const (
+	IrisStop   FaultType = "iris-stop"   // `iris stop iris quietly` in the IRIS container
+	IrisForce  FaultType = "iris-force"  // `iris force iris`
+	PodDelete  FaultType = "pod-delete"  // delete the IRIS pod (graceful, or gracePeriod 0)
+	NodeDrain  FaultType = "node-drain"  // cordon and drain the IRIS pod's node with force
+	VMPowerOff FaultType = "vm-poweroff" // hard power off the node's VM
+	VMRestart  FaultType = "vm-restart"  // restart the node's VM
+	VMDelete   FaultType = "vm-delete"   // delete the node's VM (not healed: by design)
+)
+
+// FaultTypes lists every fault type in the order of the failure domains.
+var FaultTypes = []FaultType{IrisStop, IrisForce, PodDelete, NodeDrain, VMPowerOff, VMRestart, VMDelete}
+
+// IsVM says whether the fault acts on a VM through a cloud provider (such
+// faults need --allow-vm-actions).
+func (f FaultType) IsVM() bool { return f == VMPowerOff || f == VMRestart || f == VMDelete }
+
+// OnNode says whether the fault acts on a node (drain or its VM).
+func (f FaultType) OnNode() bool { return f == NodeDrain || f.IsVM() }
+
+// The failure domains of the seed article's table, in its order.
+const (
+	DomainIRIS          = "IRIS instance"
+	DomainPod           = "Pod / container"
+	DomainNodeTemporary = "Node temporarily unavailable"
+	DomainNodeLost      = "Node or disk permanently lost"
+)
+
+// Domains lists the failure domains in the seed's order; reports use it for row order.
+var Domains = []string{DomainIRIS, DomainPod, DomainNodeTemporary, DomainNodeLost}
+
+// MitigatedBy is the seed's "mitigated automatically by" column, the default
+// of a scenario's mitigatedBy.
+var MitigatedBy = map[string]string{
+	DomainIRIS:          "Deployment liveness probe restarts the container when IRIS is down",
+	DomainPod:           "Deployment recreates the pod",
+	DomainNodeTemporary: "Deployment recreates the pod on another node; replicated storage makes the data available there",
+	DomainNodeLost:      "As above, plus the cluster autoscaler replaces the node and replicated storage rebuilds its data",
+}
+
+// DefaultDomain is the failure domain a fault type exercises by default.
+func DefaultDomain(f FaultType) string {
+	switch f {
+	case IrisStop, IrisForce:
+		return DomainIRIS
+	case PodDelete:
+		return DomainPod
+	case NodeDrain, VMRestart:
+		return DomainNodeTemporary
+	default:
+		return DomainNodeLost
+	}
+}
+
+// Defaults of optional fields.
+const (
+	DefaultRPO           = 2 * time.Second // the IRIS journal write cycle
+	DefaultIterations    = 1
+	DefaultWarmup        = 10 * time.Second
+	DefaultMaxRecovery   = 5 * time.Minute
+	DefaultAfterRecovery = 10 * time.Second
+	DefaultInterval      = 100 * time.Millisecond
+	DefaultStreams       = 1
+	DefaultDrainTimeout  = 2 * time.Minute
+	MaxIterations        = 1000
+	MaxStreams           = 64
+)
+
+// Scenario is one file of scenarios/, with defaults applied.
+type Scenario struct {
+	// File is where it was loaded from (not part of the YAML).
+	File string `yaml:"-" json:"file,omitempty"`
+	// Name identifies the scenario in reports and run directories; defaults
+	// to the file name without extension. Lower case, digits and dashes.
+	Name        string `yaml:"name" json:"name"`
+	Description string `yaml:"description" json:"description,omitempty"`
+	// FailureDomain is one of Domains; defaults from the fault type.
+	FailureDomain string `yaml:"failureDomain" json:"failure_domain"`
+	// MitigatedBy says what should recover it; defaults to the seed's wording.
+	MitigatedBy string      `yaml:"mitigatedBy" json:"mitigated_by"`
+	Fault       Fault       `yaml:"fault" json:"fault"`
+	Targets     Targets     `yaml:"targets" json:"targets"`
+	Budgets     Budgets     `yaml:"budgets" json:"budgets"`
+	Iterations  int         `yaml:"iterations" json:"iterations"`
+	Warmup      *Duration   `yaml:"warmup" json:"warmup"`
+	Observation Observation `yaml:"observation" json:"observation"`
+	Workload    Workload    `yaml:"workload" json:"workload"`
+}
+
+// Fault says what to inject and how.
+type Fault struct {
+	Type FaultType `yaml:"type" json:"type"`
+	// GracePeriod (pod-delete): the deletion grace period; absent means the
+	// pod's own terminationGracePeriodSeconds, 0 deletes at once.
+	GracePeriod *Duration `yaml:"gracePeriod" json:"grace_period,omitempty"`
+	// DrainTimeout (node-drain): how long the drain may take.
+	DrainTimeout *Duration `yaml:"drainTimeout" json:"drain_timeout,omitempty"`
+	// PowerOn (vm-poweroff): power the VM back on when healing (default true).
+	PowerOn *bool `yaml:"powerOn" json:"power_on,omitempty"`
+}
+
+// Targets narrows what the fault hits. By default everything is found from
+// the stack: the IRIS pod, its node, that node's VM.
+type Targets struct {
+	// Node (node-drain, vm-*): act on this node instead of the IRIS pod's.
+	Node string `yaml:"node" json:"node,omitempty"`
+}
+
+// Budgets the scenario must meet.
+type Budgets struct {
+	RTO *Duration `yaml:"rto" json:"rto"` // required
+	RPO *Duration `yaml:"rpo" json:"rpo"` // default 2s
+}
+
+// Observation windows.
+type Observation struct {
+	// MaxRecovery: how long to wait for the first acknowledged write after
+	// the fault before giving up (the verdict is then unknown).
+	MaxRecovery *Duration `yaml:"maxRecovery" json:"max_recovery"`
+	// AfterRecovery: how long to keep writing once recovered, so that writes
+	// after recovery are in the history too.
+	AfterRecovery *Duration `yaml:"afterRecovery" json:"after_recovery"`
+}
+
+// Workload settings of the marker writer.
+type Workload struct {
+	// Interval between writes on one stream; it bounds the probe resolution.
+	Interval *Duration `yaml:"interval" json:"interval"`
+	// Streams: concurrent sessions writing markers.
+	Streams int `yaml:"streams" json:"streams"`
+}
+
+// Accessors with defaults applied (Load applies them too; these make a
+// hand-built Scenario safe to use).
+
+// RTO budget.
+func (s Scenario) RTO() time.Duration { return s.Budgets.RTO.Or(0) }
+
+// RPO budget.
+func (s Scenario) RPO() time.Duration { return s.Budgets.RPO.Or(DefaultRPO) }
+
+// WarmupD is the warm-up before the fault.
+func (s Scenario) WarmupD() time.Duration { return s.Warmup.Or(DefaultWarmup) }
+
+// MaxRecovery is the longest wait for recovery.
+func (s Scenario) MaxRecovery() time.Duration { return s.Observation.MaxRecovery.Or(DefaultMaxRecovery) }
+
+// AfterRecovery is how long to keep writing after recovery.
+func (s Scenario) AfterRecovery() time.Duration {
+	return s.Observation.AfterRecovery.Or(DefaultAfterRecovery)
+}
+
+// Interval between writes of one stream.
+func (s Scenario) Interval() time.Duration { return s.Workload.Interval.Or(DefaultInterval) }
+
+// StreamCount is the number of writer streams.
+func (s Scenario) StreamCount() int { return max(s.Workload.Streams, DefaultStreams) }
+
+// IterationCount is how many times the scenario runs.
+func (s Scenario) IterationCount() int { return max(s.Iterations, DefaultIterations) }
+
+// DrainTimeout of a node-drain.
+func (f Fault) DrainTimeoutD() time.Duration { return f.DrainTimeout.Or(DefaultDrainTimeout) }
+
+// PowerOnAfter says whether healing a vm-poweroff powers the VM back on.
+func (f Fault) PowerOnAfter() bool { return f.PowerOn == nil || *f.PowerOn }
+
+// GracePeriodSeconds is the pod-delete grace period for the API, nil when the
+// pod's own applies.
+func (f Fault) GracePeriodSeconds() *int64 {
+	if f.GracePeriod == nil {
+		return nil
+	}
+	s := int64(time.Duration(*f.GracePeriod) / time.Second)
+	return &s
+}
+
+// Duration is a time.Duration written as a Go duration string ("30s",
+// "1m30s", "250ms"); a bare 0 is also accepted.
+type Duration time.Duration
+
+// D is the duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Or is the duration, or def when d is nil.
+func (d *Duration) Or(def time.Duration) time.Duration {
+	if d == nil {
+		return def
+	}
+	return time.Duration(*d)
+}
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// parseDuration is time.ParseDuration with a message that says what to write.
+func parseDuration(s string) (Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		if _, numErr := fmt.Sscanf(s, "%g", new(float64)); numErr == nil && !strings.ContainsAny(s, "hmsuµn") {
+			return 0, fmt.Errorf("duration %q has no unit: write e.g. %ss or %sms", s, s, s)
+		}
+		return 0, fmt.Errorf("bad duration %q: use a Go duration such as 30s, 1m30s or 250ms", s)
+	}
+	return Duration(d), nil
+}

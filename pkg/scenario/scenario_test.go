@@ -1,0 +1,181 @@
+package scenario
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const good = `name: pod-delete
+description: delete the IRIS pod gracefully
+failureDomain: Pod / container
+fault:
+  type: pod-delete
+  gracePeriod: 0
+budgets:
+  rto: 30s
+iterations: 3
+observation:
+  maxRecovery: 2m
+workload:
+  interval: 50ms
+  streams: 2
+`
+
+func TestParseGood(t *testing.T) {
+	s, err := Parse("pod.yaml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Name != "pod-delete" || s.Fault.Type != PodDelete || s.IterationCount() != 3 || s.StreamCount() != 2 {
+		t.Errorf("decoded %+v", s)
+	}
+	if g := s.Fault.GracePeriodSeconds(); g == nil || *g != 0 {
+		t.Errorf("grace period = %v, want 0", g)
+	}
+	checks := []struct {
+		what      string
+		got, want time.Duration
+	}{
+		{"rto", s.RTO(), 30 * time.Second},
+		{"rpo default", s.RPO(), 2 * time.Second},
+		{"warmup default", s.WarmupD(), DefaultWarmup},
+		{"max recovery", s.MaxRecovery(), 2 * time.Minute},
+		{"after recovery default", s.AfterRecovery(), DefaultAfterRecovery},
+		{"interval", s.Interval(), 50 * time.Millisecond},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %s, want %s", c.what, c.got, c.want)
+		}
+	}
+	if s.MitigatedBy != MitigatedBy[DomainPod] {
+		t.Errorf("mitigatedBy default = %q", s.MitigatedBy)
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	s, err := Parse("dir/node-lost.yaml", []byte("fault: {type: vm-poweroff}\nbudgets: {rto: 90s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Name != "node-lost" || s.FailureDomain != DomainNodeLost || !s.Fault.PowerOnAfter() || s.IterationCount() != 1 || s.StreamCount() != 1 {
+		t.Errorf("defaults not applied: %+v", s)
+	}
+	if s.Fault.GracePeriodSeconds() != nil {
+		t.Error("no gracePeriod must mean the pod's own")
+	}
+}
+
+// TestParseErrors holds the exact messages users see (golden).
+func TestParseErrors(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"unknown top-level field", "fault: {type: pod-delete}\nbudgets: {rto: 30s}\nrepeat: 3\n",
+			`f.yaml:3: unknown field "repeat" (known: name, description, failureDomain, mitigatedBy, fault, targets, budgets, iterations, warmup, observation, workload)`},
+		{"unknown nested field", "fault:\n  type: pod-delete\n  grace: 0\nbudgets: {rto: 30s}\n",
+			`f.yaml:3: unknown field "grace" in fault (known: type, gracePeriod, drainTimeout, powerOn)`},
+		{"bad duration", "fault: {type: pod-delete}\nbudgets:\n  rto: 30 seconds\n",
+			`f.yaml:3: bad duration "30 seconds": use a Go duration such as 30s, 1m30s or 250ms`},
+		{"duration without unit", "fault: {type: pod-delete}\nbudgets:\n  rto: 30\n",
+			`f.yaml:3: duration "30" has no unit: write e.g. 30s or 30ms`},
+		{"duration as a list", "fault: {type: pod-delete}\nbudgets:\n  rto: [1s]\n",
+			`f.yaml:3: a duration is a string such as 30s, not a list`},
+		{"unknown fault type", "fault:\n  type: node-kill\nbudgets: {rto: 30s}\n",
+			`f.yaml:2: unknown fault type "node-kill" (known: iris-stop, iris-force, pod-delete, node-drain, vm-poweroff, vm-restart, vm-delete)`},
+		{"missing fault and rto", "name: x\n",
+			"f.yaml:1: fault.type is required (one of iris-stop, iris-force, pod-delete, node-drain, vm-poweroff, vm-restart, vm-delete)\n" +
+				"f.yaml:1: budgets.rto is required: the longest recovery this failure domain may take, e.g. rto: 60s"},
+		{"parameter of another fault", "fault:\n  type: iris-stop\n  drainTimeout: 1m\ntargets:\n  node: w1\nbudgets: {rto: 30s}\n",
+			"f.yaml:3: fault.drainTimeout applies to node-drain only, not iris-stop\n" +
+				"f.yaml:5: targets.node applies to node faults (node-drain, vm-*), not iris-stop: it always hits the IRIS pod"},
+		{"grace period in fractions", "fault:\n  type: pod-delete\n  gracePeriod: 1500ms\nbudgets: {rto: 30s}\n",
+			`f.yaml:3: fault.gracePeriod 1.5s: Kubernetes takes whole seconds`},
+		{"bad domain and name", "name: Pod_Delete\nfailureDomain: Zone\nfault: {type: pod-delete}\nbudgets: {rto: 30s}\n",
+			"f.yaml:1: name \"Pod_Delete\": use lower-case letters, digits and dashes (at most 63), it names the run's directories\n" +
+				`f.yaml:2: unknown failure domain "Zone" (known: ["IRIS instance" "Pod / container" "Node temporarily unavailable" "Node or disk permanently lost"])`},
+		{"ranges", "fault: {type: vm-delete, powerOn: true}\nbudgets: {rto: 2m, rpo: -1s}\niterations: 0\nobservation:\n  maxRecovery: 1m\nworkload:\n  interval: 0\n  streams: 100\n",
+			"f.yaml:1: fault.powerOn applies to vm-poweroff only, not vm-delete\n" +
+				"f.yaml:2: budgets.rpo must not be negative, got -1s\n" +
+				"f.yaml:3: iterations must be between 1 and 1000, got 0\n" +
+				"f.yaml:5: observation.maxRecovery 1m0s is shorter than budgets.rto 2m0s: the run would stop waiting before the budget is spent\n" +
+				"f.yaml:7: workload.interval must be at least 1ms, got 0s\n" +
+				"f.yaml:8: workload.streams must be between 1 and 64, got 100"},
+		{"wrong type", "fault: {type: pod-delete}\nbudgets: {rto: 30s}\niterations: many\n",
+			"f.yaml:3: cannot unmarshal !!str `many` into int"},
+		{"syntax", "fault:\n  type: pod-delete\n budgets: 1\n",
+			"f.yaml:2: did not find expected key"},
+		{"empty", "\n# nothing\n", "f.yaml: empty scenario: it needs at least fault.type and budgets.rto"},
+		{"not a mapping", "- a\n- b\n", "f.yaml:1: a scenario is a mapping of fields (name, fault, budgets, ...)"},
+		{"two documents", "fault: {type: pod-delete}\nbudgets: {rto: 30s}\n---\nname: b\n", "f.yaml:3: more than one YAML document: write one scenario per file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("f.yaml", []byte(tc.in))
+			if err == nil {
+				t.Fatalf("no error, want:\n%s", tc.want)
+			}
+			if err.Error() != tc.want {
+				t.Errorf("error:\n%s\nwant:\n%s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadDir(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("b.yaml", "fault: {type: pod-delete}\nbudgets: {rto: 30s}\n")
+	write("a.yml", "fault: {type: iris-stop}\nbudgets: {rto: 60s}\n")
+	write("notes.txt", "ignored")
+	got, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Name != "a" || got[1].Name != "b" {
+		t.Fatalf("loaded %v, want a then b", got)
+	}
+	one, err := Load(filepath.Join(dir, "b.yaml"))
+	if err != nil || len(one) != 1 || one[0].File != filepath.Join(dir, "b.yaml") {
+		t.Fatalf("single file: %v, %v", one, err)
+	}
+
+	write("c.yaml", "name: a\nfault: {type: pod-delete}\nbudgets: {rto: 30s}\n")
+	write("d.yaml", "fault: {type: pod-delete}\n")
+	_, err = Load(dir)
+	if err == nil || !strings.Contains(err.Error(), `c.yaml: scenario name "a" is already used by `) || !strings.Contains(err.Error(), "d.yaml:1: budgets.rto is required") {
+		t.Errorf("err = %v, want the duplicate name and the missing budget", err)
+	}
+	if _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no *.yaml files") {
+		t.Errorf("empty dir: err = %v", err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml")); err == nil {
+		t.Error("missing file: no error")
+	}
+}
+
+// TestShippedScenarios: every file of scenarios/ loads, and the four
+// failure domains of the seed's table are all covered.
+func TestShippedScenarios(t *testing.T) {
+	got, err := Load("../../scenarios")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load("../../scenarios/extra"); err != nil {
+		t.Fatal(err)
+	}
+	domains := map[string]bool{}
+	for _, s := range got {
+		domains[s.FailureDomain] = true
+	}
+	for _, d := range Domains {
+		if !domains[d] {
+			t.Errorf("no scenario for failure domain %q", d)
+		}
+	}
+}
