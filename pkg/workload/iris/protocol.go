@@ -26,13 +26,13 @@ type LineKind int
 
 // Kinds of output line.
 const (
-	LineOther      LineKind = iota // prompt, banner, echo: ignored
-	LineAck                        // a write's acknowledgement
-	LineReadback                   // one marker read back
-	LineReadbackEnd                // the read-back loop finished
-	LineHello                      // the session answered (carries $zv)
-	LineIdentity                   // $zv
-	LineError                      // an ObjectScript error such as <UNDEFINED>
+	LineOther       LineKind = iota // prompt, banner, echo: ignored
+	LineAck                         // a write's acknowledgement
+	LineReadback                    // one marker read back
+	LineReadbackEnd                 // the read-back loop finished
+	LineHello                       // the session answered (carries $zv)
+	LineIdentity                    // $zv
+	LineError                       // an ObjectScript error such as <UNDEFINED>
 )
 
 // Line is one parsed line of session output.

@@ -1,0 +1,268 @@
+// Package observe watches the cluster while a fault plays out and turns every
+// transition of the stack's pods, the nodes, the volume attachments and the
+// Kubernetes events into a timestamped history event. It marks the phases
+// the checker breaks RTO into (effect confirmed, pod scheduled, volume
+// attached, container started). Informers, not polling: each transition is
+// recorded when the API server tells us, to within the watch latency.
+package observe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/irischaos/irischaos/pkg/history"
+)
+
+// Options say what to watch.
+type Options struct {
+	Namespace string // the stack's namespace (pods, events, PVC)
+	Selector  string // the IRIS pods' label selector; "app=iris" when empty
+	Container string // the IRIS container; "iris" when empty
+	PVC       string // the stack's PVC, to tell its VolumeAttachment apart; "iris-pvc" when empty
+
+	History  *history.Writer // where events go; may be nil (tests read Events)
+	Progress io.Writer       // one line per event; nil for none
+	Now      func() time.Time
+}
+
+// EffectKind is what counts as a fault having taken hold.
+type EffectKind string
+
+// Effects the observer can confirm.
+const (
+	// EffectContainerRestart: the container stopped or restarted (iris stop,
+	// iris force).
+	EffectContainerRestart EffectKind = "container_restart"
+	// EffectPodGone: the pod was removed from the API (pod delete).
+	EffectPodGone EffectKind = "pod_gone"
+	// EffectPodTerminating: the pod was marked for deletion (eviction, drain).
+	EffectPodTerminating EffectKind = "pod_terminating"
+	// EffectNodeNotReady: the node's Ready condition left True, or the node
+	// was deleted (power off, VM delete).
+	EffectNodeNotReady EffectKind = "node_not_ready"
+)
+
+// Effect names the effect and its object.
+type Effect struct {
+	Kind EffectKind
+	Pod  string // for the pod kinds
+	Node string // for EffectNodeNotReady
+}
+
+func (e Effect) target() string {
+	if e.Kind == EffectNodeNotReady {
+		return "node/" + e.Node
+	}
+	return "pod/" + e.Pod
+}
+
+type expectation struct {
+	Effect
+	restarts int32 // container restart count when armed
+	ch       chan time.Time
+	done     bool
+}
+
+// Observer records cluster transitions into the history.
+type Observer struct {
+	kube kubernetes.Interface
+	o    Options
+	sel  labels.Selector
+
+	mu      sync.Mutex
+	events  []history.Record
+	expects []*expectation
+	pv      string // the PVC's volume, once bound
+
+	pods    cache.SharedIndexInformer
+	synced  chan struct{}
+	started bool
+}
+
+// New returns an Observer; nothing is watched until Start or Run.
+func New(kube kubernetes.Interface, o Options) (*Observer, error) {
+	if kube == nil {
+		return nil, errors.New("observe: no Kubernetes client")
+	}
+	if o.Namespace == "" {
+		return nil, errors.New("observe: no namespace")
+	}
+	if o.Selector == "" {
+		o.Selector = "app=iris"
+	}
+	if o.Container == "" {
+		o.Container = "iris"
+	}
+	if o.PVC == "" {
+		o.PVC = "iris-pvc"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	sel, err := labels.Parse(o.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("observe: pod selector %q: %w", o.Selector, err)
+	}
+	return &Observer{kube: kube, o: o, sel: sel, synced: make(chan struct{})}, nil
+}
+
+// Run starts the informers, waits for their caches, and blocks until ctx
+// ends.
+func (ob *Observer) Run(ctx context.Context) error {
+	if err := ob.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// Start starts the informers and returns once their caches are synced: from
+// then on every transition is recorded. They stop when ctx ends. The state
+// found at start is recorded once, as events with reason "Observed".
+func (ob *Observer) Start(ctx context.Context) error {
+	ob.mu.Lock()
+	if ob.started {
+		ob.mu.Unlock()
+		return errors.New("observe: already started")
+	}
+	ob.started = true
+	ob.mu.Unlock()
+
+	nsf := informers.NewSharedInformerFactoryWithOptions(ob.kube, 0, informers.WithNamespace(ob.o.Namespace))
+	clf := informers.NewSharedInformerFactoryWithOptions(ob.kube, 0)
+	nodeEvf := informers.NewSharedInformerFactoryWithOptions(ob.kube, 0,
+		informers.WithTweakListOptions(func(lo *metav1.ListOptions) { lo.FieldSelector = "involvedObject.kind=Node" }))
+
+	ob.pods = nsf.Core().V1().Pods().Informer()
+	handlers := []struct {
+		inf cache.SharedIndexInformer
+		h   cache.ResourceEventHandler
+	}{
+		{ob.pods, cache.ResourceEventHandlerDetailedFuncs{AddFunc: ob.podAdd, UpdateFunc: ob.podUpdate, DeleteFunc: ob.podDelete}},
+		{nsf.Core().V1().Events().Informer(), cache.ResourceEventHandlerDetailedFuncs{AddFunc: ob.eventAdd, UpdateFunc: ob.eventUpdate}},
+		{clf.Core().V1().Nodes().Informer(), cache.ResourceEventHandlerDetailedFuncs{AddFunc: ob.nodeAdd, UpdateFunc: ob.nodeUpdate, DeleteFunc: ob.nodeDelete}},
+		{clf.Storage().V1().VolumeAttachments().Informer(), cache.ResourceEventHandlerDetailedFuncs{AddFunc: ob.vaAdd, UpdateFunc: ob.vaUpdate, DeleteFunc: ob.vaDelete}},
+	}
+	if ob.o.Namespace != metav1.NamespaceAll {
+		handlers = append(handlers, struct {
+			inf cache.SharedIndexInformer
+			h   cache.ResourceEventHandler
+		}{nodeEvf.Core().V1().Events().Informer(), cache.ResourceEventHandlerDetailedFuncs{AddFunc: ob.eventAdd, UpdateFunc: ob.eventUpdate}})
+	}
+	for _, h := range handlers {
+		if _, err := h.inf.AddEventHandler(h.h); err != nil {
+			return fmt.Errorf("observe: add handler: %w", err)
+		}
+	}
+	ob.resolvePV(ctx)
+	nsf.Start(ctx.Done())
+	clf.Start(ctx.Done())
+	nodeEvf.Start(ctx.Done())
+	for _, f := range []informers.SharedInformerFactory{nsf, clf, nodeEvf} {
+		for typ, ok := range f.WaitForCacheSync(ctx.Done()) {
+			if !ok {
+				return fmt.Errorf("observe: cache of %v did not sync (RBAC needs list/watch on pods, events, nodes, volumeattachments): %w", typ, context.Cause(ctx))
+			}
+		}
+	}
+	close(ob.synced)
+	ob.note(history.Record{Source: "observer", Reason: "Watching", Message: fmt.Sprintf("pods %s and events in %s, nodes, volume attachments", ob.o.Selector, ob.o.Namespace)})
+	return nil
+}
+
+// Synced is closed once the informers' caches are synced.
+func (ob *Observer) Synced() <-chan struct{} { return ob.synced }
+
+// Events returns the events recorded so far.
+func (ob *Observer) Events() []history.Record {
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	return append([]history.Record(nil), ob.events...)
+}
+
+// ExpectEffect arms the confirmation of e; call it before injecting the fault.
+// The returned channel receives the instant the effect was seen (and an
+// effect_confirmed event is recorded), then is closed. It never fires if the
+// effect never shows: select on it with a timeout.
+func (ob *Observer) ExpectEffect(e Effect) <-chan time.Time {
+	ex := &expectation{Effect: e, ch: make(chan time.Time, 1), restarts: -1}
+	if e.Kind == EffectContainerRestart && ob.pods != nil {
+		if obj, ok, _ := ob.pods.GetStore().GetByKey(ob.o.Namespace + "/" + e.Pod); ok {
+			if cs := ob.container(obj.(*corev1.Pod)); cs != nil {
+				ex.restarts = cs.RestartCount
+			}
+		}
+	}
+	ob.mu.Lock()
+	ob.expects = append(ob.expects, ex)
+	ob.mu.Unlock()
+	return ex.ch
+}
+
+// confirm fires the expectations that match (kind, name).
+func (ob *Observer) confirm(kind EffectKind, name, why string, t time.Time, check func(*expectation) bool) {
+	ob.mu.Lock()
+	var fired []*expectation
+	for _, ex := range ob.expects {
+		if ex.done || ex.Kind != kind {
+			continue
+		}
+		if (kind == EffectNodeNotReady && ex.Node != name) || (kind != EffectNodeNotReady && ex.Pod != name) {
+			continue
+		}
+		if check != nil && !check(ex) {
+			continue
+		}
+		ex.done = true
+		fired = append(fired, ex)
+	}
+	ob.mu.Unlock()
+	for _, ex := range fired {
+		src := "pod"
+		if kind == EffectNodeNotReady {
+			src = "node"
+		}
+		ob.record(history.Record{T: t, Source: src, Phase: history.PhaseEffectConfirmed, Target: ex.target(), Reason: string(kind), Message: why, Node: ex.Node})
+		ex.ch <- t
+		close(ex.ch)
+	}
+}
+
+// record adds an event to the history (T set if missing).
+func (ob *Observer) record(r history.Record) {
+	r.Kind = history.KindEvent
+	if r.T.IsZero() {
+		r.T = ob.o.Now()
+	}
+	ob.mu.Lock()
+	ob.events = append(ob.events, r)
+	ob.mu.Unlock()
+	if ob.o.History != nil {
+		_ = ob.o.History.Add(r)
+	}
+	if ob.o.Progress != nil {
+		phase := ""
+		if r.Phase != "" {
+			phase = " [" + r.Phase + "]"
+		}
+		node := ""
+		if r.Node != "" {
+			node = " on " + r.Node
+		}
+		fmt.Fprintf(ob.o.Progress, "observe %s %s%s %s%s: %s\n", r.T.UTC().Format("15:04:05.000"), r.Target, node, r.Reason, phase, r.Message)
+	}
+}
+
+// note records a state found at start or a remark; same as record.
+func (ob *Observer) note(r history.Record) { ob.record(r) }
