@@ -5,10 +5,14 @@ package cloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 // VM identifies one machine as its provider knows it.
@@ -38,10 +42,48 @@ const (
 type Action string
 
 const (
-	PowerOff Action = "poweroff" // hard stop, no guest shutdown
-	PowerOn  Action = "poweron"
-	Restart  Action = "restart"
-	Delete   Action = "delete"
+	PowerOff   Action = "poweroff"   // hard stop, no guest shutdown
+	PowerOn    Action = "poweron"    // start a stopped VM
+	Restart    Action = "restart"    // reboot
+	Delete     Action = "delete"     // delete / terminate the VM
+	Deallocate Action = "deallocate" // Azure only: stop and release the compute
+)
+
+// Actions lists every action in the order a user reads them.
+var Actions = []Action{PowerOff, PowerOn, Restart, Delete, Deallocate}
+
+// ParseAction validates a user-supplied action name.
+func ParseAction(s string) (Action, error) {
+	for _, a := range Actions {
+		if string(a) == strings.ToLower(strings.TrimSpace(s)) {
+			return a, nil
+		}
+	}
+	return "", fmt.Errorf("unknown VM action %q (valid: poweroff, poweron, restart, delete, deallocate)", s)
+}
+
+// Target is the state a VM is in once the action has taken effect.
+func (a Action) Target() State {
+	switch a {
+	case PowerOff, Deallocate:
+		return Stopped
+	case PowerOn, Restart:
+		return Running
+	case Delete:
+		return Terminated
+	}
+	return Unknown
+}
+
+// Errors providers wrap so callers can tell causes apart with errors.Is. The
+// wrapping message always says what to fix.
+var (
+	ErrNotFound    = errors.New("VM not found")
+	ErrAuth        = errors.New("not authenticated or not authorized")
+	ErrConflict    = errors.New("VM is busy or in a state that does not allow the action")
+	ErrThrottled   = errors.New("throttled by the cloud API")
+	ErrUnsupported = errors.New("action not supported by this provider")
+	ErrTimeout     = errors.New("timed out waiting for the VM")
 )
 
 // Call is the record of one API call, kept for the report.
@@ -50,13 +92,29 @@ type Call struct {
 	Action   string // the API operation, e.g. "ec2:StopInstances"
 	Target   string // providerID
 	Request  string // the exact request as a human reads it
+	Response string // what the API answered, briefly (e.g. "CurrentState=stopping"); may be empty
 	Start    time.Time
 	Duration time.Duration
 	Err      error
 }
 
+// Result is "ok" or the error text, as the report shows it.
+func (c Call) Result() string {
+	if c.Err != nil {
+		return c.Err.Error()
+	}
+	return "ok"
+}
+
 // Recorder receives every call a provider makes. It may be nil.
 type Recorder func(Call)
+
+// Record calls r with c when r is not nil.
+func (r Recorder) Record(c Call) {
+	if r != nil {
+		r(c)
+	}
+}
 
 // Provider powers VMs. Implementations: cloud/azure, cloud/aws, cloud/local.
 type Provider interface {
@@ -66,9 +124,11 @@ type Provider interface {
 	Parse(providerID string) (VM, error)
 	// Describe returns the exact API call Do would make, for --dry-run.
 	Describe(vm VM, a Action) string
-	// Do performs the action and waits until it has taken effect (or ctx ends).
+	// Do performs the action and waits until it has taken effect (a.Target()),
+	// or its timeout or ctx ends.
 	Do(ctx context.Context, vm VM, a Action) error
-	// State reads the VM's current power state.
+	// State reads the VM's current power state. A VM the provider no longer
+	// knows at all gives an error wrapping ErrNotFound.
 	State(ctx context.Context, vm VM) (State, error)
 }
 
@@ -79,6 +139,18 @@ func Scheme(providerID string) (string, error) {
 		return "", fmt.Errorf("providerID %q has no scheme (expected e.g. aws:///zone/i-123 or azure:///subscriptions/...)", providerID)
 	}
 	return strings.ToLower(providerID[:i]), nil
+}
+
+// NodeProviderID returns node's spec.providerID, or an error saying why a VM
+// fault cannot target it.
+func NodeProviderID(node *corev1.Node) (string, error) {
+	if node == nil {
+		return "", errors.New("no node given")
+	}
+	if node.Spec.ProviderID == "" {
+		return "", fmt.Errorf("node %s has no spec.providerID: its VM cannot be found through a cloud API (clusters without a cloud provider, e.g. kind, cannot run VM faults; the local cluster sets local:// or, with --cloud aws-emulator, aws:// IDs)", node.Name)
+	}
+	return node.Spec.ProviderID, nil
 }
 
 // Registry picks a provider by providerID scheme.
@@ -98,6 +170,7 @@ func (r *Registry) Register(scheme string, f func() (Provider, error)) {
 		r.providers = map[string]Provider{}
 	}
 	r.factories[strings.ToLower(scheme)] = f
+	delete(r.providers, strings.ToLower(scheme))
 }
 
 // For returns the provider serving providerID and the parsed VM.
@@ -129,24 +202,35 @@ func (r *Registry) For(providerID string) (Provider, VM, error) {
 	return p, vm, nil
 }
 
-func (r *Registry) schemes() string {
+// ForNode returns the provider and VM behind a Node, through its spec.providerID.
+func (r *Registry) ForNode(node *corev1.Node) (Provider, VM, error) {
+	id, err := NodeProviderID(node)
+	if err != nil {
+		return nil, VM{}, err
+	}
+	p, vm, err := r.For(id)
+	if err != nil {
+		return nil, VM{}, fmt.Errorf("node %s: %w", node.Name, err)
+	}
+	return p, vm, nil
+}
+
+// Schemes lists the registered schemes, sorted.
+func (r *Registry) Schemes() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var s []string
+	s := make([]string, 0, len(r.factories))
 	for k := range r.factories {
 		s = append(s, k)
 	}
+	sort.Strings(s)
+	return s
+}
+
+func (r *Registry) schemes() string {
+	s := r.Schemes()
 	if len(s) == 0 {
 		return "none registered"
 	}
-	sortStrings(s)
 	return strings.Join(s, ", ")
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
