@@ -5,14 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // WriteRun writes result.json, report.txt, report.md and junit.xml into dir
 // (the run directory, which must exist). Each file is written whole to a
 // temporary name and renamed, so a reader never sees half a report.
 func WriteRun(dir string, run Run) error {
+	run.Verdict = runVerdict(run)
 	var errs []error
 	for _, f := range []struct {
 		name   string
@@ -63,11 +66,34 @@ func WriteIterationResult(runDir string, it Iteration) error {
 	return writeAtomic(filepath.Join(dir, ResultFile), append(b, '\n'))
 }
 
-func renderJSON(b *bytes.Buffer, run Run) error {
-	enc := json.NewEncoder(b)
+// Formats Render knows.
+var Formats = []string{"table", "md", "json", "junit"}
+
+// Render writes run in one format: table (report.txt), md (report.md),
+// json (result.json) or junit (junit.xml).
+func Render(w io.Writer, run Run, format string) error {
+	switch format {
+	case "table":
+		return RenderTable(w, run)
+	case "md", "markdown":
+		return RenderMarkdown(w, run)
+	case "json":
+		return RenderJSON(w, run)
+	case "junit", "xml":
+		return RenderJUnit(w, run)
+	}
+	return fmt.Errorf("unknown report format %q (known: %s)", format, strings.Join(Formats, ", "))
+}
+
+// RenderJSON writes the run as result.json holds it.
+func RenderJSON(w io.Writer, run Run) error {
+	run.Verdict = runVerdict(run)
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(run)
 }
+
+func renderJSON(b *bytes.Buffer, run Run) error { return RenderJSON(b, run) }
 
 func writeAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"

@@ -1,0 +1,140 @@
+package report
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/irischaos/irischaos/pkg/checker"
+)
+
+// JUnit XML as CI systems read it: one testsuite per scenario, one testcase
+// per iteration; a failed verdict is a <failure>, an unknown one an <error>.
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Time       string          `xml:"time,attr"`
+	Timestamp  string          `xml:"timestamp,attr,omitempty"`
+	Properties []junitProperty `xml:"properties>property"`
+	Cases      []junitCase     `xml:"testcase"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitProblem `xml:"failure,omitempty"`
+	Error     *junitProblem `xml:"error,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitProblem struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",chardata"`
+}
+
+// RenderJUnit writes junit.xml.
+func RenderJUnit(w io.Writer, run Run) error {
+	out := junitSuites{Name: "irischaos " + run.Name}
+	total := 0.0
+	for _, r := range Rows(run) {
+		s := junitSuite{Name: r.Scenario, Properties: []junitProperty{
+			{"failure_domain", r.FailureDomain},
+			{"fault", r.Fault},
+			{"mitigated_by", r.MitigatedBy},
+			{"rto_budget", r.RTOBudget},
+			{"rpo_budget", r.RPOBudget},
+		}}
+		suiteTime := 0.0
+		for _, it := range r.Iterations {
+			c := junitCase{
+				Name:      fmt.Sprintf("%s #%d", it.Scenario, it.Iteration),
+				Classname: "irischaos." + r.Scenario,
+				SystemOut: caseSummary(it),
+			}
+			t := 0.0
+			if !it.Started.IsZero() && !it.Finished.IsZero() {
+				t = it.Finished.Sub(it.Started).Seconds()
+			}
+			c.Time = fmt.Sprintf("%.3f", t)
+			suiteTime += t
+			if s.Timestamp == "" && !it.Started.IsZero() {
+				s.Timestamp = it.Started.UTC().Format("2006-01-02T15:04:05")
+			}
+			reasons := strings.Join(it.Result.Reasons, "\n")
+			if it.Error != "" {
+				reasons = "error: " + it.Error + "\n" + reasons
+			}
+			first := ""
+			if len(it.Result.Reasons) > 0 {
+				first = it.Result.Reasons[0]
+			}
+			switch it.Result.Verdict {
+			case checker.Pass:
+			case checker.Fail:
+				s.Failures++
+				c.Failure = &junitProblem{Message: first, Type: "fail", Text: reasons}
+			default:
+				s.Errors++
+				if it.Error != "" {
+					first = it.Error
+				}
+				c.Error = &junitProblem{Message: first, Type: "unknown", Text: reasons}
+			}
+			s.Cases = append(s.Cases, c)
+		}
+		s.Tests = len(s.Cases)
+		s.Time = fmt.Sprintf("%.3f", suiteTime)
+		total += suiteTime
+		out.Tests += s.Tests
+		out.Failures += s.Failures
+		out.Errors += s.Errors
+		out.Suites = append(out.Suites, s)
+	}
+	out.Time = fmt.Sprintf("%.3f", total)
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+func caseSummary(it Iteration) string {
+	r := it.Result
+	s := fmt.Sprintf("verdict %s; RTO %s; RPO %s; lost acknowledged writes %d; writes ok/fail/info %d/%d/%d; anomalies %d",
+		r.Verdict, secp(r.RTOSeconds), secp(r.RPOSeconds), r.LostAcked, r.Writes.OK, r.Writes.Fail, r.Writes.Info, len(r.Anomalies))
+	if it.Target != "" {
+		s += "; target " + it.Target
+	}
+	if it.History != "" {
+		s += "; history " + it.History
+	}
+	return s
+}
+
+func renderJUnitTo(b *bytes.Buffer, run Run) error { return RenderJUnit(b, run) }

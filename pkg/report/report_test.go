@@ -1,0 +1,242 @@
+package report
+
+import (
+	"bytes"
+	"encoding/xml"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/irischaos/irischaos/pkg/checker"
+	"github.com/irischaos/irischaos/pkg/history"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+
+func at(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+
+// hist: ok writes 1..n every 100 ms from start, the fault at start+n/10,
+// failing writes for down seconds, then ok writes for 1 s; read back all
+// ok writes but lose.
+func hist(start float64, n int, down float64, lose ...int64) []history.Record {
+	var recs []history.Record
+	var seq int64
+	var ok []int64
+	add := func(t float64, res string) {
+		seq++
+		recs = append(recs, history.Record{Kind: history.KindOp, Seq: seq, Invoke: at(t), Complete: at(t + 0.01), Result: res})
+		if res == history.OK {
+			ok = append(ok, seq)
+		}
+	}
+	tf := start + float64(n)*0.1
+	for i := 0; i < n; i++ {
+		add(start+float64(i)*0.1, history.OK)
+	}
+	recs = append(recs, history.Record{Kind: history.KindFault, T: at(tf), EffectT: at(tf + 0.5), Name: "fault", Target: "pod/iris-0"})
+	for t := tf + 0.05; t < tf+down; t += 0.5 {
+		add(t, history.Fail)
+	}
+	for i := 0; i < 10; i++ {
+		add(tf+down+float64(i)*0.1, history.OK)
+	}
+	recs = append(recs,
+		history.Record{Kind: history.KindEvent, T: at(tf + 1), Phase: history.PhasePodScheduled, Target: "pod/iris-1", Reason: "Scheduled", Node: "node-2"},
+		history.Record{Kind: history.KindEvent, T: at(tf + down - 0.5), Phase: history.PhaseDatabaseReady, Target: "pod/iris-1"})
+	var rb []int64
+	for _, s := range ok {
+		if !contains(lose, s) {
+			rb = append(rb, s)
+		}
+	}
+	return append(recs, history.Record{Kind: history.KindReadback, T: at(tf + down + 5), Seqs: rb})
+}
+
+func contains(s []int64, v int64) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func fixture() Run {
+	b := func(rto time.Duration) checker.Budgets { return checker.Budgets{RTO: rto, RPO: 2 * time.Second} }
+	it := func(sc, domain, fault, mit string, n int, recs []history.Record, bud checker.Budgets) Iteration {
+		start := recs[0].Invoke
+		return Iteration{Scenario: sc, Iteration: n, FailureDomain: domain, Fault: fault, MitigatedBy: mit,
+			Target: "pod/iris-0", Started: start, Finished: start.Add(40 * time.Second),
+			History: sc + "/" + string(rune('0'+n)) + "/history.jsonl", Result: checker.Check(recs, bud), CloudCalls: []CloudCall{}}
+	}
+	noRB := hist(300, 20, 4)
+	noRB = noRB[:len(noRB)-1]
+	lost := it("node-lost", "Node or disk permanently lost", "vm-poweroff", "Deployment recreates the pod on another node", 1, hist(400, 30, 45, 25, 27), b(120*time.Second))
+	lost.Target = "local:///node-1"
+	lost.CloudCalls = []CloudCall{
+		{Provider: "local", Action: "poweroff", Target: "local:///node-1", Request: "POST /nodes/node-1/poweroff", Start: at(403), DurationSeconds: 0.21},
+		{Provider: "local", Action: "poweron", Target: "local:///node-1", Request: "POST /nodes/node-1/poweron", Start: at(460), DurationSeconds: 1.5, Error: "node-1: timed out waiting for running"},
+	}
+	forced := it("pod-force", "Pod / container", "pod-delete", "Deployment recreates the pod", 1, noRB, b(45*time.Second))
+	forced.Error = "read-back: session to pod/iris-1 closed"
+	return Run{
+		Name: "local", Started: at(-1), Finished: at(500),
+		Environment: Environment{
+			Database: "irischaos IRIS stand-in v0.1", DatabaseStandIn: true,
+			StorageClass: "replicated", Provisioner: "irischaos.io/replicated", StorageStandIn: true,
+			Kubernetes: "v1.36.3", Nodes: []string{"node-1", "node-2", "node-3"}, Namespace: "irischaos", Context: "local cluster", Irischaos: "dev",
+		},
+		Iterations: []Iteration{
+			it("pod", "Pod / container", "pod-delete", "Deployment recreates the pod", 1, hist(0, 20, 6), b(45*time.Second)),
+			it("pod", "Pod / container", "pod-delete", "Deployment recreates the pod", 2, hist(100, 20, 8), b(45*time.Second)),
+			it("pod", "Pod / container", "pod-delete", "Deployment recreates the pod", 3, hist(200, 20, 12, 20), b(45*time.Second)),
+			forced,
+			it("iris-instance", "IRIS instance", "iris-stop", "Deployment liveness probe restarts the container when IRIS is down", 1, hist(250, 20, 35), b(75*time.Second)),
+			lost,
+		},
+		Unhealed: []Unhealed{{Scenario: "node-lost", Iteration: 1, Fault: "vm-poweroff", Target: "local:///node-1", Since: at(403), Error: "power on timed out"}},
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(p, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pkg/report -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test ./pkg/report -update to accept):\n%s", name, got)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	for _, f := range []struct{ format, file string }{
+		{"table", "report.txt.golden"},
+		{"md", "report.md.golden"},
+		{"json", "result.json.golden"},
+		{"junit", "junit.xml.golden"},
+	} {
+		t.Run(f.format, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := Render(&b, fixture(), f.format); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, f.file, b.Bytes())
+		})
+	}
+}
+
+func TestRows(t *testing.T) {
+	rows := Rows(fixture())
+	var order []string
+	for _, r := range rows {
+		order = append(order, r.Scenario)
+	}
+	if want := []string{"iris-instance", "pod", "pod-force", "node-lost"}; !reflect.DeepEqual(order, want) {
+		t.Fatalf("row order %v, want %v (the seed's failure-domain order)", order, want)
+	}
+	pod := rows[1]
+	if pod.RTO != "p50 8.010s / p95 12.0s / max 12.0s" || pod.LostAcked != 1 || pod.VerdictText != "PASS (3 pass)" {
+		t.Errorf("pod row: RTO %q lost %d verdict %q", pod.RTO, pod.LostAcked, pod.VerdictText)
+	}
+	if rows[2].Verdict != checker.Unknown || rows[2].RPO != "unknown" {
+		t.Errorf("pod-force row: %+v", rows[2])
+	}
+	if rows[3].Verdict != checker.Fail {
+		t.Errorf("node-lost row verdict %s, want fail (a gap)", rows[3].Verdict)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	v := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for _, tc := range []struct{ q, want float64 }{{0.5, 5}, {0.95, 10}, {0.1, 1}, {0, 1}, {1, 10}} {
+		if got := percentile(v, tc.q); got != tc.want {
+			t.Errorf("p%.0f = %v, want %v", tc.q*100, got, tc.want)
+		}
+	}
+	if got := percentile([]float64{7}, 0.95); got != 7 {
+		t.Errorf("single value: %v", got)
+	}
+}
+
+func TestWriteAndReadRun(t *testing.T) {
+	base := t.TempDir()
+	dir, err := NewRunDir(base, "local", time.Date(2026, 11, 27, 10, 1, 2, 0, time.FixedZone("X", 3600)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(dir) != "20261127T090102Z-local" {
+		t.Errorf("run dir %s, want UTC time then name", dir)
+	}
+	run := fixture()
+	if err := WriteRun(dir, run); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{ResultFile, TableFile, MDFile, JUnitFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	back, err := ReadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Verdict != checker.Fail || len(back.Iterations) != len(run.Iterations) {
+		t.Errorf("read back verdict %s with %d iterations", back.Verdict, len(back.Iterations))
+	}
+	// Re-rendering from the files gives the same report as the run wrote.
+	var again bytes.Buffer
+	if err := RenderMarkdown(&again, back); err != nil {
+		t.Fatal(err)
+	}
+	written, _ := os.ReadFile(filepath.Join(dir, MDFile))
+	if !bytes.Equal(again.Bytes(), written) {
+		t.Error("report.md rendered from result.json differs from the one the run wrote")
+	}
+	if err := WriteIterationResult(dir, run.Iterations[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pod", "1", "result.json")); err != nil {
+		t.Error(err)
+	}
+	if HistoryPath(dir, "pod", 2) != filepath.Join(dir, "pod", "2", "history.jsonl") {
+		t.Error("history path layout changed")
+	}
+	if _, err := ReadRun(t.TempDir()); err == nil || !strings.Contains(err.Error(), "is ") {
+		t.Errorf("reading an empty dir: %v", err)
+	}
+}
+
+func TestJUnitCounts(t *testing.T) {
+	var b bytes.Buffer
+	if err := RenderJUnit(&b, fixture()); err != nil {
+		t.Fatal(err)
+	}
+	var s junitSuites
+	if err := xml.Unmarshal(b.Bytes(), &s); err != nil {
+		t.Fatalf("junit.xml does not parse: %v", err)
+	}
+	if s.Tests != 6 || s.Failures != 1 || s.Errors != 1 || len(s.Suites) != 4 {
+		t.Errorf("tests %d failures %d errors %d suites %d; want 6 1 1 4", s.Tests, s.Failures, s.Errors, len(s.Suites))
+	}
+}
+
+func TestRenderUnknownFormat(t *testing.T) {
+	err := Render(&bytes.Buffer{}, Run{}, "html")
+	if err == nil || !strings.Contains(err.Error(), "known: table, md, json, junit") {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -1,0 +1,202 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/irischaos/irischaos/pkg/checker"
+	"github.com/irischaos/irischaos/pkg/scenario"
+)
+
+// Row is one line of the failure-domain table: one scenario, all its
+// iterations. It only summarises what the checker said.
+type Row struct {
+	Scenario      string
+	FailureDomain string
+	Fault         string
+	MitigatedBy   string
+	RTO           string // e.g. "3.06s" or "p50 3.1s / p95 4.2s / max 4.2s"
+	RPO           string
+	RTOBudget     string // "45s", or "none"
+	RPOBudget     string
+	LostAcked     int
+	Verdict       checker.Verdict
+	VerdictText   string // e.g. "PASS" or "FAIL (2 pass, 1 fail)"
+	Iterations    []Iteration
+}
+
+// Rows groups a run's iterations by scenario, in the seed's failure-domain
+// order, then in the order the scenarios ran.
+func Rows(run Run) []Row {
+	var rows []*Row
+	by := map[string]*Row{}
+	for _, it := range run.Iterations {
+		r, ok := by[it.Scenario]
+		if !ok {
+			r = &Row{Scenario: it.Scenario, FailureDomain: it.FailureDomain, Fault: it.Fault, MitigatedBy: it.MitigatedBy}
+			by[it.Scenario] = r
+			rows = append(rows, r)
+		}
+		r.Iterations = append(r.Iterations, it)
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return domainIndex(rows[i].FailureDomain) < domainIndex(rows[j].FailureDomain) })
+	out := make([]Row, len(rows))
+	for i, r := range rows {
+		var vs []checker.Verdict
+		var rto, rpo []float64
+		unknownRTO, unknownRPO := 0, 0
+		noInterruption := true
+		for _, it := range r.Iterations {
+			vs = append(vs, it.Result.Verdict)
+			r.LostAcked += it.Result.LostAcked
+			if it.Result.RTOSeconds != nil {
+				rto = append(rto, *it.Result.RTOSeconds)
+				noInterruption = noInterruption && it.Result.NoInterruption
+			} else {
+				unknownRTO++
+			}
+			if it.Result.RPOSeconds != nil {
+				rpo = append(rpo, *it.Result.RPOSeconds)
+			} else {
+				unknownRPO++
+			}
+		}
+		r.Verdict = checker.Combine(vs...)
+		r.VerdictText = verdictText(vs)
+		r.RTO = spread(rto, unknownRTO)
+		if len(rto) > 0 && noInterruption {
+			r.RTO = "0s (no interruption observed)"
+			if unknownRTO > 0 {
+				r.RTO += fmt.Sprintf(", %d unknown", unknownRTO)
+			}
+		}
+		r.RPO = spread(rpo, unknownRPO)
+		b := r.Iterations[0].Result.Budgets
+		r.RTOBudget, r.RPOBudget = "none", sec(b.RPOSeconds)
+		if b.RTOSeconds != nil {
+			r.RTOBudget = sec(*b.RTOSeconds)
+		}
+		out[i] = *r
+	}
+	return out
+}
+
+func domainIndex(d string) int {
+	if i := slices.Index(scenario.Domains, d); i >= 0 {
+		return i
+	}
+	return len(scenario.Domains)
+}
+
+func verdictText(vs []checker.Verdict) string {
+	v := strings.ToUpper(string(checker.Combine(vs...)))
+	if len(vs) < 2 {
+		return v
+	}
+	n := map[checker.Verdict]int{}
+	for _, x := range vs {
+		n[x]++
+	}
+	var parts []string
+	for _, x := range []checker.Verdict{checker.Pass, checker.Fail, checker.Unknown} {
+		if n[x] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n[x], x))
+		}
+	}
+	return v + " (" + strings.Join(parts, ", ") + ")"
+}
+
+// spread is one value, or p50/p95/max over several; unknown iterations are counted.
+func spread(vals []float64, unknown int) string {
+	var s string
+	switch len(vals) {
+	case 0:
+		return "unknown"
+	case 1:
+		s = sec(vals[0])
+	default:
+		v := slices.Clone(vals)
+		slices.Sort(v)
+		s = fmt.Sprintf("p50 %s / p95 %s / max %s", sec(percentile(v, 0.50)), sec(percentile(v, 0.95)), sec(v[len(v)-1]))
+	}
+	if unknown > 0 {
+		s += fmt.Sprintf(" (%d unknown)", unknown)
+	}
+	return s
+}
+
+// percentile by the nearest-rank method over sorted values: always a value
+// that was measured, never an interpolation.
+func percentile(sorted []float64, q float64) float64 {
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// sec formats seconds as the reports do: milliseconds below 10 s, tenths above.
+func sec(s float64) string {
+	switch {
+	case s == 0:
+		return "0s"
+	case s == math.Trunc(s):
+		return fmt.Sprintf("%.0fs", s)
+	case math.Abs(s) < 10:
+		return fmt.Sprintf("%.3fs", s)
+	default:
+		return fmt.Sprintf("%.1fs", s)
+	}
+}
+
+func secp(s *float64) string {
+	if s == nil {
+		return "unknown"
+	}
+	return sec(*s)
+}
+
+// databaseText names the database, saying so when it is the stand-in.
+func databaseText(e Environment) string {
+	d := orDash(e.Database)
+	if e.DatabaseStandIn {
+		d += " (stand-in, not InterSystems IRIS)"
+	}
+	return d
+}
+
+func storageText(e Environment) string {
+	s := orDash(e.StorageClass) + ", provisioner " + orDash(e.Provisioner)
+	if e.StorageStandIn {
+		s += " (irischaos storage stand-in, not Longhorn)"
+	}
+	return s
+}
+
+func kubernetesText(e Environment) string {
+	s := orDash(e.Kubernetes)
+	if len(e.Nodes) > 0 {
+		s += fmt.Sprintf(", %d nodes: %s", len(e.Nodes), strings.Join(e.Nodes, ", "))
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// runVerdict is the run's verdict as recorded, or combined from the
+// iterations when the runner left it empty.
+func runVerdict(run Run) checker.Verdict {
+	if run.Verdict != "" {
+		return run.Verdict
+	}
+	var vs []checker.Verdict
+	for _, it := range run.Iterations {
+		vs = append(vs, it.Result.Verdict)
+	}
+	return checker.Combine(vs...)
+}
