@@ -161,7 +161,9 @@ func (s Scenario) RPO() time.Duration { return s.Budgets.RPO.Or(DefaultRPO) }
 func (s Scenario) WarmupD() time.Duration { return s.Warmup.Or(DefaultWarmup) }
 
 // MaxRecovery is the longest wait for recovery.
-func (s Scenario) MaxRecovery() time.Duration { return s.Observation.MaxRecovery.Or(DefaultMaxRecovery) }
+func (s Scenario) MaxRecovery() time.Duration {
+	return s.Observation.MaxRecovery.Or(DefaultMaxRecovery)
+}
 
 // AfterRecovery is how long to keep writing after recovery.
 func (s Scenario) AfterRecovery() time.Duration {
