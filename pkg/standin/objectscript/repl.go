@@ -1,0 +1,98 @@
+package objectscript
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+)
+
+// MaxLine is the longest command line a session accepts.
+const MaxLine = 1 << 20
+
+// Run is the terminal loop of `iris session`: it prints the banner and a
+// prompt ("USER>"), reads one line at a time from r, runs it, prints errors
+// as IRIS does ("<UNDEFINED> *x" on its own line) and goes on, until HALT or
+// the end of input. Output is buffered and flushed whenever no further input
+// is already buffered, so a pipelined client gets batched output and an
+// interactive one gets its answer at once. banner is the text printed
+// before the first prompt.
+func Run(ctx context.Context, in *Interp, r *bufio.Reader, banner string) error {
+	in.emit(banner)
+	for {
+		if in.x > 0 {
+			in.emit("\n")
+		}
+		in.emit(in.namespace + ">")
+		if r.Buffered() == 0 {
+			if err := in.out.Flush(); err != nil {
+				return err
+			}
+		}
+		line, tooLong, err := readLine(r)
+		if err != nil {
+			in.out.Flush()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if tooLong {
+			in.printErr(&Error{Code: "MAXSTRING"})
+			continue
+		}
+		err = in.Exec(ctx, line)
+		var oe *Error
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrHalt):
+			if in.x > 0 {
+				in.emit("\n")
+			}
+			return in.out.Flush()
+		case errors.As(err, &oe):
+			in.printErr(oe)
+		default:
+			in.out.Flush()
+			return err
+		}
+	}
+}
+
+func (in *Interp) printErr(e *Error) {
+	if in.x > 0 {
+		in.emit("\n")
+	}
+	in.emit(e.Error() + "\n")
+}
+
+// readLine reads one line without its newline; a line longer than MaxLine
+// is consumed and reported as tooLong. A last line without a newline counts.
+func readLine(r *bufio.Reader) (line string, tooLong bool, err error) {
+	var buf []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if len(buf)+len(chunk) <= MaxLine {
+			buf = append(buf, chunk...)
+		} else {
+			tooLong = true
+		}
+		switch {
+		case err == nil:
+			return trimEOL(buf), tooLong, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && len(buf) > 0:
+			return trimEOL(buf), tooLong, nil
+		default:
+			return "", false, err
+		}
+	}
+}
+
+func trimEOL(b []byte) string {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return string(b)
+}
