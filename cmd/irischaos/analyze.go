@@ -1,0 +1,95 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/irischaos/irischaos/pkg/checker"
+	"github.com/irischaos/irischaos/pkg/history"
+	"github.com/irischaos/irischaos/pkg/report"
+)
+
+func init() {
+	subcommands = append(subcommands, func(a *app) *cobra.Command {
+		var (
+			rtoBudget, rpoBudget time.Duration
+			output               string
+		)
+		cmd := &cobra.Command{
+			Use:   "analyze HISTORY_FILE",
+			Short: "Run the checker on a saved history: RTO, RPO, lost writes, anomalies, verdict",
+			Long: `analyze reads a history (JSONL, see docs/history.md) and computes RTO, RPO,
+lost acknowledged writes and consistency anomalies, and gives a verdict.
+
+Budgets come from the history's meta record (written by irischaos run) unless
+given as flags; without either, RTO is reported but not judged and the RPO
+budget is 2s (the IRIS journal write cycle).
+
+Exit codes: 0 pass, 1 fail, 2 unknown (e.g. no read-back, no recovery seen)
+or error.`,
+			Example: `  irischaos analyze reports/20261127T101500Z-local/pod/1/history.jsonl
+  irischaos analyze history.jsonl --rto-budget 45s --rpo-budget 2s -o json`,
+			Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				recs, err := history.ReadFile(args[0])
+				if err != nil {
+					return withCode(exitUnknown, err)
+				}
+				b, err := checker.BudgetsFromMeta(recs)
+				if err != nil {
+					return withCode(exitUnknown, fmt.Errorf("%s: %w (override it with --rto-budget/--rpo-budget)", args[0], err))
+				}
+				if cmd.Flags().Changed("rto-budget") {
+					b.RTO = rtoBudget
+				}
+				if cmd.Flags().Changed("rpo-budget") {
+					b.RPO = rpoBudget
+				}
+				if b.RTO < 0 || b.RPO < 0 {
+					return withCode(exitUnknown, fmt.Errorf("budgets must not be negative (rto %s, rpo %s)", b.RTO, b.RPO))
+				}
+				res := checker.Check(recs, b)
+				if err := writeResult(cmd.OutOrStdout(), res, history.MetaOf(recs), output); err != nil {
+					return withCode(exitUnknown, err)
+				}
+				return verdictError(res)
+			},
+		}
+		cmd.Flags().DurationVar(&rtoBudget, "rto-budget", 0, "RTO budget, e.g. 45s (0: not judged; default: from the history's meta)")
+		cmd.Flags().DurationVar(&rpoBudget, "rpo-budget", checker.DefaultRPOBudget, "RPO budget (default: from the history's meta, else 2s)")
+		cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+		return cmd
+	})
+}
+
+func writeResult(w io.Writer, res checker.Result, meta map[string]string, output string) error {
+	switch output {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	case "table":
+		return report.RenderResult(w, res, meta)
+	}
+	return fmt.Errorf("unknown output format %q (known: table, json)", output)
+}
+
+// verdictError maps a verdict to the process exit code, with the deciding
+// reason on stderr.
+func verdictError(res checker.Result) error {
+	why := ""
+	if len(res.Reasons) > 0 {
+		why = ": " + res.Reasons[0]
+	}
+	switch res.Verdict {
+	case checker.Pass:
+		return nil
+	case checker.Fail:
+		return withCode(exitFail, fmt.Errorf("verdict fail%s", why))
+	}
+	return withCode(exitUnknown, fmt.Errorf("verdict unknown%s", why))
+}

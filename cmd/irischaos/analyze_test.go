@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+
+	"github.com/irischaos/irischaos/pkg/checker"
+	"github.com/irischaos/irischaos/pkg/history"
+	"github.com/irischaos/irischaos/pkg/report"
+)
+
+// runCLI runs the root command with args and returns stdout and the exit code.
+func runCLI(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	a := &app{kube: genericclioptions.NewConfigFlags(true), ctx: context.Background()}
+	root := newRoot(a)
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&bytes.Buffer{})
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	code := exitPass
+	if err != nil {
+		code = exitUnknown
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+	}
+	return out.String(), code
+}
+
+// writeHistory writes a history: ok writes 1-10, the fault, failing writes
+// for down seconds, ok writes after; lose drops seqs from the read-back;
+// meta budgets are included when rto is not empty.
+func writeHistory(t *testing.T, down float64, rto string, readback bool, lose ...int64) string {
+	t.Helper()
+	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	p := filepath.Join(t.TempDir(), "history.jsonl")
+	w, err := history.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rto != "" {
+		w.Add(history.Record{Kind: history.KindMeta, Meta: map[string]string{history.MetaScenario: "pod", history.MetaIteration: "1", history.MetaRTOBudget: rto, history.MetaRPOBudget: "2s"}})
+	}
+	var rb []int64
+	seq := int64(0)
+	op := func(s float64, res string) {
+		seq++
+		w.Add(history.Record{Kind: history.KindOp, Seq: seq, Invoke: at(s), Complete: at(s + 0.01), Result: res})
+		if res == history.OK && !contains(lose, seq) {
+			rb = append(rb, seq)
+		}
+	}
+	for i := 0; i < 10; i++ {
+		op(float64(i)*0.1, history.OK)
+	}
+	w.Add(history.Record{Kind: history.KindFault, T: at(1), Name: "pod-delete", Target: "pod/iris-0"})
+	for s := 1.05; s < 1+down; s += 0.5 {
+		op(s, history.Fail)
+	}
+	for i := 0; i < 5; i++ {
+		op(1+down+float64(i)*0.1, history.OK)
+	}
+	if readback {
+		w.Add(history.Record{Kind: history.KindReadback, T: at(30), Seqs: rb})
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func contains(s []int64, v int64) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func TestAnalyzeExitCodes(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		args []string
+		code int
+		out  string
+	}{
+		{"pass with budgets from meta", writeHistory(t, 5, "45s", true), nil, exitPass, "RTO (budget)"},
+		{"fail: RTO over the meta budget", writeHistory(t, 5, "3s", true), nil, exitFail, "FAIL"},
+		{"flag overrides meta", writeHistory(t, 5, "3s", true), []string{"--rto-budget", "10s"}, exitPass, "PASS"},
+		{"fail: gap", writeHistory(t, 5, "45s", true, 3), nil, exitFail, "VIOLATED"},
+		{"unknown: no read-back", writeHistory(t, 5, "45s", false), nil, exitUnknown, "UNKNOWN"},
+		{"rpo budget flag", writeHistory(t, 5, "45s", true, 9, 10), []string{"--rpo-budget", "100ms"}, exitFail, "RPO"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, code := runCLI(t, append([]string{"analyze", tc.file}, tc.args...)...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d; output:\n%s", code, tc.code, out)
+			}
+			if !strings.Contains(out, tc.out) {
+				t.Errorf("output lacks %q:\n%s", tc.out, out)
+			}
+		})
+	}
+}
+
+func TestAnalyzeJSON(t *testing.T) {
+	out, code := runCLI(t, "analyze", writeHistory(t, 5, "45s", true, 10), "-o", "json")
+	if code != exitPass {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if m["verdict"] != "pass" || m["lost_acked"] != 1.0 || m["rto_seconds"] == nil || m["rpo_seconds"] == nil {
+		t.Errorf("json = %v", m)
+	}
+}
+
+func TestAnalyzeBadInput(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.jsonl")
+	os.WriteFile(bad, []byte("{\"kind\":\"op\"}\nnot json\n"), 0o644)
+	for _, args := range [][]string{
+		{"analyze", bad},
+		{"analyze", filepath.Join(t.TempDir(), "missing.jsonl")},
+		{"analyze", writeHistory(t, 5, "45s", true), "-o", "yaml"},
+		{"analyze"},
+	} {
+		if _, code := runCLI(t, args...); code != exitUnknown {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUnknown)
+		}
+	}
+}
+
+func TestReportCommand(t *testing.T) {
+	dir := t.TempDir()
+	recs, _ := history.ReadFile(writeHistory(t, 5, "45s", true))
+	run := report.Run{Name: "t", Iterations: []report.Iteration{{Scenario: "pod", Iteration: 1, FailureDomain: "Pod / container", Fault: "pod-delete",
+		Result: checker.Check(recs, checker.Budgets{RTO: 45 * time.Second, RPO: 2 * time.Second})}}}
+	if err := report.WriteRun(dir, run); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range report.Formats {
+		out, code := runCLI(t, "report", dir, "-o", f)
+		if code != exitPass || len(out) == 0 {
+			t.Errorf("-o %s: exit %d, %d bytes", f, code, len(out))
+		}
+	}
+	out, _ := runCLI(t, "report", dir)
+	if !strings.Contains(out, "Pod / container") || !strings.Contains(out, "PASS") {
+		t.Errorf("table:\n%s", out)
+	}
+	if _, code := runCLI(t, "report", t.TempDir()); code != exitUnknown {
+		t.Errorf("empty dir: exit %d", code)
+	}
+	if _, code := runCLI(t, "report", dir, "-o", "pdf"); code != exitUnknown {
+		t.Errorf("unknown format: exit %d", code)
+	}
+}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/irischaos/irischaos/pkg/report"
+)
+
+func init() {
+	subcommands = append(subcommands, func(a *app) *cobra.Command {
+		var (
+			output string
+			write  bool
+		)
+		cmd := &cobra.Command{
+			Use:   "report RUN_DIR",
+			Short: "Render a run's report again from the files in its directory",
+			Long: `report reads RUN_DIR/result.json (written by irischaos run) and prints the
+report in the chosen format. It never re-judges: verdicts are the checker's,
+as recorded. To re-check one iteration's history use irischaos analyze.
+
+Formats: table (the failure-domain table, as report.txt), md (report.md),
+json (result.json), junit (junit.xml). --write rewrites report.txt,
+report.md and junit.xml in RUN_DIR as well.`,
+			Example: `  irischaos report reports/20261127T101500Z-local
+  irischaos report reports/20261127T101500Z-local -o md > report.md
+  irischaos report reports/20261127T101500Z-local -o junit`,
+			Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				run, err := report.ReadRun(args[0])
+				if err != nil {
+					return withCode(exitUnknown, err)
+				}
+				if write {
+					if err := report.WriteRun(args[0], run); err != nil {
+						return withCode(exitUnknown, err)
+					}
+				}
+				if err := report.Render(cmd.OutOrStdout(), run, output); err != nil {
+					return withCode(exitUnknown, err)
+				}
+				return nil
+			},
+		}
+		cmd.Flags().StringVarP(&output, "output", "o", "table", fmt.Sprintf("output format: %s", strings.Join(report.Formats, ", ")))
+		cmd.Flags().BoolVar(&write, "write", false, "also rewrite the rendered files in RUN_DIR")
+		return cmd
+	})
+}
