@@ -361,7 +361,9 @@ func (p *fakeVMs) Parse(id string) (cloud.VM, error) {
 	}
 	return cloud.VM{ProviderID: id, Provider: "fake", ID: name}, nil
 }
-func (p *fakeVMs) Describe(vm cloud.VM, a cloud.Action) string { return "FAKE " + string(a) + " " + vm.ID }
+func (p *fakeVMs) Describe(vm cloud.VM, a cloud.Action) string {
+	return "FAKE " + string(a) + " " + vm.ID
+}
 func (p *fakeVMs) Do(_ context.Context, vm cloud.VM, a cloud.Action) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
