@@ -240,3 +240,23 @@ func TestRenderUnknownFormat(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestFromHistory(t *testing.T) {
+	env := fixture().Environment
+	env.Context = "" // not a history meta key
+	if got := EnvironmentFromMeta(env.Meta()); !reflect.DeepEqual(got, env) {
+		t.Errorf("round trip through meta:\n got %+v\nwant %+v", got, env)
+	}
+	recs := []history.Record{
+		{Kind: history.KindOp, Seq: 1},
+		{Kind: history.KindCloudCall, T: at(1), Name: "poweroff", Provider: "aws", Target: "aws:///z/i-1", Request: "ec2:StopInstances i-1 Force=true", Duration: 0.5, Result: history.OK},
+		{Kind: history.KindCloudCall, T: at(2), Name: "poweron", Provider: "aws", Target: "aws:///z/i-1", Result: history.Fail},
+	}
+	calls := CloudCallsFrom(recs)
+	if len(calls) != 2 || calls[0].Request != "ec2:StopInstances i-1 Force=true" || calls[0].Error != "" || calls[1].Error != "failed" {
+		t.Errorf("calls = %+v", calls)
+	}
+	if CloudCallsFrom(nil) == nil {
+		t.Error("nil, want an empty list (JSON [])")
+	}
+}
