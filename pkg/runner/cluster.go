@@ -1,0 +1,77 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/irischaos/irischaos/pkg/history"
+	"github.com/irischaos/irischaos/pkg/observe"
+	"github.com/irischaos/irischaos/pkg/report"
+	"github.com/irischaos/irischaos/pkg/scenario"
+	"github.com/irischaos/irischaos/pkg/stack"
+	"github.com/irischaos/irischaos/pkg/workload/iris"
+	"github.com/irischaos/irischaos/pkg/workload/podexec"
+)
+
+// The real implementations of Config's seams, over a cluster.
+
+// ClusterEnvironment describes what is measured, read-only: the database's
+// $zv (through one session), the IRIS volume's storage class, provisioner
+// and stand-in annotation, the Kubernetes version and the nodes.
+func ClusterEnvironment(kube kubernetes.Interface, exec podexec.Execer, host, namespace, version, kubeContext string) func(context.Context) (report.Environment, error) {
+	return func(ctx context.Context) (report.Environment, error) {
+		env := report.Environment{Namespace: namespace, Irischaos: version, Context: kubeContext}
+		v, err := kube.Discovery().ServerVersion()
+		if err != nil {
+			return env, fmt.Errorf("Kubernetes version from %s: %w", host, err)
+		}
+		env.Kubernetes = v.GitVersion
+		nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return env, fmt.Errorf("list nodes: %w", err)
+		}
+		for _, n := range nodes.Items {
+			env.Nodes = append(env.Nodes, n.Name)
+		}
+		sort.Strings(env.Nodes)
+		st, err := stack.Status(ctx, stack.Clients{Kube: kube, Exec: exec, Host: host}, stack.Options{Namespace: namespace})
+		if err != nil {
+			return env, err
+		}
+		if st.Deployment == "" {
+			return env, fmt.Errorf("the IRIS stack is not deployed in namespace %q: run `irischaos stack deploy -n %s` first", namespace, namespace)
+		}
+		env.StorageClass, env.Provisioner = st.StorageClass, st.Provisioner
+		env.StorageStandIn = st.StandIn != ""
+		env.Database = st.Database
+		env.DatabaseStandIn = strings.Contains(strings.ToLower(st.Database), "stand-in")
+		if st.Database == "" {
+			return env, fmt.Errorf("database identity ($zv): %s", st.DatabaseError)
+		}
+		return env, nil
+	}
+}
+
+// IRISWorkload writes markers through `iris session` over the exec API.
+func IRISWorkload(kube kubernetes.Interface, exec podexec.Execer, namespace string, progress io.Writer) func(scenario.Scenario, *history.Writer) (Workload, error) {
+	return func(s scenario.Scenario, h *history.Writer) (Workload, error) {
+		return iris.New(iris.Config{
+			Kube: kube, Exec: exec, History: h, Namespace: namespace,
+			Streams: s.StreamCount(), Interval: s.Interval(), Progress: progress,
+		})
+	}
+}
+
+// ClusterObserver watches the stack's pods, the nodes, events and volume
+// attachments into the history.
+func ClusterObserver(kube kubernetes.Interface, namespace string, progress io.Writer) func(*history.Writer) (Observer, error) {
+	return func(h *history.Writer) (Observer, error) {
+		return observe.New(kube, observe.Options{Namespace: namespace, History: h, Progress: progress})
+	}
+}

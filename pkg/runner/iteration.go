@@ -1,0 +1,412 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/irischaos/irischaos/cloud"
+	"github.com/irischaos/irischaos/pkg/checker"
+	"github.com/irischaos/irischaos/pkg/history"
+	"github.com/irischaos/irischaos/pkg/ledger"
+	"github.com/irischaos/irischaos/pkg/nemesis"
+	"github.com/irischaos/irischaos/pkg/report"
+	"github.com/irischaos/irischaos/pkg/scenario"
+)
+
+// iteration runs scenario s once. It always returns the iteration (with the
+// checker's result over whatever history was gathered) and the faults it
+// could not heal.
+func (r *Runner) iteration(ctx context.Context, runDir string, env report.Environment, s scenario.Scenario, i int) (report.Iteration, []report.Unhealed) {
+	b := r.budgets(s)
+	it := report.Iteration{
+		Scenario: s.Name, Iteration: i, FailureDomain: s.FailureDomain, MitigatedBy: s.MitigatedBy,
+		Fault: string(s.Fault.Type), Started: r.cfg.Now().UTC(), History: relHistory(runDir, s.Name, i),
+		CloudCalls: []report.CloudCall{},
+	}
+	r.printf("== %s #%d/%d: %s (%s)", s.Name, i, s.IterationCount(), s.Fault.Type, s.FailureDomain)
+
+	path := report.HistoryPath(runDir, s.Name, i)
+	var h *history.Writer
+	err := os.MkdirAll(filepath.Dir(path), 0o755)
+	if err == nil {
+		h, err = history.Create(path)
+	}
+	if err != nil {
+		it.Error = err.Error()
+		it.Result = checker.Check(nil, b)
+		return it, nil
+	}
+	calls := &cloud.CallLog{}
+	st := &iterState{h: h}
+	unhealed, err := r.play(ctx, s, i, b, env, h, cloud.Tee(calls.Recorder(), cloud.HistoryRecorder(h)), st)
+	if err != nil {
+		it.Error = err.Error()
+		_ = h.Add(history.Record{Kind: history.KindNote, T: r.cfg.Now(), Message: "iteration error: " + err.Error()})
+	}
+	if cerr := h.Close(); cerr != nil {
+		it.Error = strings.TrimPrefix(it.Error+"; "+cerr.Error(), "; ")
+	}
+	it.Target = st.target
+	it.Result = checker.Check(h.Records(), b)
+	it.Finished = r.cfg.Now().UTC()
+	for _, c := range calls.Calls() {
+		cc := report.CloudCall{Provider: c.Provider, Action: c.Action, Target: c.Target, Request: c.Request, Start: c.Start.UTC(), DurationSeconds: c.Duration.Seconds()}
+		if c.Err != nil {
+			cc.Error = c.Err.Error()
+		}
+		it.CloudCalls = append(it.CloudCalls, cc)
+	}
+	for k := range unhealed {
+		unhealed[k].Scenario, unhealed[k].Iteration = s.Name, i
+	}
+	return it, unhealed
+}
+
+type iterState struct {
+	h      *history.Writer
+	target string
+}
+
+// play is one iteration's flow; the deferred heal runs on every exit path.
+func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker.Budgets, env report.Environment, h *history.Writer, rec cloud.Recorder, st *iterState) (unhealed []report.Unhealed, err error) {
+	meta := map[string]string{
+		history.MetaScenario:          s.Name,
+		history.MetaIteration:         strconv.Itoa(i),
+		history.MetaFailureDomain:     s.FailureDomain,
+		history.MetaMitigatedBy:       s.MitigatedBy,
+		history.MetaFault:             string(s.Fault.Type),
+		history.MetaRPOBudget:         b.RPO.String(),
+		history.MetaDatabase:          env.Database,
+		history.MetaDatabaseStandIn:   strconv.FormatBool(env.DatabaseStandIn),
+		history.MetaStorageClass:      env.StorageClass,
+		history.MetaProvisioner:       env.Provisioner,
+		history.MetaStorageStandIn:    strconv.FormatBool(env.StorageStandIn),
+		history.MetaKubernetesVersion: env.Kubernetes,
+		history.MetaNodes:             strings.Join(env.Nodes, ","),
+		history.MetaNamespace:         r.cfg.Namespace,
+		history.MetaIrischaosVersion:  env.Irischaos,
+	}
+	if b.RTO > 0 {
+		meta[history.MetaRTOBudget] = b.RTO.String()
+	}
+	if err := h.Add(history.Record{Kind: history.KindMeta, T: r.cfg.Now(), Meta: meta}); err != nil {
+		return nil, err
+	}
+
+	ictx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	ob, err := r.cfg.NewObserver(h)
+	if err != nil {
+		return nil, fmt.Errorf("observer: %w", err)
+	}
+	r.printf("starting the observer (pods, nodes, events, volume attachments)")
+	if err := ob.Start(ictx); err != nil {
+		return nil, fmt.Errorf("observer: %w", err)
+	}
+
+	t, err := r.findTarget(ictx, s)
+	if err != nil {
+		return nil, err
+	}
+	st.target = t.String()
+	f, err := nemesis.New(r.env(rec), r.spec(s, r.cfg.AllowVMActions), t)
+	if err != nil {
+		return nil, err
+	}
+	for _, step := range f.Plan() {
+		r.printf("plan: %s", step)
+	}
+
+	wl, err := r.cfg.NewWorkload(s, h)
+	if err != nil {
+		return nil, fmt.Errorf("workload: %w", err)
+	}
+	wctx, wcancel := context.WithCancel(ictx)
+	defer wcancel()
+	wdone := make(chan error, 1)
+	go func() { wdone <- wl.Run(wctx) }()
+	stopWorkload := func() {
+		wl.Stop()
+		select {
+		case <-wdone:
+		case <-time.After(30 * time.Second):
+			wcancel()
+			<-wdone
+		}
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			stopWorkload()
+		}
+	}()
+
+	// Warm-up: the database must be answering before anything is broken,
+	// or there is nothing to measure.
+	r.printf("warm-up %s: writing markers (%s interval, %d stream(s))", s.WarmupD(), s.Interval(), s.StreamCount())
+	if err := r.warmup(ictx, h, s.WarmupD(), wdone); err != nil {
+		return nil, err
+	}
+
+	// The fault: ledger first, then inject; healed on every way out.
+	var effectCh <-chan time.Time
+	if e := f.Effect(); e.Kind != "" {
+		effectCh = ob.ExpectEffect(e)
+	}
+	entry := nemesisEntry(f, r.cfg.Cluster, r.cfg.RunName)
+	entry, err = r.cfg.Ledger.Record(entry)
+	if err != nil {
+		return nil, fmt.Errorf("not injecting %s: %w", f.Name(), err)
+	}
+	var res nemesis.Result
+	faultWritten := false
+	writeFault := func(effect time.Time) {
+		if faultWritten || res.Issued.IsZero() {
+			return
+		}
+		faultWritten = true
+		_ = h.Add(history.Record{Kind: history.KindFault, T: res.Issued, EffectT: effect, Name: f.Name(), Target: t.String(), Message: res.Detail})
+	}
+	defer func() {
+		writeFault(time.Time{})
+		if u := r.heal(ctx, f, entry.ID, h); u != nil {
+			unhealed = append(unhealed, *u)
+		}
+	}()
+
+	r.printf("inject %s on %s", f.Name(), t)
+	res, err = f.Inject(ictx)
+	if err != nil {
+		if res.Issued.IsZero() {
+			// Nothing was issued: nothing to heal beyond the ledger entry.
+			_ = r.cfg.Ledger.MarkHealed(entry.ID, nil)
+		}
+		return nil, err
+	}
+	r.printf("fault issued at %s, its call returned after %s%s", res.Issued.UTC().Format("15:04:05.000"), res.Done.Sub(res.Issued).Round(time.Millisecond), errText(res.Detail))
+
+	effect, recovered, why := r.awaitRecovery(ictx, h, res, effectCh, s)
+	writeFault(effect)
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("interrupted: %w", context.Cause(ctx))
+	}
+	if !recovered {
+		r.printf("not recovered: %s", why)
+		_ = h.Add(history.Record{Kind: history.KindNote, T: r.cfg.Now(), Message: "not recovered: " + why})
+	} else {
+		r.printf("recovered: %s; writing %s more", why, s.AfterRecovery())
+		if !sleepCtx(ictx, s.AfterRecovery()) {
+			return nil, fmt.Errorf("interrupted: %w", context.Cause(ctx))
+		}
+	}
+	stopWorkload()
+	stopped = true
+
+	// Heal before reading back: a cordoned node or a VM off may be what keeps
+	// the database from answering the read-back.
+	if u := r.heal(ctx, f, entry.ID, h); u != nil {
+		return []report.Unhealed{*u}, errors.New("heal failed: " + u.Error)
+	}
+
+	r.printf("reading every marker back")
+	rctx, rcancel := context.WithTimeout(ictx, readBackTimeout)
+	defer rcancel()
+	if _, err := wl.ReadBack(rctx); err != nil {
+		return nil, fmt.Errorf("read-back: %w", err)
+	}
+	return nil, nil
+}
+
+func nemesisEntry(f nemesis.Fault, cluster, run string) ledger.Entry {
+	e := nemesis.LedgerEntry(f)
+	e.Cluster, e.Run = cluster, run
+	return e
+}
+
+// heal heals f once (later calls are no-ops) and marks the ledger; it
+// returns the fault as unhealed when healing failed or was aborted.
+func (r *Runner) heal(ctx context.Context, f nemesis.Fault, id string, h *history.Writer) *report.Unhealed {
+	if r.healed == nil {
+		r.healed = map[string]bool{}
+	}
+	if r.healed[id] {
+		return nil
+	}
+	r.healed[id] = true
+	hctx, cancel := r.healContext(ctx)
+	defer cancel()
+	if f.HealAction() != "" {
+		r.printf("heal %s: %s", f.Name(), f.HealAction())
+	}
+	start := r.cfg.Now()
+	err := f.Heal(hctx)
+	rec := history.Record{Kind: history.KindHeal, T: start, Name: f.Name(), Target: f.Target().String(), Result: history.OK, Duration: r.cfg.Now().Sub(start).Seconds()}
+	if err != nil {
+		rec.Result, rec.Error = history.Fail, err.Error()
+	}
+	_ = h.Add(rec)
+	if merr := r.cfg.Ledger.MarkHealed(id, err); merr != nil {
+		err = errors.Join(err, merr)
+	}
+	if err == nil {
+		return nil
+	}
+	r.printf("UNHEALED: %s on %s: %v (kept in %s; run `irischaos recover`)", f.Name(), f.Target(), err, r.cfg.Ledger.Path())
+	return &report.Unhealed{Fault: f.Name(), Target: f.Target().String(), Since: start.UTC(), Error: err.Error()}
+}
+
+// warmup waits d, then until the first acknowledged write (bounded).
+func (r *Runner) warmup(ctx context.Context, h *history.Writer, d time.Duration, wdone <-chan error) error {
+	deadline := r.cfg.Now().Add(d + firstWriteGrace)
+	end := r.cfg.Now().Add(d)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		now := r.cfg.Now()
+		if !now.Before(end) && countOK(h.Records()) > 0 {
+			return nil
+		}
+		if now.After(deadline) {
+			return fmt.Errorf("no acknowledged write within %s of starting the workload: the database is not answering before the fault (check `irischaos stack status`)", d+firstWriteGrace)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("interrupted during warm-up: %w", context.Cause(ctx))
+		case err := <-wdone:
+			return fmt.Errorf("the workload stopped during warm-up: %v", err)
+		case <-tick.C:
+		}
+	}
+}
+
+func countOK(recs []history.Record) int {
+	n := 0
+	for _, r := range recs {
+		if r.Kind == history.KindOp && r.Result == history.OK {
+			n++
+		}
+	}
+	return n
+}
+
+// awaitRecovery waits for the fault's effect and for recovery: the first ok
+// write invoked at or after the outage start (the checker's definition), or,
+// when no write fails, writes that kept succeeding for QuietAfterEffect after
+// the effect. It gives up at t_fault + maxRecovery.
+func (r *Runner) awaitRecovery(ctx context.Context, h *history.Writer, res nemesis.Result, effectCh <-chan time.Time, s scenario.Scenario) (effect time.Time, recovered bool, why string) {
+	deadline := res.Issued.Add(s.MaxRecovery())
+	effectDeadline := res.Issued.Add(s.MaxRecovery())
+	if r.cfg.EffectTimeout > 0 {
+		effectDeadline = res.Issued.Add(r.cfg.EffectTimeout)
+	}
+	if effectCh == nil {
+		effect = res.Done // confirmed by the fault's own call (provider state, drain)
+	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	lastProgress := r.cfg.Now()
+	for {
+		select {
+		case t, ok := <-effectCh:
+			if ok {
+				effect = t
+				r.printf("effect confirmed %s after the fault", t.Sub(res.Issued).Round(time.Millisecond))
+			}
+			effectCh = nil
+		case <-ctx.Done():
+			return effect, false, "interrupted"
+		case <-tick.C:
+		}
+		now := r.cfg.Now()
+		st := recoveryState(h.Records(), res.Issued)
+		if st.recoveredAt != nil {
+			return effect, true, fmt.Sprintf("first acknowledged write after the outage at +%s", st.recoveredAt.Sub(res.Issued).Round(time.Millisecond))
+		}
+		if st.outage == nil && !effect.IsZero() && st.okInvokedAfter(effect.Add(r.cfg.QuietAfterEffect)) {
+			return effect, true, fmt.Sprintf("no interruption observed: writes kept succeeding %s after the effect", r.cfg.QuietAfterEffect)
+		}
+		if effectCh != nil && now.After(effectDeadline) {
+			r.printf("effect not confirmed within %s; still waiting for recovery", effectDeadline.Sub(res.Issued))
+			effectCh = nil
+		}
+		if now.After(deadline) {
+			if st.outage != nil {
+				return effect, false, fmt.Sprintf("no acknowledged write within maxRecovery %s (outage since +%s)", s.MaxRecovery(), st.outage.Sub(res.Issued).Round(time.Millisecond))
+			}
+			return effect, false, fmt.Sprintf("neither an outage nor the effect seen within maxRecovery %s", s.MaxRecovery())
+		}
+		if now.Sub(lastProgress) >= 10*time.Second {
+			lastProgress = now
+			down := "no failed write yet"
+			if st.outage != nil {
+				down = fmt.Sprintf("writes failing since +%s", st.outage.Sub(res.Issued).Round(time.Second))
+			}
+			r.printf("waiting for recovery: +%s of at most %s, %s", now.Sub(res.Issued).Round(time.Second), s.MaxRecovery(), down)
+		}
+	}
+}
+
+// recovery is what the writes say so far about the outage.
+type recovery struct {
+	outage      *time.Time // completion of the first non-ok write at or after t_fault
+	recoveredAt *time.Time // completion of the first ok write invoked at or after outage
+	okInvokes   []time.Time
+}
+
+func (rc recovery) okInvokedAfter(t time.Time) bool {
+	for _, inv := range rc.okInvokes {
+		if !inv.Before(t) {
+			return true
+		}
+	}
+	return false
+}
+
+func recoveryState(recs []history.Record, tFault time.Time) recovery {
+	var ops []history.Record
+	for _, r := range recs {
+		if r.Kind == history.KindOp && !r.Complete.IsZero() {
+			ops = append(ops, r)
+		}
+	}
+	sort.Slice(ops, func(i, j int) bool { return ops[i].Complete.Before(ops[j].Complete) })
+	var rc recovery
+	for _, op := range ops {
+		if op.Result != history.OK && !op.Complete.Before(tFault) && rc.outage == nil {
+			c := op.Complete
+			rc.outage = &c
+		}
+		if op.Result == history.OK {
+			rc.okInvokes = append(rc.okInvokes, op.Invoke)
+		}
+	}
+	if rc.outage != nil {
+		for _, op := range ops {
+			if op.Result == history.OK && !op.Invoke.Before(*rc.outage) {
+				c := op.Complete
+				rc.recoveredAt = &c
+				break
+			}
+		}
+	}
+	return rc
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,407 @@
+// Package runner executes scenarios: for each scenario and iteration it opens
+// a new history, records what is measured, starts the observer and the
+// workload, warms up, injects the fault (written to the ledger first), waits
+// for its effect and for recovery, keeps writing a little, reads every marker
+// back, heals, runs the checker and writes the reports. Progress lines keep
+// the terminal informed throughout.
+//
+// Every injected fault is healed: at the end of its iteration, on error, and
+// when the run is interrupted (healing then runs on a fresh context that only
+// Config.Abort cuts short). What could not be healed stays in the ledger for
+// the next run or `irischaos recover`.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/irischaos/irischaos/cloud"
+	"github.com/irischaos/irischaos/pkg/checker"
+	"github.com/irischaos/irischaos/pkg/history"
+	"github.com/irischaos/irischaos/pkg/ledger"
+	"github.com/irischaos/irischaos/pkg/nemesis"
+	"github.com/irischaos/irischaos/pkg/observe"
+	"github.com/irischaos/irischaos/pkg/report"
+	"github.com/irischaos/irischaos/pkg/scenario"
+	"github.com/irischaos/irischaos/pkg/target"
+	"github.com/irischaos/irischaos/pkg/workload/podexec"
+)
+
+// Workload writes markers until stopped and reads them back
+// (*iris.Client; fakes in tests).
+type Workload interface {
+	Run(ctx context.Context) error
+	Stop()
+	ReadBack(ctx context.Context) (history.Record, error)
+}
+
+// Observer watches the cluster into the history and confirms effects
+// (*observe.Observer; fakes in tests).
+type Observer interface {
+	Start(ctx context.Context) error
+	ExpectEffect(observe.Effect) <-chan time.Time
+}
+
+// Config is what a run needs. Kube, Namespace, ReportsDir and Ledger are
+// required; the New* seams default to the real implementations.
+type Config struct {
+	Kube      kubernetes.Interface
+	Exec      podexec.Execer
+	Namespace string
+	Selector  string // IRIS pod label selector; target.DefaultSelector
+	Container string // IRIS container; target.DefaultContainer
+	// Clouds builds the VM provider registry whose calls go to rec.
+	Clouds func(rec cloud.Recorder) *cloud.Registry
+
+	ReportsDir string
+	RunName    string // the run directory's suffix; "run" when empty
+	Ledger     *ledger.Ledger
+	Cluster    string // the API server, recorded with each ledger entry
+
+	AllowVMActions bool
+	RTOBudget      *time.Duration // overrides every scenario's budget
+	RPOBudget      *time.Duration
+
+	Out io.Writer // progress; os.Stderr when nil
+	// Abort, when closed, cuts healing short (a second Ctrl-C).
+	Abort <-chan struct{}
+	// HealTimeout bounds the healing of one fault; DefaultHealTimeout when 0.
+	HealTimeout time.Duration
+	// EffectTimeout bounds the wait for a fault's effect; the scenario's
+	// maxRecovery when 0.
+	EffectTimeout time.Duration
+	// QuietAfterEffect: writes that kept succeeding this long after the
+	// effect, with none failing, mean "no interruption"; DefaultQuiet when 0.
+	QuietAfterEffect time.Duration
+
+	// OnIteration is called with every finished iteration (metrics).
+	OnIteration func(report.Iteration)
+
+	// Seams.
+	Environment func(ctx context.Context) (report.Environment, error)
+	NewWorkload func(s scenario.Scenario, h *history.Writer) (Workload, error)
+	NewObserver func(h *history.Writer) (Observer, error)
+	Now         func() time.Time
+}
+
+// Defaults.
+const (
+	DefaultHealTimeout = 5 * time.Minute
+	DefaultQuiet       = 15 * time.Second
+	readBackTimeout    = 3 * time.Minute
+	firstWriteGrace    = 60 * time.Second // beyond warm-up, for the first acknowledged write
+)
+
+// Runner runs scenarios.
+type Runner struct {
+	cfg    Config
+	healed map[string]bool // ledger ids already healed (or given up on)
+}
+
+// New checks cfg.
+func New(cfg Config) (*Runner, error) {
+	switch {
+	case cfg.Kube == nil:
+		return nil, errors.New("runner: no Kubernetes client")
+	case cfg.Namespace == "":
+		return nil, errors.New("runner: no namespace")
+	case cfg.ReportsDir == "":
+		return nil, errors.New("runner: no reports directory")
+	case cfg.Ledger == nil:
+		return nil, errors.New("runner: no ledger: faults must be recorded before they are injected")
+	case cfg.NewWorkload == nil || cfg.NewObserver == nil || cfg.Environment == nil:
+		return nil, errors.New("runner: NewWorkload, NewObserver and Environment are required (see cmd/irischaos/run.go)")
+	}
+	if cfg.Out == nil {
+		cfg.Out = os.Stderr
+	}
+	if cfg.HealTimeout <= 0 {
+		cfg.HealTimeout = DefaultHealTimeout
+	}
+	if cfg.QuietAfterEffect <= 0 {
+		cfg.QuietAfterEffect = DefaultQuiet
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.RunName == "" {
+		cfg.RunName = "run"
+	}
+	if cfg.Clouds == nil {
+		cfg.Clouds = func(cloud.Recorder) *cloud.Registry { return &cloud.Registry{} }
+	}
+	return &Runner{cfg: cfg}, nil
+}
+
+func (r *Runner) printf(format string, args ...any) {
+	fmt.Fprintf(r.cfg.Out, "%s %s\n", r.cfg.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func (r *Runner) finder() target.Finder {
+	return target.Finder{Client: r.cfg.Kube, Namespace: r.cfg.Namespace, Selector: r.cfg.Selector, Container: r.cfg.Container}
+}
+
+// findTarget resolves what scenario s acts on: the IRIS pod, its node and VM,
+// or the node the scenario names.
+func (r *Runner) findTarget(ctx context.Context, s scenario.Scenario) (target.Target, error) {
+	t, err := r.finder().IRIS(ctx)
+	if s.Targets.Node == "" {
+		return t, err
+	}
+	n, nerr := r.finder().Node(ctx, s.Targets.Node)
+	if nerr != nil {
+		return target.Target{}, fmt.Errorf("scenario %s: targets.node: %w", s.Name, nerr)
+	}
+	if err == nil && t.Node == n.Node {
+		return t, nil // the named node carries the IRIS pod
+	}
+	return n, nil
+}
+
+func (r *Runner) spec(s scenario.Scenario, allow bool) nemesis.Spec {
+	sp := nemesis.Spec{
+		Name:           string(s.Fault.Type),
+		DrainTimeout:   s.Fault.DrainTimeoutD(),
+		AllowVMActions: allow,
+		NoPowerOn:      !s.Fault.PowerOnAfter(),
+	}
+	if s.Fault.GracePeriod != nil {
+		g := time.Duration(*s.Fault.GracePeriod)
+		sp.GracePeriod = &g
+	}
+	return sp
+}
+
+func (r *Runner) budgets(s scenario.Scenario) checker.Budgets {
+	b := checker.Budgets{RTO: s.RTO(), RPO: s.RPO()}
+	if r.cfg.RTOBudget != nil {
+		b.RTO = *r.cfg.RTOBudget
+	}
+	if r.cfg.RPOBudget != nil {
+		b.RPO = *r.cfg.RPOBudget
+	}
+	return b
+}
+
+// Plan is what a run would do for one scenario, found read-only.
+type Plan struct {
+	Scenario string
+	Domain   string
+	Fault    string
+	Target   target.Target
+	Steps    []string
+	Budgets  checker.Budgets
+	Iter     int
+	Err      error // the scenario cannot run as it stands
+}
+
+// Plan resolves every scenario's target and fault without changing anything:
+// no workload, no injection, no cloud call beyond parsing providerIDs.
+func (r *Runner) Plan(ctx context.Context, scenarios []scenario.Scenario) []Plan {
+	var out []Plan
+	for _, s := range scenarios {
+		p := Plan{Scenario: s.Name, Domain: s.FailureDomain, Fault: string(s.Fault.Type), Budgets: r.budgets(s), Iter: s.IterationCount()}
+		t, err := r.findTarget(ctx, s)
+		p.Target = t
+		if err == nil {
+			var f nemesis.Fault
+			f, err = nemesis.New(nemesis.Env{Client: r.cfg.Kube, Exec: r.cfg.Exec, Clouds: r.cfg.Clouds(nil)}, r.spec(s, true), t)
+			if err == nil {
+				p.Steps = f.Plan()
+				if nemesis.IsVM(f.Name()) && !r.cfg.AllowVMActions {
+					err = fmt.Errorf("%s: %w", f.Name(), nemesis.ErrVMActionsNotAllowed)
+				}
+			}
+		}
+		p.Err = err
+		out = append(out, p)
+	}
+	return out
+}
+
+// PrintPlans writes plans for a terminal.
+func PrintPlans(w io.Writer, plans []Plan) {
+	for _, p := range plans {
+		fmt.Fprintf(w, "scenario %s (%s): %s x%d, budgets RTO %s RPO %s\n", p.Scenario, p.Domain, p.Fault, p.Iter, budgetText(p.Budgets.RTO), p.Budgets.RPO)
+		fmt.Fprintf(w, "  target: %s\n", p.Target)
+		for _, s := range p.Steps {
+			fmt.Fprintf(w, "  - %s\n", s)
+		}
+		if p.Err != nil {
+			fmt.Fprintf(w, "  ! cannot run: %v\n", p.Err)
+		}
+	}
+}
+
+func budgetText(d time.Duration) string {
+	if d == 0 {
+		return "not judged"
+	}
+	return d.String()
+}
+
+// HealLeftovers heals every fault the ledger still lists (an earlier run that
+// crashed or was aborted). It returns the entries it could not heal.
+func HealLeftovers(ctx context.Context, l *ledger.Ledger, env nemesis.Env, cluster string, out io.Writer) ([]ledger.Entry, error) {
+	pend, err := l.Pending()
+	if err != nil {
+		return nil, err
+	}
+	var left []ledger.Entry
+	for _, e := range pend {
+		if e.Cluster != "" && cluster != "" && e.Cluster != cluster {
+			fmt.Fprintf(out, "ledger: %s (%s on %s) was injected through %s, not %s: skipped; heal it with --kubeconfig/--context pointing there\n", e.ID, e.Fault, entryTarget(e), e.Cluster, cluster)
+			left = append(left, e)
+			continue
+		}
+		fmt.Fprintf(out, "ledger: healing %s left by an earlier run: %s on %s (heal: %s)\n", e.ID, e.Fault, entryTarget(e), orText(e.Heal, "nothing to undo"))
+		herr := nemesis.Recover(ctx, env, e)
+		if merr := l.MarkHealed(e.ID, herr); merr != nil {
+			return left, merr
+		}
+		if herr != nil {
+			fmt.Fprintf(out, "ledger: %s still unhealed: %v\n", e.ID, herr)
+			e.HealError = herr.Error()
+			left = append(left, e)
+		}
+	}
+	return left, nil
+}
+
+func entryTarget(e ledger.Entry) string {
+	return target.Target{Namespace: e.Namespace, Pod: e.Pod, Node: e.Node, ProviderID: e.ProviderID}.String()
+}
+
+func orText(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}
+
+// Run executes every scenario, every iteration, writes the run's reports and
+// returns the run (its Verdict combined from every iteration). The error is
+// set when the run could not complete (including an interruption); the
+// returned run still holds everything gathered.
+func (r *Runner) Run(ctx context.Context, scenarios []scenario.Scenario) (report.Run, string, error) {
+	run := report.Run{Name: r.cfg.RunName, Started: r.cfg.Now().UTC(), Unhealed: []report.Unhealed{}}
+	runDir, err := report.NewRunDir(r.cfg.ReportsDir, r.cfg.RunName, run.Started)
+	if err != nil {
+		return run, "", err
+	}
+	r.printf("run %s: %d scenario(s), reports in %s", r.cfg.RunName, len(scenarios), runDir)
+
+	// Faults an earlier run left behind are healed first: measuring on a
+	// cluster with a cordoned node or a VM off would be measuring the wrong thing.
+	if _, err := HealLeftovers(ctx, r.cfg.Ledger, r.env(nil), r.cfg.Cluster, r.cfg.Out); err != nil {
+		run.Errors = append(run.Errors, err.Error())
+	}
+
+	env, err := r.cfg.Environment(ctx)
+	if err != nil {
+		run.Errors = append(run.Errors, "environment: "+err.Error())
+		r.printf("environment: %v", err)
+	}
+	env.Namespace = r.cfg.Namespace
+	run.Environment = env
+	r.printf("measuring: database %s; storage %s (%s)%s; Kubernetes %s; nodes %s", orText(env.Database, "(unknown)"), orText(env.StorageClass, "?"), orText(env.Provisioner, "?"), standInText(env.StorageStandIn), orText(env.Kubernetes, "?"), strings.Join(env.Nodes, ", "))
+
+	var runErr error
+loop:
+	for _, s := range scenarios {
+		for i := 1; i <= s.IterationCount(); i++ {
+			if ctx.Err() != nil {
+				runErr = fmt.Errorf("interrupted: %w", context.Cause(ctx))
+				break loop
+			}
+			it, unhealed := r.iteration(ctx, runDir, env, s, i)
+			run.Iterations = append(run.Iterations, it)
+			run.Unhealed = append(run.Unhealed, unhealed...)
+			if err := report.WriteIterationResult(runDir, it); err != nil {
+				run.Errors = append(run.Errors, err.Error())
+			}
+			if r.cfg.OnIteration != nil {
+				r.cfg.OnIteration(it)
+			}
+			r.printf("%s #%d: verdict %s (RTO %s, RPO %s, lost %d)%s", s.Name, i, strings.ToUpper(string(it.Result.Verdict)), secs(it.Result.RTOSeconds), secs(it.Result.RPOSeconds), it.Result.LostAcked, errText(it.Error))
+			if len(unhealed) > 0 {
+				runErr = fmt.Errorf("%d fault(s) left unhealed (listed in %s): stopping the run", len(unhealed), r.cfg.Ledger.Path())
+				break loop
+			}
+		}
+	}
+	if runErr != nil {
+		run.Errors = append(run.Errors, runErr.Error())
+	}
+	run.Finished = r.cfg.Now().UTC()
+	var vs []checker.Verdict
+	for _, it := range run.Iterations {
+		vs = append(vs, it.Result.Verdict)
+	}
+	run.Verdict = checker.Combine(vs...)
+	if len(run.Iterations) == 0 || runErr != nil {
+		run.Verdict = checker.Combine(run.Verdict, checker.Unknown)
+	}
+	if err := report.WriteRun(runDir, run); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("write reports in %s: %w", runDir, err))
+	}
+	return run, runDir, runErr
+}
+
+func standInText(b bool) string {
+	if b {
+		return " [stand-in]"
+	}
+	return ""
+}
+
+func errText(s string) string {
+	if s == "" {
+		return ""
+	}
+	return ": " + s
+}
+
+func secs(p *float64) string {
+	if p == nil {
+		return "?"
+	}
+	return fmt.Sprintf("%.3fs", *p)
+}
+
+func (r *Runner) env(rec cloud.Recorder) nemesis.Env {
+	return nemesis.Env{Client: r.cfg.Kube, Exec: r.cfg.Exec, Clouds: r.cfg.Clouds(rec), Out: r.cfg.Out}
+}
+
+// healContext outlives an interrupted run: it ends after HealTimeout or when
+// Abort is closed (a second Ctrl-C), never with the run's own context.
+func (r *Runner) healContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.HealTimeout)
+	if r.cfg.Abort != nil {
+		go func() {
+			select {
+			case <-r.cfg.Abort:
+				cancel()
+			case <-hctx.Done():
+			}
+		}()
+	}
+	return hctx, cancel
+}
+
+// Path of an iteration's history relative to the run directory.
+func relHistory(runDir, s string, i int) string {
+	rel, err := filepath.Rel(runDir, report.HistoryPath(runDir, s, i))
+	if err != nil {
+		return report.HistoryPath(runDir, s, i)
+	}
+	return rel
+}
