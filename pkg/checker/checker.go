@@ -59,6 +59,7 @@ func (c *check) run(recs []history.Record) {
 		c.res.Fault = &Fault{Name: c.fault.Name, Target: c.fault.Target, T: c.fault.T.UTC(), EffectT: utc(c.fault.EffectT)}
 		c.rto()
 		c.phases()
+		c.afterRecovery()
 	}
 	c.rpo()
 	c.verdict()
@@ -430,6 +431,37 @@ func (c *check) phases() {
 		}
 	}
 	c.res.Phases = ph
+}
+
+// afterRecovery looks at what happened after the first ok write following
+// the outage. Writes failing again are worth a note (RTO covers the first
+// outage only). If the fault's effect was confirmed only after that "recovery",
+// the writes saw a blip before the fault took hold and RTO would measure the
+// wrong thing: the verdict is then unknown.
+func (c *check) afterRecovery() {
+	if c.recovery.IsZero() {
+		return
+	}
+	var first *history.Record
+	for i := range c.ops {
+		o := &c.ops[i]
+		if o.Result != history.OK && o.Complete.After(c.recovery) {
+			c.res.Outage.NonOKAfterRecovery++
+			if first == nil || o.Complete.Before(first.Complete) {
+				first = o
+			}
+		}
+	}
+	if first != nil {
+		c.info(fmt.Sprintf("note: %d write(s) did not succeed after recovery (first: seq %d at %s); RTO covers the first outage only",
+			c.res.Outage.NonOKAfterRecovery, first.Seq, fmtT(first.Complete)))
+	}
+	for _, p := range c.res.Phases {
+		if p.Name == PhaseEffectConfirmed && p.Seen && p.T.After(c.recovery) {
+			c.unknown = append(c.unknown, fmt.Sprintf("the fault's effect was confirmed at %s, after the first acknowledged write following the outage (%s): the writes saw a blip before the fault took hold, so RTO cannot be trusted",
+				fmtT(p.T), fmtT(c.recovery)))
+		}
+	}
 }
 
 func (c *check) verdict() {

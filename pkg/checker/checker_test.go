@@ -258,6 +258,21 @@ func TestCheck(t *testing.T) {
 				t.Errorf("in scope = %d, want 11 (seq 100 completed before recovery)", r.Suffix.InScope)
 			}
 		},
+	}, {
+		name: "writes failing again after recovery: counted, noted",
+		hist: standard().run(51, 52, 6.0, history.Info).run(53, 55, 7.0, history.OK).
+			readback(append(acked(), 53, 54, 55)...),
+		verdict: Pass, reason: "2 write(s) did not succeed after recovery (first: seq 51",
+		check: func(t *testing.T, r Result) {
+			eqF(t, "rto", r.RTOSeconds, f(3.06))
+			if r.Outage.NonOKAfterRecovery != 2 {
+				t.Errorf("non-ok after recovery = %d, want 2", r.Outage.NonOKAfterRecovery)
+			}
+		},
+	}, {
+		name:    "effect confirmed after the recovery: a blip before the fault took hold",
+		hist:    standard().event(5.0, history.PhaseEffectConfirmed).readback(acked()...),
+		verdict: Unknown, reason: "RTO cannot be trusted",
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

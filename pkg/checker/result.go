@@ -127,6 +127,9 @@ type Outage struct {
 	FirstOKAfterSeq int64      `json:"first_ok_after_seq,omitempty"`
 	// ObservedSeconds: FirstOKAfter minus LastOKBefore, the gap clients saw.
 	ObservedSeconds *float64 `json:"observed_seconds,omitempty"`
+	// NonOKAfterRecovery: writes that failed or went unknown after
+	// FirstOKAfter (a second outage is not measured, only counted).
+	NonOKAfterRecovery int `json:"non_ok_after_recovery"`
 }
 
 // Counts of writes by result.
