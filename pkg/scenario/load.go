@@ -250,6 +250,10 @@ func (v *validator) validate(s *Scenario) {
 		v.errf("warmup", "warmup must not be negative, got %s", s.Warmup)
 	}
 	o := &s.Observation
+	if o.MaxRecovery == nil && s.Budgets.RTO != nil {
+		// Never stop waiting before the budget is spent: twice the budget at least.
+		o.MaxRecovery = def(nil, max(DefaultMaxRecovery, 2*s.Budgets.RTO.D()))
+	}
 	o.MaxRecovery = def(o.MaxRecovery, DefaultMaxRecovery)
 	o.AfterRecovery = def(o.AfterRecovery, DefaultAfterRecovery)
 	switch {

@@ -67,6 +67,13 @@ func TestParseDefaults(t *testing.T) {
 	if s.Fault.GracePeriodSeconds() != nil {
 		t.Error("no gracePeriod must mean the pod's own")
 	}
+	if s.MaxRecovery() != DefaultMaxRecovery {
+		t.Errorf("maxRecovery = %s, want the default", s.MaxRecovery())
+	}
+	long, err := Parse("f.yaml", []byte("fault: {type: vm-poweroff}\nbudgets: {rto: 10m}\n"))
+	if err != nil || long.MaxRecovery() != 20*time.Minute {
+		t.Errorf("maxRecovery with a 10m budget = %s (%v), want twice the budget", long.MaxRecovery(), err)
+	}
 }
 
 // TestParseErrors holds the exact messages users see (golden).
