@@ -497,8 +497,7 @@ func (c *check) verdict() {
 		r.Verdict = Pass
 	}
 	// Reasons: what decided first, then the rest.
-	reasons := append(append(c.failed, c.unknown...), r.Reasons...)
-	r.Reasons = reasons
+	r.Reasons = append(append(append([]string{}, c.failed...), c.unknown...), r.Reasons...)
 }
 
 // info records a reason that supports a pass; it is listed after the
