@@ -41,7 +41,7 @@ type check struct {
 	b   Budgets
 	res Result
 
-	ops      []history.Record // valid op records
+	ops      []*history.Record // valid op records (pointers into the caller's slice, never written)
 	fault    *history.Record
 	readback *history.Record
 	events   []history.Record
@@ -69,9 +69,11 @@ func (c *check) run(recs []history.Record) {
 // use (each one makes the verdict unknown: the history is not trustworthy).
 func (c *check) split(recs []history.Record) {
 	var faults []history.Record
-	seen := map[int64]bool{}
+	seen := make(map[int64]bool, len(recs))
+	c.ops = make([]*history.Record, 0, len(recs))
 	var bad []string
-	for i, r := range recs {
+	for i := range recs {
+		r := &recs[i]
 		switch r.Kind {
 		case history.KindOp:
 			switch {
@@ -100,12 +102,11 @@ func (c *check) split(recs []history.Record) {
 				c.res.Writes.Info++
 			}
 		case history.KindFault:
-			faults = append(faults, r)
+			faults = append(faults, *r)
 		case history.KindReadback:
-			rb := r
-			c.readback = &rb // the last one counts
+			c.readback = r // the last one counts
 		case history.KindEvent:
-			c.events = append(c.events, r)
+			c.events = append(c.events, *r)
 		}
 	}
 	if len(bad) > 0 {
@@ -162,12 +163,12 @@ func (c *check) probeResolution() *float64 {
 // nothing about recovery.
 func (c *check) rto() {
 	tf := c.fault.T
+	// Pointers, not copies: a record is large and histories can hold millions.
 	byComplete := slices.Clone(c.ops)
 	sort.SliceStable(byComplete, func(i, j int) bool { return byComplete[i].Complete.Before(byComplete[j].Complete) })
 
 	var first *history.Record
-	for i := range byComplete {
-		o := &byComplete[i]
+	for _, o := range byComplete {
 		if o.Result != history.OK && !o.Complete.Before(tf) {
 			first = o
 			break
@@ -189,8 +190,7 @@ func (c *check) rto() {
 	out := &Outage{Start: first.Complete.UTC(), StartSeq: first.Seq}
 	c.res.Outage = out
 	var lastOK, firstOK *history.Record
-	for i := range byComplete {
-		o := &byComplete[i]
+	for _, o := range byComplete {
 		if o.Result != history.OK {
 			continue
 		}
@@ -234,16 +234,16 @@ func (c *check) rpo() {
 	}
 	rb := c.readback
 	c.res.Readback = &Readback{T: rb.T.UTC(), Markers: len(rb.Seqs) + len(rb.Extra)}
-	count := map[int64]int{}
+	count := make(map[int64]int, len(rb.Seqs))
 	for _, s := range rb.Seqs {
 		count[s]++
 	}
-	written := map[int64]history.Record{}
+	written := make(map[int64]bool, len(c.ops))
 	for _, o := range c.ops {
-		written[o.Seq] = o
+		written[o.Seq] = true
 	}
 
-	var lost []history.Record
+	var lost []*history.Record
 	for _, o := range c.ops {
 		switch o.Result {
 		case history.OK:
@@ -263,7 +263,7 @@ func (c *check) rpo() {
 		}
 	}
 	for s, n := range count {
-		if _, ok := written[s]; !ok {
+		if !written[s] {
 			c.res.Unexpected = append(c.res.Unexpected, s)
 		}
 		if n > 1 {
@@ -288,7 +288,7 @@ func (c *check) rpo() {
 		}
 		c.res.RPOSeconds = secs(rpo)
 	}
-	c.suffix(lost, count)
+	c.suffix(count)
 	c.anomalies()
 }
 
@@ -296,8 +296,8 @@ func (c *check) rpo() {
 // the first ok write after the outage (all of them when there was no outage
 // or no recovery). Writes acknowledged after recovery take no part, but if
 // one of them is lost that is an anomaly of its own.
-func (c *check) suffix(lost []history.Record, count map[int64]int) {
-	inScope := func(o history.Record) bool {
+func (c *check) suffix(count map[int64]int) {
+	inScope := func(o *history.Record) bool {
 		return c.recovery.IsZero() || o.Complete.Before(c.recovery)
 	}
 	var survivors, lostIn []int64
@@ -443,8 +443,7 @@ func (c *check) afterRecovery() {
 		return
 	}
 	var first *history.Record
-	for i := range c.ops {
-		o := &c.ops[i]
+	for _, o := range c.ops {
 		if o.Result != history.OK && o.Complete.After(c.recovery) {
 			c.res.Outage.NonOKAfterRecovery++
 			if first == nil || o.Complete.Before(first.Complete) {
