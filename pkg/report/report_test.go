@@ -260,3 +260,26 @@ func TestFromHistory(t *testing.T) {
 		t.Error("nil, want an empty list (JSON [])")
 	}
 }
+
+// TestRenderSparse: an empty run, and an iteration the runner could not
+// finish, render in every format without error and say what is unknown.
+func TestRenderSparse(t *testing.T) {
+	noInterruption := checker.Check(nil, checker.DefaultBudgets())
+	runs := []Run{
+		{},
+		{Name: "x", Errors: []string{"stack not reachable"}, Iterations: []Iteration{
+			{Scenario: "s", Iteration: 1, Error: "inject: forbidden", Result: noInterruption},
+		}},
+	}
+	for i, run := range runs {
+		for _, f := range Formats {
+			var b bytes.Buffer
+			if err := Render(&b, run, f); err != nil {
+				t.Errorf("run %d, %s: %v", i, f, err)
+			}
+			if f == "table" && !strings.Contains(b.String(), "UNKNOWN") {
+				t.Errorf("run %d table does not say UNKNOWN:\n%s", i, b.String())
+			}
+		}
+	}
+}
