@@ -199,6 +199,14 @@ func (p *Provider) client(ctx context.Context, region string) (*ec2.Client, erro
 	if cfg.Region == "" {
 		return nil, errors.New("aws: no region: the providerID carries no zone and none is configured; set AWS_REGION")
 	}
+	// Resolve credentials now: the SDK reports their absence deep inside the
+	// first call's error; here it can be said plainly. They are cached.
+	if cfg.Credentials == nil {
+		return nil, fmt.Errorf("aws: %w: no credential provider configured: %s", cloud.ErrAuth, credentialHelp)
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		return nil, fmt.Errorf("aws: %w: no usable AWS credentials (%v): %s", cloud.ErrAuth, err, credentialHelp)
+	}
 	c := ec2.NewFromConfig(cfg, func(o *ec2.Options) {
 		if p.o.Endpoint != "" {
 			o.BaseEndpoint = aws.String(p.o.Endpoint)
@@ -207,6 +215,8 @@ func (p *Provider) client(ctx context.Context, region string) (*ec2.Client, erro
 	p.clients[region] = c
 	return c, nil
 }
+
+const credentialHelp = "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, run `aws sso login`, or run where an instance or pod (IRSA) role is available"
 
 // Do implements cloud.Provider: one EC2 call, then DescribeInstances until
 // the instance is in the action's target state. RebootInstances leaves the
@@ -367,7 +377,7 @@ func explain(vm cloud.VM, op string, err error) error {
 	subj := fmt.Sprintf("aws: %s on %s (region %s)", op, vm.ID, orDefault(vm.Fields[FieldRegion], "<default>"))
 	var se *v4.SigningError
 	if errors.As(err, &se) {
-		return fmt.Errorf("%s: %w: no AWS credentials found (%v): set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, run `aws sso login`, or run where an instance/pod role is available", subj, cloud.ErrAuth, se.Err)
+		return fmt.Errorf("%s: %w: no usable AWS credentials (%v): %s", subj, cloud.ErrAuth, se.Err, credentialHelp)
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {

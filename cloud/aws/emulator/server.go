@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -223,6 +224,7 @@ func (w *statusRecorder) WriteHeader(code int) {
 func (s *Server) handler() http.Handler {
 	target, _ := url.Parse(s.MotoURL)
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ErrorLog = log.New(s.logFile, "irischaos moto proxy: ", log.LstdFlags)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == RebootsPath {
 			after, _ := strconv.Atoi(r.URL.Query().Get("after"))
