@@ -149,8 +149,9 @@ type prefixWriter struct {
 }
 
 func (p prefixWriter) Write(b []byte) (int, error) {
-	if _, err := io.WriteString(p.w, p.prefix); err != nil {
+	// One write per line so concurrent writers never interleave mid-line.
+	if _, err := p.w.Write(append([]byte(p.prefix), b...)); err != nil {
 		return 0, err
 	}
-	return p.w.Write(b)
+	return len(b), nil
 }

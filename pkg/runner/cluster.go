@@ -29,7 +29,7 @@ func ClusterEnvironment(kube kubernetes.Interface, exec podexec.Execer, host, na
 		env := report.Environment{Namespace: namespace, Irischaos: version, Context: kubeContext}
 		v, err := kube.Discovery().ServerVersion()
 		if err != nil {
-			return env, fmt.Errorf("Kubernetes version from %s: %w", host, err)
+			return env, fmt.Errorf("server version of %s: %w", host, err)
 		}
 		env.Kubernetes = v.GitVersion
 		nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})

@@ -216,10 +216,10 @@ func (r *Runner) Plan(ctx context.Context, scenarios []scenario.Scenario) []Plan
 			f, err = nemesis.New(nemesis.Env{Client: r.cfg.Kube, Exec: r.cfg.Exec, Clouds: r.cfg.Clouds(nil)}, r.spec(s, true), t)
 			if err == nil {
 				p.Steps = f.Plan()
-				if nemesis.IsVM(f.Name()) && !r.cfg.AllowVMActions {
-					err = fmt.Errorf("%s: %w", f.Name(), nemesis.ErrVMActionsNotAllowed)
-				}
 			}
+		}
+		if nemesis.IsVM(string(s.Fault.Type)) && !r.cfg.AllowVMActions {
+			err = errors.Join(fmt.Errorf("%s: %w", s.Fault.Type, nemesis.ErrVMActionsNotAllowed), err)
 		}
 		p.Err = err
 		out = append(out, p)
@@ -337,6 +337,9 @@ loop:
 				break loop
 			}
 		}
+	}
+	if runErr == nil && ctx.Err() != nil {
+		runErr = fmt.Errorf("interrupted: %w", context.Cause(ctx))
 	}
 	if runErr != nil {
 		run.Errors = append(run.Errors, runErr.Error())

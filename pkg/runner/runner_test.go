@@ -1,0 +1,342 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	fakediscovery "k8s.io/client-go/discovery/fake"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/irischaos/irischaos/pkg/checker"
+	"github.com/irischaos/irischaos/pkg/history"
+	"github.com/irischaos/irischaos/pkg/ledger"
+	"github.com/irischaos/irischaos/pkg/observe"
+	"github.com/irischaos/irischaos/pkg/report"
+	"github.com/irischaos/irischaos/pkg/scenario"
+)
+
+func dur(d time.Duration) *scenario.Duration { v := scenario.Duration(d); return &v }
+
+func irisPod() *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "iris-0", Namespace: "db", UID: "u1", Labels: map[string]string{"app": "iris"}},
+		Spec:       corev1.PodSpec{NodeName: "w1", Containers: []corev1.Container{{Name: "iris"}}},
+		Status:     corev1.PodStatus{Phase: corev1.PodRunning},
+	}
+}
+
+// fakeDB is a database that goes down when the IRIS pod is deleted (or its
+// node cordoned) and comes back after downFor; the workload writes to it.
+type fakeDB struct {
+	cs      *fake.Clientset
+	downFor time.Duration
+	lose    int // acknowledged writes just before the fault that the read-back misses
+
+	mu      sync.Mutex
+	downAt  time.Time
+	acked   []int64
+	stopped chan struct{}
+	once    sync.Once
+	h       *history.Writer
+}
+
+func (db *fakeDB) up(now time.Time) bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.downAt.IsZero() {
+		ctx := context.Background()
+		_, err := db.cs.CoreV1().Pods("db").Get(ctx, "iris-0", metav1.GetOptions{})
+		n, _ := db.cs.CoreV1().Nodes().Get(ctx, "w1", metav1.GetOptions{})
+		if err != nil || (n != nil && n.Spec.Unschedulable) {
+			db.downAt = now
+		}
+	}
+	return db.downAt.IsZero() || now.Sub(db.downAt) > db.downFor
+}
+
+func (db *fakeDB) Run(ctx context.Context) error {
+	var seq int64
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-db.stopped:
+			return nil
+		case <-t.C:
+		}
+		seq++
+		inv := time.Now()
+		res := history.OK
+		if !db.up(inv) {
+			res = history.Fail
+		} else {
+			db.mu.Lock()
+			db.acked = append(db.acked, seq)
+			db.mu.Unlock()
+		}
+		db.h.Add(history.Record{Kind: history.KindOp, Seq: seq, Invoke: inv, Complete: time.Now(), Result: res})
+	}
+}
+
+func (db *fakeDB) Stop() { db.once.Do(func() { close(db.stopped) }) }
+
+func (db *fakeDB) ReadBack(context.Context) (history.Record, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	seqs := append([]int64{}, db.acked...)
+	rec := history.Record{Kind: history.KindReadback, T: time.Now(), Seqs: seqs}
+	if db.lose > 0 {
+		// Lose the last acknowledged writes before the outage (the first gap in seqs).
+		cut := len(seqs)
+		for i := 0; i+1 < len(seqs); i++ {
+			if seqs[i+1]-seqs[i] > 1 {
+				cut = i + 1
+				break
+			}
+		}
+		rec.Seqs = append(append([]int64{}, seqs[:max(0, cut-db.lose)]...), seqs[cut:]...)
+	}
+	db.h.Add(rec)
+	return rec, nil
+}
+
+type fakeObserver struct{}
+
+func (fakeObserver) Start(context.Context) error { return nil }
+func (fakeObserver) ExpectEffect(observe.Effect) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	ch <- time.Now()
+	close(ch)
+	return ch
+}
+
+func scen(name string, f scenario.FaultType) scenario.Scenario {
+	return scenario.Scenario{
+		Name: name, FailureDomain: scenario.DefaultDomain(f), MitigatedBy: "test",
+		Fault:       scenario.Fault{Type: f, DrainTimeout: dur(5 * time.Second)},
+		Budgets:     scenario.Budgets{RTO: dur(5 * time.Second), RPO: dur(2 * time.Second)},
+		Warmup:      dur(100 * time.Millisecond),
+		Observation: scenario.Observation{MaxRecovery: dur(5 * time.Second), AfterRecovery: dur(100 * time.Millisecond)},
+	}
+}
+
+func newRunner(t *testing.T, db *fakeDB, objs ...any) (*Runner, *ledger.Ledger, string) {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := ledger.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(Config{
+		Kube: db.cs, Namespace: "db", ReportsDir: dir, RunName: "test", Ledger: l, Cluster: "https://test",
+		Out: testWriter{t}, QuietAfterEffect: 500 * time.Millisecond, HealTimeout: 5 * time.Second,
+		Environment: func(context.Context) (report.Environment, error) {
+			return report.Environment{Database: "irischaos IRIS stand-in", DatabaseStandIn: true, StorageClass: "replicated", Kubernetes: "v1.36.3", Nodes: []string{"w1", "w2"}}, nil
+		},
+		NewWorkload: func(_ scenario.Scenario, h *history.Writer) (Workload, error) {
+			db.h = h
+			db.stopped = make(chan struct{})
+			db.once = sync.Once{}
+			db.downAt = time.Time{}
+			db.acked = nil
+			return db, nil
+		},
+		NewObserver: func(*history.Writer) (Observer, error) { return fakeObserver{}, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, l, dir
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+func TestRunPodDeletePasses(t *testing.T) {
+	cs := fake.NewClientset(irisPod(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w1"}})
+	db := &fakeDB{cs: cs, downFor: 300 * time.Millisecond}
+	r, l, dir := newRunner(t, db)
+	run, runDir, err := r.Run(context.Background(), []scenario.Scenario{scen("pod", scenario.PodDelete)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Verdict != checker.Pass || len(run.Iterations) != 1 {
+		t.Fatalf("verdict %s, iterations %d: %+v", run.Verdict, len(run.Iterations), run.Iterations)
+	}
+	res := run.Iterations[0].Result
+	rto, ok := res.RTO()
+	if !ok || rto < 250*time.Millisecond || rto > 3*time.Second || res.LostAcked != 0 {
+		t.Fatalf("RTO %v (%v), lost %d: %+v", rto, ok, res.LostAcked, res.Reasons)
+	}
+	for _, f := range []string{report.ResultFile, report.MDFile, report.JUnitFile, "pod/1/history.jsonl", "pod/1/result.json"} {
+		if _, err := os.Stat(filepath.Join(runDir, f)); err != nil {
+			t.Errorf("missing %s: %v", f, err)
+		}
+	}
+	if !strings.HasPrefix(runDir, dir) {
+		t.Fatalf("run dir %s outside %s", runDir, dir)
+	}
+	recs, err := history.ReadFile(filepath.Join(runDir, "pod/1/history.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, rec := range recs {
+		kinds[rec.Kind]++
+	}
+	if kinds[history.KindMeta] != 1 || kinds[history.KindFault] != 1 || kinds[history.KindReadback] != 1 || kinds[history.KindHeal] != 1 {
+		t.Fatalf("record kinds %v", kinds)
+	}
+	if m := history.MetaOf(recs); m[history.MetaRTOBudget] != "5s" || m[history.MetaStorageClass] != "replicated" {
+		t.Fatalf("meta %v", m)
+	}
+	all, _ := l.Entries()
+	if len(all) != 1 || all[0].Pending() || all[0].Fault != "pod-delete" || all[0].Cluster != "https://test" {
+		t.Fatalf("ledger %+v", all)
+	}
+}
+
+func TestRunLostWritesFail(t *testing.T) {
+	cs := fake.NewClientset(irisPod(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w1"}})
+	db := &fakeDB{cs: cs, downFor: 200 * time.Millisecond, lose: 3}
+	r, _, _ := newRunner(t, db)
+	s := scen("pod", scenario.PodDelete)
+	s.Budgets.RPO = dur(0)
+	run, _, err := r.Run(context.Background(), []scenario.Scenario{s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Verdict != checker.Fail || run.Iterations[0].Result.LostAcked != 3 {
+		t.Fatalf("verdict %s lost %d: %v", run.Verdict, run.Iterations[0].Result.LostAcked, run.Iterations[0].Result.Reasons)
+	}
+}
+
+func drainObjects() *fake.Clientset {
+	cs := fake.NewClientset(irisPod(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w1"}}, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w2"}})
+	// No eviction subresource advertised: the drain deletes pods instead.
+	cs.Discovery().(*fakediscovery.FakeDiscovery).Resources = []*metav1.APIResourceList{{GroupVersion: "v1"}}
+	return cs
+}
+
+func TestInterruptedRunHeals(t *testing.T) {
+	cs := drainObjects()
+	// The database never comes back: the run waits for recovery until interrupted.
+	db := &fakeDB{cs: cs, downFor: time.Hour}
+	r, l, _ := newRunner(t, db)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for {
+			time.Sleep(20 * time.Millisecond)
+			n, _ := cs.CoreV1().Nodes().Get(context.Background(), "w1", metav1.GetOptions{})
+			if n.Spec.Unschedulable {
+				time.Sleep(200 * time.Millisecond)
+				cancel() // Ctrl-C while the node is cordoned
+				return
+			}
+		}
+	}()
+	s := scen("drain", scenario.NodeDrain)
+	// The fake lists pods on every node; the drain evicts iris-0 only.
+	run, _, err := r.Run(ctx, []scenario.Scenario{s})
+	if err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("err = %v", err)
+	}
+	n, _ := cs.CoreV1().Nodes().Get(context.Background(), "w1", metav1.GetOptions{})
+	if n.Spec.Unschedulable {
+		t.Fatal("node left cordoned after an interrupted run")
+	}
+	if p, _ := l.Pending(); len(p) != 0 {
+		t.Fatalf("ledger still lists %+v", p)
+	}
+	if run.Verdict == checker.Pass {
+		t.Fatal("an interrupted run passed")
+	}
+}
+
+func TestLeftoversHealedFirst(t *testing.T) {
+	cs := fake.NewClientset(irisPod(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w1"}},
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w3"}, Spec: corev1.NodeSpec{Unschedulable: true}})
+	db := &fakeDB{cs: cs, downFor: 100 * time.Millisecond}
+	r, l, _ := newRunner(t, db)
+	e, _ := l.Record(ledger.Entry{Fault: "node-drain", Heal: ledger.HealUncordon, Node: "w3", Cluster: "https://test"})
+	other, _ := l.Record(ledger.Entry{Fault: "node-drain", Heal: ledger.HealUncordon, Node: "x", Cluster: "https://elsewhere"})
+	if _, _, err := r.Run(context.Background(), []scenario.Scenario{scen("pod", scenario.PodDelete)}); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := cs.CoreV1().Nodes().Get(context.Background(), "w3", metav1.GetOptions{})
+	if n.Spec.Unschedulable {
+		t.Fatal("leftover cordon not healed")
+	}
+	p, _ := l.Pending()
+	if len(p) != 1 || p[0].ID != other.ID || p[0].ID == e.ID {
+		t.Fatalf("pending %+v: only the other cluster's entry should stay", p)
+	}
+}
+
+func TestPlanChangesNothing(t *testing.T) {
+	cs := fake.NewClientset(irisPod(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w1"}, Spec: corev1.NodeSpec{ProviderID: "aws:///z/i-1"}})
+	db := &fakeDB{cs: cs}
+	r, _, _ := newRunner(t, db)
+	plans := r.Plan(context.Background(), []scenario.Scenario{scen("pod", scenario.PodDelete), scen("drain", scenario.NodeDrain), scen("vm", scenario.VMPowerOff)})
+	var b strings.Builder
+	PrintPlans(&b, plans)
+	out := b.String()
+	for _, want := range []string{"DELETE pod db/iris-0", "cordon node w1", "--allow-vm-actions", "target: pod db/iris-0, node w1, vm aws:///z/i-1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	for _, a := range cs.Actions() {
+		if v := a.GetVerb(); v != "get" && v != "list" {
+			t.Fatalf("dry run made a %s %s", v, a.GetResource().Resource)
+		}
+	}
+}
+
+func TestRecoveryState(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	op := func(seq int64, inv, comp int, res string) history.Record {
+		return history.Record{Kind: history.KindOp, Seq: seq, Invoke: at(inv), Complete: at(comp), Result: res}
+	}
+	tests := []struct {
+		name        string
+		recs        []history.Record
+		wantOutage  string
+		wantRecover string
+	}{
+		{"no outage", []history.Record{op(1, -10, -5, "ok"), op(2, 5, 8, "ok")}, "", ""},
+		{"outage then ok", []history.Record{op(1, -10, -5, "ok"), op(2, 5, 100, "info"), op(3, 110, 300, "fail"), op(4, 310, 320, "ok")}, "100", "320"},
+		{"ok invoked before outage does not count", []history.Record{op(2, 5, 100, "fail"), op(3, 50, 150, "ok"), op(4, 160, 170, "ok")}, "100", "170"},
+		{"failure before the fault ignored", []history.Record{op(1, -10, -5, "fail"), op(2, 5, 8, "ok")}, "", ""},
+		{"still down", []history.Record{op(1, 5, 100, "fail")}, "100", ""},
+	}
+	ms := func(p *time.Time) string {
+		if p == nil {
+			return ""
+		}
+		return fmt.Sprint(p.Sub(t0).Milliseconds())
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := recoveryState(tc.recs, t0)
+			if ms(rc.outage) != tc.wantOutage || ms(rc.recoveredAt) != tc.wantRecover {
+				t.Fatalf("outage %s recovered %s, want %s %s", ms(rc.outage), ms(rc.recoveredAt), tc.wantOutage, tc.wantRecover)
+			}
+		})
+	}
+}
