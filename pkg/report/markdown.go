@@ -94,6 +94,9 @@ func (p *mdWriter) iteration(it Iteration) {
 	if it.Error != "" {
 		p.f("Error: %s\n\n", mdEscape(it.Error))
 	}
+	if it.Timeline != "" {
+		p.f("![writes by latency, outage shaded](%s)\n\n", it.Timeline)
+	}
 	for _, s := range r.Reasons {
 		p.f("- %s\n", mdEscape(s))
 	}

@@ -160,6 +160,23 @@ func TestRows(t *testing.T) {
 	}
 }
 
+func TestTimelineGolden(t *testing.T) {
+	recs := hist(0, 20, 6, 19, 20)
+	recs = append(recs, history.Record{Kind: history.KindOp, Seq: 999, Invoke: at(2.2), Complete: at(3.5), Result: history.Info})
+	var b bytes.Buffer
+	if err := RenderTimeline(&b, recs, checker.Check(recs, checker.DefaultBudgets())); err != nil {
+		t.Fatal(err)
+	}
+	if err := xml.Unmarshal(b.Bytes(), new(struct{ XMLName xml.Name })); err != nil {
+		t.Fatalf("timeline is not well-formed XML: %v", err)
+	}
+	golden(t, "timeline.svg.golden", b.Bytes())
+	// No ops, no fault: still a drawing, not an error.
+	if err := RenderTimeline(&bytes.Buffer{}, nil, checker.Result{}); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestPercentile(t *testing.T) {
 	v := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 	for _, tc := range []struct{ q, want float64 }{{0.5, 5}, {0.95, 10}, {0.1, 1}, {0, 1}, {1, 10}} {
@@ -182,8 +199,28 @@ func TestWriteAndReadRun(t *testing.T) {
 		t.Errorf("run dir %s, want UTC time then name", dir)
 	}
 	run := fixture()
+	// pod #1's history is on disk: WriteRun draws its timeline.
+	hp := HistoryPath(dir, "pod", 1)
+	os.MkdirAll(filepath.Dir(hp), 0o755)
+	w, err := history.Create(hp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range hist(0, 20, 6) {
+		w.Add(r)
+	}
+	w.Close()
 	if err := WriteRun(dir, run); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pod", "1", TimelineFile)); err != nil {
+		t.Error(err)
+	}
+	if md, _ := os.ReadFile(filepath.Join(dir, MDFile)); !bytes.Contains(md, []byte("](pod/1/timeline.svg)")) {
+		t.Error("report.md does not show the timeline")
+	}
+	if run.Iterations[0].Timeline != "" {
+		t.Error("WriteRun changed the caller's run")
 	}
 	for _, f := range []string{ResultFile, TableFile, MDFile, JUnitFile} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {

@@ -10,6 +10,7 @@
 //	junit.xml                            one test case per scenario and iteration
 //	<scenario>/<iteration>/history.jsonl the evidence of one iteration (see docs/history.md)
 //	<scenario>/<iteration>/result.json   the checker's result for it
+//	<scenario>/<iteration>/timeline.svg  its writes by latency, outage shaded, phases marked
 package report
 
 import (
@@ -68,6 +69,9 @@ type Iteration struct {
 	Finished      time.Time `json:"finished,omitzero"`
 	// History is the path of the iteration's history, relative to the run directory.
 	History string `json:"history,omitempty"`
+	// Timeline is the SVG plot of the writes WriteRun draws from the history
+	// (relative to the run directory); empty when there was no history.
+	Timeline string `json:"timeline,omitempty"`
 	// Result is the checker's; when Error is set the iteration did not
 	// complete and the result is as far as the history allowed.
 	Result     checker.Result `json:"result"`

@@ -8,15 +8,21 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
 // WriteRun writes result.json, report.txt, report.md and junit.xml into dir
-// (the run directory, which must exist). Each file is written whole to a
+// (the run directory, which must exist), and a timeline.svg next to every
+// iteration's history found there. Each file is written whole to a
 // temporary name and renamed, so a reader never sees half a report.
 func WriteRun(dir string, run Run) error {
 	run.Verdict = runVerdict(run)
+	run.Iterations = slices.Clone(run.Iterations) // Timeline is set on our copy only
 	var errs []error
+	if err := writeTimelines(dir, &run); err != nil {
+		errs = append(errs, err)
+	}
 	for _, f := range []struct {
 		name   string
 		render func(*bytes.Buffer, Run) error
