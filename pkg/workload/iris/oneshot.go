@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/irischaos/irischaos/pkg/workload/podexec"
-	"k8s.io/streaming/pkg/httpstream"
 )
 
 // runOnce runs one `iris session` with script on stdin (halt appended) and
@@ -53,7 +52,7 @@ func WriteOnce(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []st
 		}
 	}
 	if err != nil {
-		if httpstream.IsUpgradeFailure(err) && len(lines) == 0 {
+		if podexec.NotStarted(err) && len(lines) == 0 {
 			return Line{}, fmt.Errorf("write %d in %s: %w", seq, t, errors.Join(errNotApplied, err))
 		}
 		return Line{}, fmt.Errorf("write %d in %s: %w", seq, t, err)

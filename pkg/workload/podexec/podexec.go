@@ -141,3 +141,20 @@ func Run(ctx context.Context, e Execer, t Target, stdin string, cmd ...string) (
 	}
 	return out.String(), nil
 }
+
+// NotStarted reports whether err says the exec never reached the container:
+// the API server or the kubelet refused to open the stream (no such pod or
+// container, container not running, forbidden), so the command did not run.
+func NotStarted(err error) bool {
+	if err == nil {
+		return false
+	}
+	if _, ok := ExitCode(err); ok {
+		return false
+	}
+	if httpstream.IsUpgradeFailure(err) {
+		return true
+	}
+	// SPDY reports a refused upgrade as plain text.
+	return strings.Contains(err.Error(), "unable to upgrade connection")
+}
