@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,7 +22,7 @@ func init() {
 			output               string
 		)
 		cmd := &cobra.Command{
-			Use:   "analyze HISTORY_FILE",
+			Use:   "analyze HISTORY_FILE|ITERATION_DIR",
 			Short: "Run the checker on a saved history: RTO, RPO, lost writes, anomalies, verdict",
 			Long: `analyze reads a history (JSONL, see docs/history.md) and computes RTO, RPO,
 lost acknowledged writes and consistency anomalies, and gives a verdict.
@@ -32,16 +34,22 @@ budget is 2s (the IRIS journal write cycle).
 Exit codes: 0 pass, 1 fail, 2 unknown (e.g. no read-back, no recovery seen)
 or error.`,
 			Example: `  irischaos analyze reports/20261127T101500Z-local/pod/1/history.jsonl
+  irischaos analyze reports/20261127T101500Z-local/pod/1
   irischaos analyze history.jsonl --rto-budget 45s --rpo-budget 2s -o json`,
 			Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				recs, err := history.ReadFile(args[0])
+				path := args[0]
+				if st, err := os.Stat(path); err == nil && st.IsDir() {
+					// An iteration directory of a run: its history.
+					path = filepath.Join(path, "history.jsonl")
+				}
+				recs, err := history.ReadFile(path)
 				if err != nil {
 					return withCode(exitUnknown, err)
 				}
 				b, err := checker.BudgetsFromMeta(recs)
 				if err != nil {
-					return withCode(exitUnknown, fmt.Errorf("%s: %w (override it with --rto-budget/--rpo-budget)", args[0], err))
+					return withCode(exitUnknown, fmt.Errorf("%s: %w (override it with --rto-budget/--rpo-budget)", path, err))
 				}
 				if cmd.Flags().Changed("rto-budget") {
 					b.RTO = rtoBudget

@@ -104,6 +104,7 @@ func TestAnalyzeExitCodes(t *testing.T) {
 		{"flag overrides meta", writeHistory(t, 5, "3s", true), []string{"--rto-budget", "10s"}, exitPass, "PASS"},
 		{"fail: gap", writeHistory(t, 5, "45s", true, 3), nil, exitFail, "VIOLATED"},
 		{"unknown: no read-back", writeHistory(t, 5, "45s", false), nil, exitUnknown, "UNKNOWN"},
+		{"an iteration directory", filepath.Dir(writeHistory(t, 5, "45s", true)), nil, exitPass, "PASS"},
 		{"rpo budget flag", writeHistory(t, 5, "45s", true, 9, 10), []string{"--rpo-budget", "100ms"}, exitFail, "RPO"},
 	}
 	for _, tc := range tests {

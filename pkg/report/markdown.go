@@ -16,7 +16,7 @@ func RenderMarkdown(w io.Writer, run Run) error {
 	p := &mdWriter{w: w}
 	e := run.Environment
 	p.f("# irischaos report: %s\n\n", run.Name)
-	p.f("**Verdict: %s**\n\n", verdictWord(runVerdict(run)))
+	p.f("**Verdict: %s**: %s.\n\n", verdictWord(runVerdict(run)), iterationCounts(run))
 	p.f("## What was measured\n\n")
 	p.f("| | |\n|---|---|\n")
 	p.row("Database", databaseText(e))

@@ -200,3 +200,24 @@ func runVerdict(run Run) checker.Verdict {
 	}
 	return checker.Combine(vs...)
 }
+
+// iterationCounts is e.g. "6 iterations of 4 scenarios: 4 pass, 1 fail, 1 unknown".
+func iterationCounts(run Run) string {
+	n := map[checker.Verdict]int{}
+	scen := map[string]bool{}
+	for _, it := range run.Iterations {
+		n[checker.Combine(it.Result.Verdict)]++
+		scen[it.Scenario] = true
+	}
+	s := fmt.Sprintf("%d iteration(s) of %d scenario(s)", len(run.Iterations), len(scen))
+	var parts []string
+	for _, v := range []checker.Verdict{checker.Pass, checker.Fail, checker.Unknown} {
+		if n[v] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n[v], v))
+		}
+	}
+	if len(parts) > 0 {
+		s += ": " + strings.Join(parts, ", ")
+	}
+	return s
+}

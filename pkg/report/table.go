@@ -16,7 +16,7 @@ import (
 // seed article's table, with measurements.
 func RenderTable(w io.Writer, run Run) error {
 	e := run.Environment
-	fmt.Fprintf(w, "irischaos run %s: %s\n", run.Name, verdictWord(runVerdict(run)))
+	fmt.Fprintf(w, "irischaos run %s: %s (%s)\n", run.Name, verdictWord(runVerdict(run)), iterationCounts(run))
 	fmt.Fprintf(w, "  Database:   %s\n", databaseText(e))
 	fmt.Fprintf(w, "  Storage:    %s\n", storageText(e))
 	fmt.Fprintf(w, "  Kubernetes: %s\n", kubernetesText(e))
