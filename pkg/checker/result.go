@@ -2,6 +2,8 @@ package checker
 
 import (
 	"time"
+
+	"github.com/irischaos/irischaos/pkg/history"
 )
 
 // Verdict of one scenario iteration (or of several, combined).
@@ -173,11 +175,11 @@ type Violation struct {
 // Phase names, in the order RTO goes through them.
 const (
 	PhaseFaultIssued      = "fault_issued"
-	PhaseEffectConfirmed  = "effect_confirmed"
-	PhasePodScheduled     = "pod_scheduled"
-	PhaseVolumeAttached   = "volume_attached"
-	PhaseContainerStarted = "container_started"
-	PhaseDatabaseReady    = "database_ready"
+	PhaseEffectConfirmed  = history.PhaseEffectConfirmed
+	PhasePodScheduled     = history.PhasePodScheduled
+	PhaseVolumeAttached   = history.PhaseVolumeAttached
+	PhaseContainerStarted = history.PhaseContainerStarted
+	PhaseDatabaseReady    = history.PhaseDatabaseReady
 	PhaseFirstAckWrite    = "first_ack_write"
 )
 
