@@ -65,7 +65,9 @@ func Paths(cacheDir string) Set {
 	}
 }
 
-func (s Set) k8s() []string { return []string{s.APIServer, s.ControllerManager, s.Scheduler, s.Kubelet} }
+func (s Set) k8s() []string {
+	return []string{s.APIServer, s.ControllerManager, s.Scheduler, s.Kubelet}
+}
 
 // Missing lists the binaries of s that do not exist.
 func (s Set) Missing() []string {

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/irischaos/irischaos/pkg/localcluster"
+	"github.com/irischaos/irischaos/pkg/localcluster/state"
+	"github.com/irischaos/irischaos/pkg/nodepower"
+)
+
+func init() {
+	subcommands = append(subcommands, func(a *app) *cobra.Command { return clusterCmd(a) })
+}
+
+func clusterCmd(a *app) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "cluster",
+		Short: "The embedded local cluster: a real multi-node Kubernetes on this machine",
+		Long: `A real Kubernetes cluster assembled on this machine from upstream parts:
+etcd, kube-apiserver, kube-controller-manager, kube-scheduler, and per node a
+kubelet, containerd, runc and CNI in its own network namespace and cgroup.
+Nodes can be powered off and on, restarted, deleted and partitioned (the local
+"cloud"). Needs root. State and logs live in ` + nodepower.ClusterDir("<name>") + `.`,
+	}
+	cmd.PersistentFlags().StringVar(&name, "name", localcluster.DefaultName, "cluster name")
+
+	var o localcluster.Options
+	up := &cobra.Command{
+		Use:   "up",
+		Short: "Create the cluster and return once every node is Ready (a supervisor keeps running in the background)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Name = name
+			if err := localcluster.Up(a.ctx, o, os.Stdout); err != nil {
+				return withCode(exitUnknown, err)
+			}
+			return nil
+		},
+	}
+	up.Flags().IntVar(&o.Nodes, "nodes", 3, "number of nodes (zones zone-a, zone-b, ...)")
+	up.Flags().StringVar(&o.Cloud, "cloud", localcluster.CloudLocal, "what powers the nodes: local or aws-emulator")
+	up.Flags().StringVar(&o.ToolsDir, "tools-dir", "", "the repository's tools/ directory (to build Kubernetes and etcd); found from the working directory when empty")
+
+	var so localcluster.Options
+	supervise := &cobra.Command{
+		Use:    "supervise",
+		Short:  "Run the cluster in the foreground (what `up` starts in the background)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			so.Name = name
+			l := state.For(name)
+			if err := os.MkdirAll(l.Dir, 0o755); err != nil {
+				return err
+			}
+			pf, err := os.OpenFile(l.Progress(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if err != nil {
+				return err
+			}
+			defer pf.Close()
+			if err := localcluster.Supervise(a.ctx, so, teeWriter{os.Stdout, pf}); err != nil {
+				return withCode(exitUnknown, err)
+			}
+			return nil
+		},
+	}
+	supervise.Flags().IntVar(&so.Nodes, "nodes", 3, "number of nodes")
+	supervise.Flags().StringVar(&so.Cloud, "cloud", localcluster.CloudLocal, "local or aws-emulator")
+	supervise.Flags().StringVar(&so.ToolsDir, "tools-dir", "", "the repository's tools/ directory")
+
+	var all bool
+	down := &cobra.Command{
+		Use:   "down",
+		Short: "Stop the cluster and remove everything it created (safe to run twice)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			names := []string{name}
+			if all {
+				var err error
+				if names, err = state.List(); err != nil {
+					return withCode(exitUnknown, err)
+				}
+				if len(names) == 0 {
+					fmt.Println("no local clusters")
+				}
+			}
+			var errs []error
+			for _, n := range names {
+				errs = append(errs, localcluster.Down(a.ctx, n, os.Stdout))
+			}
+			if err := errors.Join(errs...); err != nil {
+				return withCode(exitUnknown, err)
+			}
+			return nil
+		},
+	}
+	down.Flags().BoolVar(&all, "all", false, "remove every local cluster")
+
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Nodes, power state, storage classes (stand-ins named as such) and component health",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := localcluster.GetStatus(a.ctx, name)
+			if err != nil {
+				return withCode(exitUnknown, err)
+			}
+			printStatus(st)
+			return nil
+		},
+	}
+
+	kubeconfig := &cobra.Command{
+		Use:   "kubeconfig",
+		Short: "Print the path of the cluster's admin kubeconfig",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p := state.For(name).Kubeconfig()
+			if _, err := os.Stat(p); err != nil {
+				return withCode(exitUnknown, fmt.Errorf("local cluster %q has no kubeconfig (%v): create it with `irischaos cluster up --name %s`", name, err, name))
+			}
+			fmt.Println(p)
+			return nil
+		},
+	}
+
+	power := &cobra.Command{
+		Use:   "power NODE ACTION",
+		Short: "Power a node: poweroff, poweron, restart, delete, partition, heal",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			act, err := nodepower.ParseAction(args[1])
+			if err != nil {
+				return withCode(exitUnknown, err)
+			}
+			c, err := nodepower.Discover(name)
+			if err != nil {
+				return withCode(exitUnknown, err)
+			}
+			if err := c.Do(a.ctx, args[0], act); err != nil {
+				return withCode(exitUnknown, err)
+			}
+			fmt.Printf("node %s: %s done\n", args[0], act)
+			return nil
+		},
+	}
+	cmd.AddCommand(up, down, status, kubeconfig, power, supervise)
+	return cmd
+}
+
+type teeWriter struct{ a, b *os.File }
+
+func (t teeWriter) Write(p []byte) (int, error) {
+	t.a.Write(p)
+	return t.b.Write(p)
+}
+
+func printStatus(st *localcluster.Status) {
+	fmt.Printf("cluster %s   (%s)\nkubeconfig: %s\nsupervisor: %s\n", st.Name, st.Dir, st.Kubeconfig, st.Supervisor)
+	var comps []string
+	for c := range st.Components {
+		comps = append(comps, c)
+	}
+	sort.Strings(comps)
+	for _, c := range comps {
+		fmt.Printf("  %-24s %s\n", c, st.Components[c])
+	}
+	if st.APIError != "" {
+		fmt.Printf("apiserver: unreachable: %s\n", st.APIError)
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "\nNODE\tPOWER\tPARTITIONED\tREADY\tZONE\tADDRESS\tPROVIDER ID")
+	for _, n := range st.Nodes {
+		fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\t%s\t%s\n", n.Name, n.State, n.Partitioned, n.Ready, n.Zone, n.Address, n.ProviderID)
+	}
+	w.Flush()
+	if len(st.StorageClasses) > 0 {
+		w = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "\nSTORAGE CLASS\tBINDING\tPROVISIONER\tSTAND-IN FOR")
+		for _, sc := range st.StorageClasses {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", sc.Name, sc.BindingMode, sc.Provisioner, sc.StandIn)
+		}
+		w.Flush()
+	}
+}
