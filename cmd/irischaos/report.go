@@ -21,6 +21,8 @@ func init() {
 			Long: `report reads RUN_DIR/result.json (written by irischaos run) and prints the
 report in the chosen format. It never re-judges: verdicts are the checker's,
 as recorded. To re-check one iteration's history use irischaos analyze.
+A run that never wrote result.json (the harness was killed) is rebuilt from
+its iteration directories, with the run's verdict at best unknown.
 
 Formats: table (the failure-domain table, as report.txt), md (report.md),
 json (result.json), junit (junit.xml). --write rewrites report.txt,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -318,5 +319,58 @@ func TestRenderSparse(t *testing.T) {
 				t.Errorf("run %d table does not say UNKNOWN:\n%s", i, b.String())
 			}
 		}
+	}
+}
+
+func TestRebuildUnfinishedRun(t *testing.T) {
+	base := t.TempDir()
+	dir, _ := NewRunDir(base, "local", t0)
+	write := func(scenario string, n int, recs []history.Record) {
+		hp := HistoryPath(dir, scenario, n)
+		os.MkdirAll(filepath.Dir(hp), 0o755)
+		w, err := history.Create(hp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Add(history.Record{Kind: history.KindMeta, T: recs[0].Invoke, Meta: map[string]string{
+			history.MetaScenario: scenario, history.MetaIteration: fmt.Sprint(n), history.MetaFailureDomain: "Pod / container",
+			history.MetaFault: "pod-delete", history.MetaRTOBudget: "45s", history.MetaKubernetesVersion: "v1.36.3"}})
+		for _, r := range recs {
+			w.Add(r)
+		}
+		w.Close()
+	}
+	// Iteration 1 finished: its result.json is there (a pass).
+	done := hist(0, 20, 6)
+	write("pod", 1, done)
+	if err := WriteIterationResult(dir, Iteration{Scenario: "pod", Iteration: 1, Result: checker.Check(done, checker.Budgets{RTO: 45 * time.Second, RPO: 2 * time.Second})}); err != nil {
+		t.Fatal(err)
+	}
+	// Iteration 2 was cut before its read-back.
+	cut := hist(100, 20, 6)
+	write("pod", 2, cut[:len(cut)-1])
+
+	run, err := ReadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Name != "local" || len(run.Iterations) != 2 || run.Verdict != checker.Unknown || run.Environment.Kubernetes != "v1.36.3" {
+		t.Fatalf("rebuilt run: name %q, %d iterations, verdict %s, env %+v", run.Name, len(run.Iterations), run.Verdict, run.Environment)
+	}
+	if v := run.Iterations[0].Result.Verdict; v != checker.Pass {
+		t.Errorf("iteration 1 verdict %s, want its saved pass", v)
+	}
+	if it := run.Iterations[1]; it.Result.Verdict != checker.Unknown || !strings.Contains(it.Error, "did not finish") || it.Result.Budgets.RTOSeconds == nil {
+		t.Errorf("iteration 2: verdict %s, error %q, budgets %+v", it.Result.Verdict, it.Error, it.Result.Budgets)
+	}
+	if len(run.Errors) == 0 || !strings.Contains(run.Errors[0], "did not finish") {
+		t.Errorf("errors %q", run.Errors)
+	}
+	var b bytes.Buffer
+	if err := RenderTable(&b, run); err != nil || !strings.Contains(b.String(), "UNKNOWN") {
+		t.Errorf("table: %v\n%s", err, b.String())
+	}
+	if runName("not-a-time") != "not-a-time" || runName("20261127T101500Z-my-run") != "my-run" {
+		t.Error("runName")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,12 +45,21 @@ func WriteRun(dir string, run Run) error {
 	return errors.Join(errs...)
 }
 
-// ReadRun reads a run back from dir/result.json.
+// ReadRun reads a run back from dir/result.json. A run that never wrote it
+// (the harness was killed) is rebuilt from its iteration directories: see
+// Rebuild.
 func ReadRun(dir string) (Run, error) {
 	p := filepath.Join(dir, ResultFile)
 	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		run, rerr := Rebuild(dir)
+		if rerr != nil {
+			return Run{}, fmt.Errorf("read run: %s has no %s and %w (is it a run directory written by irischaos run?)", dir, ResultFile, rerr)
+		}
+		return run, nil
+	}
 	if err != nil {
-		return Run{}, fmt.Errorf("read run: %w (is %s a run directory written by irischaos run?)", err, dir)
+		return Run{}, fmt.Errorf("read run: %w", err)
 	}
 	var run Run
 	if err := json.Unmarshal(b, &run); err != nil {
