@@ -32,8 +32,12 @@ type Options struct {
 	CheckpointInterval time.Duration
 	// Logf receives recovery, lock and flush messages; nil discards.
 	Logf func(format string, args ...any)
-	// OnFlush is called after every completed journal flush.
+	// OnFlush is called after every completed journal flush (not logged:
+	// it happens every FlushInterval).
 	OnFlush func(FlushInfo)
+	// OnLockWait is called when Open starts waiting for the data directory
+	// lock, and every 30 s while it waits, with the holder's description.
+	OnLockWait func(holder string)
 }
 
 // Errors an update can fail with.
@@ -106,6 +110,9 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	lockPath := filepath.Join(db.mgr, "iris.lck")
 	lock, err := lockDir(ctx, lockPath, func(holder string) {
 		db.logf("waiting for the exclusive lock on %s: the data directory is in use by another instance (%s)", lockPath, holder)
+		if o.OnLockWait != nil {
+			o.OnLockWait(holder)
+		}
 	})
 	if err != nil {
 		return nil, err
@@ -129,8 +136,6 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 
 func (db *DB) flushed(fi FlushInfo) {
 	db.flush = fi
-	db.logf("journal flush: %d records, %d bytes, captured %s, durable %s", fi.Records, fi.Bytes,
-		fi.Captured.UTC().Format(time.RFC3339Nano), fi.Durable.UTC().Format(time.RFC3339Nano))
 	if db.opts.OnFlush != nil {
 		db.opts.OnFlush(fi)
 	}
