@@ -1,0 +1,391 @@
+//go:build chaos
+
+package e2e
+
+// VM power faults end to end on the local cluster, through each cloud
+// provider: the local node power API (local://), EC2 in a moto_server that
+// drives node power (aws:// in `cluster up --cloud aws-emulator` mode), and
+// Azure through the SDK's fake server whose handlers call the node power API.
+// Each feature powers one node off, sees the Node go NotReady, powers it on
+// and sees it Ready again, and checks every cloud call was recorded.
+//
+// The features find the running local cluster themselves (IRISCHAOS_E2E_CLUSTER
+// names it when several run) and skip, saying why, when there is none or it
+// is not in the mode they need.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	azfake "github.com/Azure/azure-sdk-for-go/sdk/azcore/fake"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
+	armfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7/fake"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+	"sigs.k8s.io/e2e-framework/pkg/env"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	"sigs.k8s.io/e2e-framework/pkg/features"
+
+	"github.com/irischaos/irischaos/cloud"
+	"github.com/irischaos/irischaos/cloud/aws/emulator"
+	"github.com/irischaos/irischaos/cloud/providers"
+	"github.com/irischaos/irischaos/pkg/localcluster/state"
+	"github.com/irischaos/irischaos/pkg/nodepower"
+)
+
+// cloudNodeTimeout bounds each wait for a Node to turn NotReady or Ready: the
+// node lifecycle controller's grace period plus a kubelet's start.
+const cloudNodeTimeout = 4 * time.Minute
+
+// cloudCluster is the running local cluster the cloud features act on.
+type cloudCluster struct {
+	name  string
+	kcfg  string
+	power *nodepower.Client
+	cs    kubernetes.Interface
+	nodes []corev1.Node // sorted by name
+}
+
+// findCloudCluster finds a running local cluster, or skips the test.
+func findCloudCluster(t *testing.T) *cloudCluster {
+	t.Helper()
+	names := []string{os.Getenv("IRISCHAOS_E2E_CLUSTER")}
+	if names[0] == "" {
+		all, err := state.List()
+		if err != nil {
+			t.Skipf("skipping: no local cluster (listing clusters: %v)", err)
+		}
+		names = all
+	}
+	for _, name := range names {
+		power, err := nodepower.Discover(name)
+		if err != nil {
+			continue
+		}
+		if _, err := power.Nodes(context.Background()); err != nil {
+			continue // state left behind by a stopped supervisor
+		}
+		kcfg := state.For(name).Kubeconfig()
+		cfg := envconf.NewWithKubeConfig(kcfg)
+		cs, err := kubernetes.NewForConfig(cfg.Client().RESTConfig())
+		if err != nil {
+			t.Fatalf("local cluster %s: client: %v", name, err)
+		}
+		list, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatalf("local cluster %s: listing nodes: %v", name, err)
+		}
+		nodes := list.Items
+		sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+		return &cloudCluster{name: name, kcfg: kcfg, power: power, cs: cs, nodes: nodes}
+	}
+	t.Skip("skipping: no running local cluster (these features power its nodes off and on; start one with `irischaos cluster up`, or run `make e2e`)")
+	return nil
+}
+
+// victim picks the node to power cycle: the last Ready node that does not
+// run the IRIS pod, so other features' stack is disturbed as little as possible.
+func (c *cloudCluster) victim(t *testing.T) corev1.Node {
+	t.Helper()
+	busy := map[string]bool{}
+	pods, err := c.cs.CoreV1().Pods("").List(context.Background(), metav1.ListOptions{})
+	if err == nil {
+		for _, p := range pods.Items {
+			if strings.Contains(p.Name, "iris") {
+				busy[p.Spec.NodeName] = true
+			}
+		}
+	}
+	var fallback *corev1.Node
+	for i := len(c.nodes) - 1; i >= 0; i-- {
+		n := c.nodes[i]
+		if !nodeReady(&n) {
+			continue
+		}
+		if !busy[n.Name] {
+			return n
+		}
+		if fallback == nil {
+			fallback = &n
+		}
+	}
+	if fallback != nil {
+		return *fallback
+	}
+	t.Skipf("skipping: local cluster %s has no Ready node to power off", c.name)
+	return corev1.Node{}
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// waitNode watches the Node until its readiness is want, and says how long it took.
+func (c *cloudCluster) waitNode(ctx context.Context, name string, want bool) (time.Duration, error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, cloudNodeTimeout)
+	defer cancel()
+	lw := cache.NewListWatchFromClient(c.cs.CoreV1().RESTClient(), "nodes", "", fields.OneTermEqualSelector("metadata.name", name))
+	_, err := watchtools.UntilWithSync(ctx, lw, &corev1.Node{}, nil, func(ev watch.Event) (bool, error) {
+		n, ok := ev.Object.(*corev1.Node)
+		if !ok {
+			return false, nil
+		}
+		return nodeReady(n) == want, nil
+	})
+	if err != nil {
+		return time.Since(start), fmt.Errorf("node %s did not become ready=%v within %s: %w", name, want, cloudNodeTimeout, err)
+	}
+	return time.Since(start), nil
+}
+
+// powerCycle is the feature every provider runs: power off, NotReady, power
+// on, Ready, every call recorded; the node is powered on again whatever happens.
+func (c *cloudCluster) powerCycle(name, node string, reg func(cloud.Recorder) *cloud.Registry, providerID string) features.Feature {
+	log := &cloud.CallLog{}
+	var p cloud.Provider
+	var vm cloud.VM
+	return features.New(name).
+		WithLabel("suite", "cloud").
+		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			var err error
+			p, vm, err = reg(log.Recorder()).For(providerID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("node %s is %s; poweroff will call: %s", node, providerID, p.Describe(vm, cloud.PowerOff))
+			return ctx
+		}).
+		Assess("power off: the Node turns NotReady", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			start := time.Now()
+			if err := p.Do(ctx, vm, cloud.PowerOff); err != nil {
+				t.Fatalf("poweroff: %v", err)
+			}
+			if st, err := p.State(ctx, vm); err != nil || st != cloud.Stopped {
+				t.Fatalf("state after poweroff: %s, %v", st, err)
+			}
+			d, err := c.waitNode(ctx, node, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("poweroff took %s; node NotReady %s later", time.Since(start)-d, d.Round(time.Second))
+			return ctx
+		}).
+		Assess("power on: the Node is Ready again", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			if err := p.Do(ctx, vm, cloud.PowerOn); err != nil {
+				t.Fatalf("poweron: %v", err)
+			}
+			d, err := c.waitNode(ctx, node, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("node Ready %s after poweron", d.Round(time.Second))
+			return ctx
+		}).
+		Assess("every cloud call is recorded", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			var ops []string
+			for _, call := range log.Calls() {
+				if call.Err != nil {
+					t.Errorf("call %s %s failed: %v", call.Action, call.Request, call.Err)
+				}
+				if call.Target != providerID || call.Request == "" || call.Start.IsZero() {
+					t.Errorf("incomplete call record %+v", call)
+				}
+				ops = append(ops, call.Action)
+			}
+			got := strings.Join(ops, " ")
+			want := p.Describe(vm, cloud.PowerOff)
+			if len(ops) < 2 || log.Calls()[0].Request != want {
+				t.Errorf("calls %s; want the poweroff (%s) first and the poweron after", got, want)
+			}
+			t.Logf("cloud calls: %s", got)
+			return ctx
+		}).
+		Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			// Whatever failed, leave the node on for the features after this
+			// one: through the provider first (so an emulated cloud agrees),
+			// then straight through the power API.
+			if p != nil {
+				if st, err := p.State(ctx, vm); err == nil && st == cloud.Stopped {
+					if err := p.Do(ctx, vm, cloud.PowerOn); err != nil {
+						t.Logf("teardown: %s poweron: %v", p.Name(), err)
+					}
+				}
+			}
+			if n, err := c.power.Node(ctx, node); err == nil && n.State == nodepower.Off {
+				if err := c.power.Do(ctx, node, nodepower.PowerOn); err != nil {
+					t.Errorf("teardown: powering %s on again: %v", node, err)
+				}
+				_, _ = c.waitNode(ctx, node, true)
+			}
+			return ctx
+		}).
+		Feature()
+}
+
+func cloudEnv(c *cloudCluster) env.Environment {
+	return env.NewWithConfig(envconf.NewWithKubeConfig(c.kcfg))
+}
+
+func TestCloudLocalProvider(t *testing.T) {
+	c := findCloudCluster(t)
+	n := c.victim(t)
+	if s, _ := cloud.Scheme(n.Spec.ProviderID); s != "local" {
+		t.Skipf("skipping: node %s has providerID %q; the local provider needs a `--cloud local` cluster", n.Name, n.Spec.ProviderID)
+	}
+	reg := func(r cloud.Recorder) *cloud.Registry {
+		return providers.New(providers.Options{Recorder: r, Progress: testWriter{t}})
+	}
+	cloudEnv(c).Test(t, c.powerCycle("vm power cycle through the local provider", n.Name, reg, n.Spec.ProviderID))
+}
+
+func TestCloudAWSProviderAgainstMoto(t *testing.T) {
+	c := findCloudCluster(t)
+	n := c.victim(t)
+	if s, _ := cloud.Scheme(n.Spec.ProviderID); s != "aws" {
+		t.Skipf("skipping: node %s has providerID %q; the AWS feature needs a `cluster up --cloud aws-emulator` cluster", n.Name, n.Spec.ProviderID)
+	}
+	ep, ok, err := emulator.ForCluster(c.name)
+	if err != nil || !ok {
+		t.Fatalf("cluster %s has aws:// nodes but no %s (%v): the supervisor must record its emulator", c.name, emulator.EndpointFile, err)
+	}
+	reg := func(r cloud.Recorder) *cloud.Registry {
+		return providers.New(providers.Options{
+			AWSEndpoint:    ep.URL,
+			AWSLoadOptions: []func(*awsconfig.LoadOptions) error{awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(emulator.AccessKeyID, emulator.SecretAccessKey, ""))},
+			Recorder:       r,
+			Progress:       testWriter{t},
+		})
+	}
+	cloudEnv(c).Test(t, c.powerCycle("vm power cycle through the AWS provider against moto", n.Name, reg, n.Spec.ProviderID))
+}
+
+// TestCloudAzureProviderThroughFake runs the Azure provider against the
+// SDK's fake servers whose handlers power the local cluster's nodes: the
+// scale set's instance i is the i-th node (by name).
+func TestCloudAzureProviderThroughFake(t *testing.T) {
+	c := findCloudCluster(t)
+	n := c.victim(t)
+	index := -1
+	for i, x := range c.nodes {
+		if x.Name == n.Name {
+			index = i
+		}
+	}
+	const (
+		sub  = "00000000-0000-0000-0000-00000000e2e0"
+		rg   = "mc_irischaos_e2e"
+		vmss = "aks-nodepool1-e2e-vmss"
+	)
+	providerID := fmt.Sprintf("azure:///subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachineScaleSets/%s/virtualMachines/%d", sub, rg, vmss, index)
+	srv := azureOverNodePower(c)
+	reg := func(r cloud.Recorder) *cloud.Registry {
+		return providers.New(providers.Options{
+			AzureCredential: &azfake.TokenCredential{},
+			AzureClientOptions: &arm.ClientOptions{ClientOptions: azcore.ClientOptions{
+				Transport: armfake.NewServerFactoryTransport(srv),
+			}},
+			PollInterval: time.Second,
+			Recorder:     r,
+			Progress:     testWriter{t},
+		})
+	}
+	cloudEnv(c).Test(t, c.powerCycle("vm power cycle through the Azure provider (fake ARM over node power)", n.Name, reg, providerID))
+}
+
+// azureOverNodePower is an ARM fake whose scale set VMs are the cluster's nodes.
+func azureOverNodePower(c *cloudCluster) *armfake.ServerFactory {
+	node := func(id string) (string, bool) {
+		i, err := strconv.Atoi(id)
+		if err != nil || i < 0 || i >= len(c.nodes) {
+			return "", false
+		}
+		return c.nodes[i].Name, true
+	}
+	act := func(ctx context.Context, id string, a nodepower.Action) (status int) {
+		name, ok := node(id)
+		if !ok {
+			return http.StatusNotFound
+		}
+		if err := c.power.Do(ctx, name, a); err != nil {
+			return http.StatusConflict
+		}
+		return http.StatusOK
+	}
+	return &armfake.ServerFactory{VirtualMachineScaleSetVMsServer: armfake.VirtualMachineScaleSetVMsServer{
+		BeginPowerOff: func(ctx context.Context, _, _, id string, o *armcompute.VirtualMachineScaleSetVMsClientBeginPowerOffOptions) (resp azfake.PollerResponder[armcompute.VirtualMachineScaleSetVMsClientPowerOffResponse], errResp azfake.ErrorResponder) {
+			if o == nil || o.SkipShutdown == nil || !*o.SkipShutdown {
+				errResp.SetResponseError(http.StatusBadRequest, "ExpectedSkipShutdown")
+				return
+			}
+			if code := act(ctx, id, nodepower.PowerOff); code != http.StatusOK {
+				errResp.SetResponseError(code, http.StatusText(code))
+				return
+			}
+			resp.AddNonTerminalResponse(http.StatusAccepted, nil)
+			resp.SetTerminalResponse(http.StatusOK, armcompute.VirtualMachineScaleSetVMsClientPowerOffResponse{}, nil)
+			return
+		},
+		BeginStart: func(ctx context.Context, _, _, id string, _ *armcompute.VirtualMachineScaleSetVMsClientBeginStartOptions) (resp azfake.PollerResponder[armcompute.VirtualMachineScaleSetVMsClientStartResponse], errResp azfake.ErrorResponder) {
+			if code := act(ctx, id, nodepower.PowerOn); code != http.StatusOK {
+				errResp.SetResponseError(code, http.StatusText(code))
+				return
+			}
+			resp.AddNonTerminalResponse(http.StatusAccepted, nil)
+			resp.SetTerminalResponse(http.StatusOK, armcompute.VirtualMachineScaleSetVMsClientStartResponse{}, nil)
+			return
+		},
+		GetInstanceView: func(ctx context.Context, _, _, id string, _ *armcompute.VirtualMachineScaleSetVMsClientGetInstanceViewOptions) (resp azfake.Responder[armcompute.VirtualMachineScaleSetVMsClientGetInstanceViewResponse], errResp azfake.ErrorResponder) {
+			name, ok := node(id)
+			if !ok {
+				errResp.SetResponseError(http.StatusNotFound, "NotFound")
+				return
+			}
+			n, err := c.power.Node(ctx, name)
+			if err != nil || n.State == nodepower.Deleted {
+				errResp.SetResponseError(http.StatusNotFound, "NotFound")
+				return
+			}
+			code := "PowerState/running"
+			if n.State == nodepower.Off {
+				code = "PowerState/stopped"
+			}
+			resp.SetResponse(http.StatusOK, armcompute.VirtualMachineScaleSetVMsClientGetInstanceViewResponse{
+				VirtualMachineScaleSetVMInstanceView: armcompute.VirtualMachineScaleSetVMInstanceView{
+					Statuses: []*armcompute.InstanceViewStatus{{Code: to.Ptr(code)}},
+				},
+			}, nil)
+			return
+		},
+	}}
+}
+
+// testWriter sends provider progress lines to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
