@@ -102,6 +102,11 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 
 	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if r.cfg.OnOp != nil {
+		done := make(chan struct{})
+		go func() { defer close(done); r.feedOps(ictx, s.Name, h) }()
+		defer func() { cancel(); <-done }()
+	}
 
 	ob, err := r.cfg.NewObserver(h)
 	if err != nil {
@@ -175,10 +180,15 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 		faultWritten = true
 		_ = h.Add(history.Record{Kind: history.KindFault, T: res.Issued, EffectT: effect, Name: f.Name(), Target: t.String(), Message: res.Detail})
 	}
+	if r.cfg.OnFault != nil {
+		r.cfg.OnFault(s, true)
+	}
 	defer func() {
 		writeFault(time.Time{})
 		if u := r.heal(ctx, f, entry.ID, h); u != nil {
 			unhealed = append(unhealed, *u)
+		} else if r.cfg.OnFault != nil {
+			r.cfg.OnFault(s, false)
 		}
 	}()
 
@@ -408,5 +418,30 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 		return false
 	case <-t.C:
 		return true
+	}
+}
+
+// feedOps passes every completed write to OnOp, once a second and at the end.
+func (r *Runner) feedOps(ctx context.Context, scenarioName string, h *history.Writer) {
+	seen := 0
+	flush := func() {
+		recs := h.Records()
+		for _, rec := range recs[seen:] {
+			if rec.Kind == history.KindOp {
+				r.cfg.OnOp(scenarioName, rec.Result)
+			}
+		}
+		seen = len(recs)
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			flush()
+			return
+		case <-t.C:
+			flush()
+		}
 	}
 }

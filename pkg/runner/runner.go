@@ -82,8 +82,11 @@ type Config struct {
 	// effect, with none failing, mean "no interruption"; DefaultQuiet when 0.
 	QuietAfterEffect time.Duration
 
-	// OnIteration is called with every finished iteration (metrics).
+	// Hooks for live metrics; each may be nil. OnOp sees every completed
+	// write (within a second), OnFault a fault injected (true) and healed.
 	OnIteration func(report.Iteration)
+	OnOp        func(scenario, result string)
+	OnFault     func(s scenario.Scenario, active bool)
 
 	// Seams.
 	Environment func(ctx context.Context) (report.Environment, error)

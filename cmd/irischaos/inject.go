@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/irischaos/irischaos/pkg/ledger"
+	"github.com/irischaos/irischaos/pkg/nemesis"
+	"github.com/irischaos/irischaos/pkg/observe"
+	"github.com/irischaos/irischaos/pkg/target"
+)
+
+func init() {
+	subcommands = append(subcommands, func(a *app) *cobra.Command {
+		var (
+			node, providerID, pod string
+			grace                 time.Duration
+			drainTimeout          time.Duration
+			dryRun, allowVM       bool
+			healAfter             time.Duration
+			noHeal                bool
+			effectTimeout         time.Duration
+			reportsDir            string
+			cf                    cloudFlags
+		)
+		cmd := &cobra.Command{
+			Use:   "inject FAULT",
+			Short: "Inject one fault by hand, confirm its effect, and heal it",
+			Long: `inject runs one fault against the stack, outside any scenario: no markers are
+written and nothing is measured. By default the target is the stack's IRIS pod,
+its node and that node's VM; --pod, --node or --provider-id name another.
+
+Faults: ` + strings.Join(nemesis.Names, ", ") + `.
+  iris-stop    iris stop iris quietly in the IRIS container
+  iris-force   iris force iris
+  pod-delete   delete the pod (--grace-period 0 for at once)
+  node-drain   cordon and drain the node with force (healed by uncordon)
+  vm-poweroff  hard power off the node's VM through its cloud (healed by power on)
+  vm-poweron   power a VM on (e.g. one left off with --no-heal)
+  vm-restart   restart the VM
+  vm-delete    delete the VM (never healed: by design)
+
+The fault is written to <reports>/ledger.jsonl before it is injected. After
+its effect is confirmed (or --effect-timeout) it is healed at once, after
+--heal-after, or never with --no-heal (irischaos recover heals it later).
+Ctrl-C heals at once; a second Ctrl-C aborts healing and says what is left.
+VM faults refuse to run without --allow-vm-actions; --dry-run prints the exact
+calls and changes nothing.`,
+			Example: `  # what would a VM power off do, changing nothing
+  irischaos inject vm-poweroff --dry-run
+
+  # delete the IRIS pod at once
+  irischaos inject pod-delete --grace-period 0
+
+  # drain a node, uncordon it after 2 minutes
+  irischaos inject node-drain --node worker-2 --heal-after 2m
+
+  # power a VM off through an EC2 emulator and leave it off
+  irischaos inject vm-poweroff --provider-id aws:///us-east-1a/i-0abc --allow-vm-actions --no-heal --aws-endpoint http://127.0.0.1:5000
+  irischaos inject vm-poweron --provider-id aws:///us-east-1a/i-0abc --allow-vm-actions --aws-endpoint http://127.0.0.1:5000`,
+			Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				name := args[0]
+				set := 0
+				for _, s := range []string{node, providerID, pod} {
+					if s != "" {
+						set++
+					}
+				}
+				if set > 1 {
+					return withCode(exitUnknown, errors.New("give at most one of --node, --provider-id, --pod"))
+				}
+				if nemesis.IsVM(name) && !allowVM && !dryRun {
+					return withCode(exitUnknown, fmt.Errorf("%s: %w", name, nemesis.ErrVMActionsNotAllowed))
+				}
+				if noHeal && cmd.Flags().Changed("heal-after") {
+					return withCode(exitUnknown, errors.New("--heal-after and --no-heal exclude each other"))
+				}
+				out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+				cl, ns, err := stackClients(a)
+				if err != nil {
+					return err
+				}
+				ctx := a.ctx
+				fd := target.Finder{Client: cl.Kube, Namespace: ns}
+				var t target.Target
+				switch {
+				case pod != "":
+					t, err = fd.Pod(ctx, pod)
+				case node != "":
+					t, err = fd.Node(ctx, node)
+				case providerID != "":
+					t, err = fd.ByProviderID(ctx, providerID)
+				default:
+					t, err = fd.IRIS(ctx)
+				}
+				if err != nil {
+					return withCode(exitUnknown, err)
+				}
+				spec := nemesis.Spec{Name: name, DrainTimeout: drainTimeout, AllowVMActions: allowVM || dryRun}
+				if cmd.Flags().Changed("grace-period") {
+					spec.GracePeriod = &grace
+				}
+				env := nemesis.Env{Client: cl.Kube, Exec: cl.Exec, Clouds: cf.registry(errOut)(printCalls(errOut)), Out: errOut}
+				f, err := nemesis.New(env, spec, t)
+				if err != nil {
+					return withCode(exitUnknown, err)
+				}
+				if dryRun {
+					fmt.Fprintf(out, "dry run against %s: nothing will be changed\n%s on %s\n", cl.Host, f.Name(), t)
+					for _, s := range f.Plan() {
+						fmt.Fprintf(out, "  - %s\n", s)
+					}
+					if nemesis.IsVM(name) && !allowVM {
+						fmt.Fprintf(out, "  ! a real run needs --allow-vm-actions\n")
+					}
+					return nil
+				}
+
+				l, err := ledger.Open(reportsDir)
+				if err != nil {
+					return withCode(exitUnknown, err)
+				}
+				if pend, _ := l.Pending(); len(pend) > 0 {
+					fmt.Fprintf(errOut, "note: the ledger %s lists %d unhealed fault(s) from before; irischaos recover heals them\n", l.Path(), len(pend))
+				}
+
+				// Confirm the effect with the same watches a run uses.
+				var effectCh <-chan time.Time
+				octx, ocancel := context.WithCancel(ctx)
+				defer ocancel()
+				if e := f.Effect(); e.Kind != "" {
+					ob, err := observe.New(cl.Kube, observe.Options{Namespace: ns, Progress: errOut})
+					if err != nil {
+						return withCode(exitUnknown, err)
+					}
+					if err := ob.Start(octx); err != nil {
+						return withCode(exitUnknown, err)
+					}
+					effectCh = ob.ExpectEffect(e)
+				}
+
+				entry := nemesis.LedgerEntry(f)
+				entry.Cluster, entry.Run = cl.Host, "inject"
+				entry, err = l.Record(entry)
+				if err != nil {
+					return withCode(exitUnknown, fmt.Errorf("not injecting: %w", err))
+				}
+				abort, stop := healGuard(ctx, errOut)
+				defer stop()
+				healed := false
+				heal := func() error {
+					if healed {
+						return nil
+					}
+					healed = true
+					hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runnerHealTimeout)
+					defer cancel()
+					go func() {
+						select {
+						case <-abort:
+							cancel()
+						case <-hctx.Done():
+						}
+					}()
+					if f.HealAction() != ledger.HealNone {
+						fmt.Fprintf(errOut, "healing: %s\n", f.HealAction())
+					}
+					herr := f.Heal(hctx)
+					if merr := l.MarkHealed(entry.ID, herr); merr != nil {
+						herr = errors.Join(herr, merr)
+					}
+					if herr != nil {
+						printLeft(errOut, l)
+						return withCode(exitUnknown, fmt.Errorf("heal %s: %w", f.Name(), herr))
+					}
+					return nil
+				}
+
+				fmt.Fprintf(errOut, "injecting %s on %s\n", f.Name(), t)
+				res, ierr := f.Inject(ctx)
+				if ierr != nil {
+					if res.Issued.IsZero() {
+						_ = l.MarkHealed(entry.ID, nil)
+						return withCode(exitUnknown, ierr)
+					}
+					return withCode(exitUnknown, errors.Join(ierr, heal()))
+				}
+				fmt.Fprintf(out, "%s issued at %s; its call returned after %s\n", f.Name(), res.Issued.UTC().Format(time.RFC3339Nano), res.Done.Sub(res.Issued).Round(time.Millisecond))
+				if res.Detail != "" {
+					fmt.Fprintf(out, "  %s\n", res.Detail)
+				}
+				if effectCh != nil {
+					select {
+					case te := <-effectCh:
+						fmt.Fprintf(out, "effect confirmed at %s (+%s): %s\n", te.UTC().Format(time.RFC3339Nano), te.Sub(res.Issued).Round(time.Millisecond), f.Effect().Kind)
+					case <-time.After(effectTimeout):
+						fmt.Fprintf(out, "effect %s not confirmed within %s\n", f.Effect().Kind, effectTimeout)
+					case <-ctx.Done():
+					}
+				}
+				ocancel()
+				if f.HealAction() == ledger.HealNone {
+					_ = l.MarkHealed(entry.ID, nil)
+					return nil
+				}
+				if noHeal {
+					fmt.Fprintf(out, "left in effect (--no-heal): %s; recorded in %s, `irischaos recover --reports %s` heals it\n", f.HealAction(), l.Path(), reportsDir)
+					return nil
+				}
+				if healAfter > 0 && ctx.Err() == nil {
+					fmt.Fprintf(errOut, "healing in %s (Ctrl-C heals now)\n", healAfter)
+					select {
+					case <-time.After(healAfter):
+					case <-ctx.Done():
+					}
+				}
+				return heal()
+			},
+		}
+		cmd.Flags().StringVar(&node, "node", "", "act on this node (node-drain, vm-*) instead of the IRIS pod's")
+		cmd.Flags().StringVar(&providerID, "provider-id", "", "act on this VM (vm-*), e.g. aws:///us-east-1a/i-0abc")
+		cmd.Flags().StringVar(&pod, "pod", "", "act on this pod instead of the stack's IRIS pod")
+		cmd.Flags().DurationVar(&grace, "grace-period", 0, "pod-delete / node-drain: deletion grace period (default: the pod's own; 0 deletes at once)")
+		cmd.Flags().DurationVar(&drainTimeout, "drain-timeout", nemesis.DefaultDrainTimeout, "node-drain: how long the drain may take")
+		cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the exact calls and change nothing")
+		cmd.Flags().BoolVar(&allowVM, "allow-vm-actions", false, "allow VM faults (power off, restart, delete real machines through the cloud API)")
+		cmd.Flags().DurationVar(&healAfter, "heal-after", 0, "wait this long after the effect before healing")
+		cmd.Flags().BoolVar(&noHeal, "no-heal", false, "leave the fault in effect (recorded in the ledger for irischaos recover)")
+		cmd.Flags().DurationVar(&effectTimeout, "effect-timeout", 5*time.Minute, "how long to wait for the effect to be confirmed")
+		cmd.Flags().StringVar(&reportsDir, "reports", "reports", "directory holding the fault ledger")
+		cf.add(cmd)
+		return cmd
+	})
+}
+
+const runnerHealTimeout = 5 * time.Minute

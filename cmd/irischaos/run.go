@@ -1,0 +1,358 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/irischaos/irischaos/cloud"
+	"github.com/irischaos/irischaos/cloud/providers"
+	"github.com/irischaos/irischaos/pkg/checker"
+	"github.com/irischaos/irischaos/pkg/history"
+	"github.com/irischaos/irischaos/pkg/ledger"
+	"github.com/irischaos/irischaos/pkg/metrics"
+	"github.com/irischaos/irischaos/pkg/nemesis"
+	"github.com/irischaos/irischaos/pkg/report"
+	"github.com/irischaos/irischaos/pkg/runner"
+	"github.com/irischaos/irischaos/pkg/scenario"
+)
+
+// cloudFlags are the VM provider settings shared by run, inject and recover.
+type cloudFlags struct {
+	awsEndpoint string
+	awsRegion   string
+	azureForce  bool
+	timeout     time.Duration
+}
+
+func (c *cloudFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&c.awsEndpoint, "aws-endpoint", "", "EC2 endpoint URL (an emulator such as moto_server); default: the AWS SDK's own resolution, including AWS_ENDPOINT_URL_EC2")
+	cmd.Flags().StringVar(&c.awsRegion, "aws-region", "", "AWS region for providerIDs without a zone")
+	cmd.Flags().BoolVar(&c.azureForce, "azure-force-delete", false, "delete Azure VMs with forceDeletion=true")
+	cmd.Flags().DurationVar(&c.timeout, "cloud-timeout", 0, "bound on one VM action including its wait (0: each provider's default)")
+}
+
+func (c *cloudFlags) registry(progress io.Writer) func(cloud.Recorder) *cloud.Registry {
+	return func(rec cloud.Recorder) *cloud.Registry {
+		return providers.New(providers.Options{
+			AWSEndpoint: c.awsEndpoint, AWSRegion: c.awsRegion, AzureForceDelete: c.azureForce,
+			Recorder: rec, Progress: progress, Timeout: c.timeout,
+		})
+	}
+}
+
+// printCalls prints every cloud call as it completes, for inject and recover.
+func printCalls(w io.Writer) cloud.Recorder {
+	return func(c cloud.Call) {
+		res := "ok"
+		if c.Err != nil {
+			res = "error: " + c.Err.Error()
+		}
+		fmt.Fprintf(w, "cloud call: %s %s %s (%s): %s\n", c.Provider, c.Action, c.Target, c.Duration.Round(time.Millisecond), res)
+	}
+}
+
+// healGuard turns the second SIGINT/SIGTERM into an abort of healing. The
+// first one cancels a.ctx (main's signal context): the run stops and heals
+// on a fresh context; a second one closes abort and healing stops where it is.
+func healGuard(ctx context.Context, out io.Writer) (abort <-chan struct{}, stop func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ch := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-done:
+				return
+			case <-sigs:
+				n++
+				if n == 1 {
+					fmt.Fprintln(out, "interrupted: stopping and healing every injected fault (press Ctrl-C again to abort healing)")
+					continue
+				}
+				fmt.Fprintln(out, "second interrupt: aborting healing")
+				close(ch)
+				return
+			}
+		}
+	}()
+	return ch, func() { signal.Stop(sigs); close(done) }
+}
+
+// printLeft says exactly what is still unhealed, from the ledger.
+func printLeft(w io.Writer, l *ledger.Ledger) int {
+	pend, err := l.Pending()
+	if err != nil {
+		fmt.Fprintf(w, "cannot read the ledger %s: %v\n", l.Path(), err)
+		return -1
+	}
+	var n int
+	for _, e := range pend {
+		if e.Heal == ledger.HealNone {
+			continue
+		}
+		if n == 0 {
+			fmt.Fprintf(w, "STILL UNHEALED (recorded in %s; `irischaos recover --reports %s` heals them):\n", l.Path(), dirOf(l.Path()))
+		}
+		n++
+		fmt.Fprintf(w, "  %s: %s on %s, needs %s%s\n", e.ID, e.Fault, entryText(e), e.Heal, errSuffix(e.HealError))
+	}
+	return n
+}
+
+func dirOf(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i > 0 {
+		return p[:i]
+	}
+	return "."
+}
+
+func entryText(e ledger.Entry) string {
+	var parts []string
+	for _, kv := range [][2]string{{"pod", e.Namespace + "/" + e.Pod}, {"node", e.Node}, {"vm", e.ProviderID}} {
+		if kv[1] != "" && kv[1] != "/" {
+			parts = append(parts, kv[0]+" "+kv[1])
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func errSuffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " (last attempt: " + s + ")"
+}
+
+func verdictExit(v checker.Verdict) error {
+	switch v {
+	case checker.Pass:
+		return nil
+	case checker.Fail:
+		return withCode(exitFail, errors.New("a verdict failed"))
+	default:
+		return withCode(exitUnknown, errors.New("the run could not decide every verdict (unknown)"))
+	}
+}
+
+func init() {
+	subcommands = append(subcommands, func(a *app) *cobra.Command {
+		var (
+			dryRun      bool
+			reportsDir  string
+			allowVM     bool
+			metricsAddr string
+			pushgateway string
+			rtoBudget   time.Duration
+			rpoBudget   time.Duration
+			name        string
+			healTimeout time.Duration
+			cf          cloudFlags
+		)
+		cmd := &cobra.Command{
+			Use:   "run [SCENARIO_FILE|DIR ...]",
+			Short: "Run scenarios: write markers, inject each fault, measure RTO and RPO, heal, report",
+			Long: `run executes every scenario given (files, or directories of *.yaml; default
+scenarios/) against the deployed stack (irischaos stack deploy). For each
+scenario and iteration it records what is measured (database $zv, storage class
+and provisioner, Kubernetes version, nodes), starts the observer and the
+marker writer, warms up, writes the fault to the ledger and injects it, waits
+for its effect and for the first acknowledged write after the outage, keeps
+writing a little, heals, reads every marker back and runs the checker.
+
+Reports go to --reports/<UTC time>-<name>/: history.jsonl per iteration,
+result.json, report.md, junit.xml and the failure-domain table printed at the
+end. --dry-run prints the plan (which pod, node and VM, the exact call) and
+changes nothing.
+
+Safety: VM faults refuse to run without --allow-vm-actions. Every injected
+fault is healed at the end of its iteration, on error and on Ctrl-C (a second
+Ctrl-C aborts healing and prints what is left). Faults are written to
+<reports>/ledger.jsonl before they are injected; whatever a crashed run left
+is healed by the next run or by irischaos recover.
+
+Exit codes: 0 every verdict passed, 1 a verdict failed, 2 unknown or error.`,
+			Example: `  # what would happen, changing nothing
+  irischaos run scenarios/ --dry-run
+
+  # every seed scenario; VM scenarios need the flag
+  irischaos run scenarios/ --allow-vm-actions --reports reports/
+
+  # one scenario, metrics for Prometheus while it runs
+  irischaos run scenarios/pod.yaml --metrics-addr :9090 --pushgateway http://pushgateway:9091
+
+  # VM faults against an EC2 emulator
+  irischaos run scenarios/node-lost.yaml --allow-vm-actions --aws-endpoint http://127.0.0.1:5000`,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				if len(args) == 0 {
+					args = []string{"scenarios"}
+				}
+				var scenarios []scenario.Scenario
+				for _, p := range args {
+					ss, err := scenario.Load(p)
+					if err != nil {
+						return withCode(exitUnknown, err)
+					}
+					scenarios = append(scenarios, ss...)
+				}
+				if len(scenarios) == 0 {
+					return withCode(exitUnknown, fmt.Errorf("no scenarios in %s", strings.Join(args, ", ")))
+				}
+				if !allowVM && !dryRun {
+					var vm []string
+					for _, s := range scenarios {
+						if s.Fault.Type.IsVM() {
+							vm = append(vm, s.Name+" ("+string(s.Fault.Type)+")")
+						}
+					}
+					if len(vm) > 0 {
+						return withCode(exitUnknown, fmt.Errorf("scenarios %s: %w (or leave them out; --dry-run shows the plan)", strings.Join(vm, ", "), nemesis.ErrVMActionsNotAllowed))
+					}
+				}
+				cl, ns, err := stackClients(a)
+				if err != nil {
+					return err
+				}
+				l, err := ledger.Open(reportsDir)
+				if err != nil {
+					return withCode(exitUnknown, err)
+				}
+				errOut := cmd.ErrOrStderr()
+				kubeContext := kubeContextName(a)
+				cfg := runner.Config{
+					Kube: cl.Kube, Exec: cl.Exec, Namespace: ns,
+					Clouds:     cf.registry(errOut),
+					ReportsDir: reportsDir, RunName: name, Ledger: l, Cluster: cl.Host,
+					AllowVMActions: allowVM, Out: errOut, HealTimeout: healTimeout,
+					Environment: runner.ClusterEnvironment(cl.Kube, cl.Exec, cl.Host, ns, version, kubeContext),
+					NewWorkload: runner.IRISWorkload(cl.Kube, cl.Exec, ns, errOut),
+					NewObserver: runner.ClusterObserver(cl.Kube, ns, errOut),
+				}
+				if cmd.Flags().Changed("rto-budget") {
+					cfg.RTOBudget = &rtoBudget
+				}
+				if cmd.Flags().Changed("rpo-budget") {
+					cfg.RPOBudget = &rpoBudget
+				}
+				if dryRun {
+					cfg.Environment = nil
+					cfg.NewWorkload, cfg.NewObserver = nil, nil
+					r, err := runner.New(withReadOnlySeams(cfg))
+					if err != nil {
+						return withCode(exitUnknown, err)
+					}
+					plans := r.Plan(a.ctx, scenarios)
+					fmt.Fprintf(cmd.OutOrStdout(), "dry run against %s, namespace %s: nothing will be changed\n", cl.Host, ns)
+					runner.PrintPlans(cmd.OutOrStdout(), plans)
+					if pend, _ := l.Pending(); len(pend) > 0 {
+						fmt.Fprintf(cmd.OutOrStdout(), "the ledger %s lists %d unhealed fault(s); a real run heals them first\n", l.Path(), len(pend))
+					}
+					for _, p := range plans {
+						if p.Err != nil {
+							return withCode(exitUnknown, fmt.Errorf("scenario %s cannot run: %w", p.Scenario, p.Err))
+						}
+					}
+					return nil
+				}
+
+				var m *metrics.Metrics
+				if metricsAddr != "" || pushgateway != "" {
+					m = metrics.New()
+					labels := map[string]metrics.Labels{}
+					for _, s := range scenarios {
+						labels[s.Name] = metrics.Labels{Scenario: s.Name, FailureDomain: s.FailureDomain, Fault: string(s.Fault.Type)}
+					}
+					cfg.OnOp = m.ObserveOp
+					cfg.OnFault = func(s scenario.Scenario, active bool) { m.FaultActive(labels[s.Name], active) }
+					cfg.OnIteration = func(it report.Iteration) { m.ObserveResult(labels[it.Scenario], it.Result) }
+					if metricsAddr != "" {
+						mctx, mcancel := context.WithCancel(context.WithoutCancel(a.ctx))
+						defer mcancel()
+						addr, err := m.Serve(mctx, metricsAddr)
+						if err != nil {
+							return withCode(exitUnknown, fmt.Errorf("--metrics-addr: %w", err))
+						}
+						fmt.Fprintf(errOut, "metrics on http://%s/metrics\n", addr)
+					}
+				}
+
+				abort, stop := healGuard(a.ctx, errOut)
+				defer stop()
+				cfg.Abort = abort
+				r, err := runner.New(cfg)
+				if err != nil {
+					return withCode(exitUnknown, err)
+				}
+				run, runDir, runErr := r.Run(a.ctx, scenarios)
+				if runDir != "" {
+					fmt.Fprintln(cmd.OutOrStdout())
+					if err := report.RenderTable(cmd.OutOrStdout(), run); err != nil {
+						fmt.Fprintf(errOut, "render table: %v\n", err)
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "\nreports: %s (verdict %s)\n", runDir, strings.ToUpper(string(run.Verdict)))
+				}
+				if m != nil && pushgateway != "" {
+					pctx, pcancel := context.WithTimeout(context.WithoutCancel(a.ctx), 30*time.Second)
+					if err := m.Push(pctx, pushgateway, report.RunDirName(name, run.Started)); err != nil {
+						fmt.Fprintf(errOut, "pushgateway: %v\n", err)
+					}
+					pcancel()
+				}
+				if n := printLeft(errOut, l); n != 0 {
+					return withCode(exitUnknown, errors.Join(runErr, fmt.Errorf("%d fault(s) left unhealed", max(n, 0))))
+				}
+				if runErr != nil {
+					return withCode(exitUnknown, runErr)
+				}
+				return verdictExit(run.Verdict)
+			},
+		}
+		cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan (pod, node, VM, the exact calls) and change nothing")
+		cmd.Flags().StringVar(&reportsDir, "reports", "reports", "directory for run reports and the fault ledger")
+		cmd.Flags().StringVar(&name, "name", "run", "name of the run (the report directory's suffix)")
+		cmd.Flags().BoolVar(&allowVM, "allow-vm-actions", false, "allow VM faults (power off, restart, delete real machines through the cloud API)")
+		cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address while running, e.g. :9090")
+		cmd.Flags().StringVar(&pushgateway, "pushgateway", "", "push the metrics to this Prometheus Pushgateway URL at the end")
+		cmd.Flags().DurationVar(&rtoBudget, "rto-budget", 0, "override every scenario's RTO budget (0: not judged)")
+		cmd.Flags().DurationVar(&rpoBudget, "rpo-budget", 0, "override every scenario's RPO budget")
+		cmd.Flags().DurationVar(&healTimeout, "heal-timeout", runner.DefaultHealTimeout, "how long healing one fault may take")
+		cf.add(cmd)
+		return cmd
+	})
+}
+
+// withReadOnlySeams fills the seams a dry run never calls, so New accepts it.
+func withReadOnlySeams(cfg runner.Config) runner.Config {
+	cfg.Environment = func(context.Context) (report.Environment, error) {
+		return report.Environment{}, errors.New("dry run: not measured")
+	}
+	cfg.NewWorkload = func(scenario.Scenario, *history.Writer) (runner.Workload, error) {
+		return nil, errors.New("dry run: no workload")
+	}
+	cfg.NewObserver = func(*history.Writer) (runner.Observer, error) {
+		return nil, errors.New("dry run: no observer")
+	}
+	return cfg
+}
+
+// kubeContextName is the kubeconfig context in use, for the report.
+func kubeContextName(a *app) string {
+	if a.kube.Context != nil && *a.kube.Context != "" {
+		return *a.kube.Context
+	}
+	raw, err := a.kube.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return ""
+	}
+	return raw.CurrentContext
+}
