@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/irischaos/irischaos/pkg/nodepower"
 )
 
 // EndpointFile is the file, in a local cluster's state directory, where the
@@ -53,4 +55,9 @@ func ReadEndpoint(dir string) (ep Endpoint, ok bool, err error) {
 		return Endpoint{}, false, fmt.Errorf("%s is corrupt (%v): restart the cluster", path, err)
 	}
 	return ep, true, nil
+}
+
+// ForCluster reads the EndpointFile of the named local cluster.
+func ForCluster(cluster string) (Endpoint, bool, error) {
+	return ReadEndpoint(nodepower.ClusterDir(cluster))
 }
