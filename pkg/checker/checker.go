@@ -62,6 +62,7 @@ func (c *check) run(recs []history.Record) {
 		c.afterRecovery()
 	}
 	c.rpo()
+	c.clock()
 	c.verdict()
 }
 

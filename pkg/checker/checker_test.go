@@ -2,6 +2,7 @@ package checker
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -452,5 +453,47 @@ func hasAnomaly(t *testing.T, r Result, kind string) {
 	t.Helper()
 	if !slices.ContainsFunc(r.Anomalies, func(a Anomaly) bool { return a.Kind == kind }) {
 		t.Errorf("no %s anomaly in %+v", kind, r.Anomalies)
+	}
+}
+
+func TestClock(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string
+		ok   bool
+	}{
+		{"seq=42 run=r1 t=2026-11-27 10:15:03.123456 host=iris-0", "2026-11-27T10:15:03.123456Z", true},
+		{"seq=1 t=2026-11-27 10:15:03 host=x", "2026-11-27T10:15:03Z", true},
+		{"seq=1 start=2026-11-27 10:15:03", "", false},
+		{"seq=1 t=2026-11-27", "", false},
+		{"seq=1 t=yesterday noon", "", false},
+		{"", "", false},
+	} {
+		got, ok := markerTime(tc.in)
+		if ok != tc.ok || ok && got.Format(time.RFC3339Nano) != tc.want {
+			t.Errorf("markerTime(%q) = %v, %v; want %s, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+
+	// The database's clock runs 1.5 s ahead: noted, and measured within the window.
+	hist := standard().readback(acked()...)
+	for i := range hist.recs {
+		r := &hist.recs[i]
+		if r.Kind == history.KindOp && r.Result == history.OK {
+			r.Value = fmt.Sprintf("seq=%d run=r t=%s host=h", r.Seq, r.Invoke.Add(1505*time.Millisecond).Format(markerTimeLayout))
+		}
+	}
+	r := Check(hist.recs, DefaultBudgets())
+	if r.Clock == nil || r.Clock.Samples != 20 || !near(r.Clock.MedianOffsetSeconds, 1.5) || !near(r.Clock.MedianHalfWindowSeconds, 0.005) {
+		t.Fatalf("clock = %+v", r.Clock)
+	}
+	if !slices.ContainsFunc(r.Reasons, func(s string) bool { return strings.Contains(s, "1.500s ahead of the harness's") }) {
+		t.Errorf("reasons %q lack the clock note", r.Reasons)
+	}
+	if r.Verdict != Pass {
+		t.Errorf("a clock offset must not change the verdict: %s", r.Verdict)
+	}
+	if Check(standard().readback(acked()...).recs, DefaultBudgets()).Clock != nil {
+		t.Error("clock without timed markers")
 	}
 }

@@ -84,6 +84,10 @@ type Result struct {
 	FailedPresent     []int64  `json:"failed_present"`     // written with result fail, yet read back
 	Duplicates        []int64  `json:"duplicates"`         // read back more than once
 
+	// Clock: the database's clock against the harness's, from the time
+	// acknowledged markers carry; absent when markers carry no time.
+	Clock *Clock `json:"clock,omitempty"`
+
 	Suffix    Suffix    `json:"suffix"`
 	Phases    []Phase   `json:"phases"`
 	Anomalies []Anomaly `json:"anomalies"`

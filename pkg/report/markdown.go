@@ -125,6 +125,9 @@ func (p *mdWriter) iteration(it Iteration) {
 		}
 	}
 	p.row("Lost writes form a suffix", suffix)
+	if c := r.Clock; c != nil {
+		p.row("Database clock minus harness clock", clockText(c))
+	}
 
 	if len(r.Phases) > 0 {
 		p.f("\nPhases of RTO:\n\n| Phase | At (since fault) | Duration | Detail |\n|---|---|---|---|\n")

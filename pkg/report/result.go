@@ -67,6 +67,9 @@ func RenderResult(w io.Writer, r checker.Result, meta map[string]string) error {
 		}
 	}
 	rows = append(rows, []string{"Lost writes form a suffix", suffix})
+	if c := r.Clock; c != nil {
+		rows = append(rows, []string{"Database clock offset", clockText(c)})
+	}
 	for _, row := range rows {
 		if err := t.Append(row); err != nil {
 			return err

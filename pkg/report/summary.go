@@ -221,3 +221,14 @@ func iterationCounts(run Run) string {
 	}
 	return s
 }
+
+func clockText(c *checker.Clock) string {
+	return fmt.Sprintf("%s median (%s to %s, ±%s, %d writes)", signedSec(c.MedianOffsetSeconds), signedSec(c.MinOffsetSeconds), signedSec(c.MaxOffsetSeconds), sec(c.MedianHalfWindowSeconds), c.Samples)
+}
+
+func signedSec(s float64) string {
+	if s > 0 {
+		return "+" + sec(s)
+	}
+	return sec(s)
+}
