@@ -5,9 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,7 +68,7 @@ func needMoto(t *testing.T) *emulator.Server {
 func isolated(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-	for _, k := range []string{"AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
+	for _, k := range []string{"AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CA_BUNDLE"} {
 		t.Setenv(k, "")
 		os.Unsetenv(k)
 	}
@@ -75,6 +79,41 @@ type env struct {
 	p        *Provider
 	log      *cloud.CallLog
 	progress *bytes.Buffer
+	wire     *wire
+}
+
+// wire keeps the form body of every EC2 request the SDK sends.
+type wire struct {
+	mu    sync.Mutex
+	forms []url.Values
+}
+
+func (w *wire) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		if f, err := url.ParseQuery(string(b)); err == nil {
+			w.mu.Lock()
+			w.forms = append(w.forms, f)
+			w.mu.Unlock()
+		}
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// last returns the last request with the given Action.
+func (w *wire) last(action string) url.Values {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := len(w.forms) - 1; i >= 0; i-- {
+		if w.forms[i].Get("Action") == action {
+			return w.forms[i]
+		}
+	}
+	return nil
 }
 
 func newProvider(t *testing.T, endpoint string) env {
@@ -82,16 +121,20 @@ func newProvider(t *testing.T, endpoint string) env {
 	isolated(t)
 	log := &cloud.CallLog{}
 	progress := &bytes.Buffer{}
+	w := &wire{}
 	p := New(Options{
-		Endpoint:      endpoint,
-		LoadOptions:   []func(*config.LoadOptions) error{config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("testing", "testing", ""))},
+		Endpoint: endpoint,
+		LoadOptions: []func(*config.LoadOptions) error{
+			config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("testing", "testing", "")),
+			config.WithHTTPClient(&http.Client{Transport: w}),
+		},
 		Recorder:      log.Recorder(),
 		Progress:      progress,
 		PollInterval:  20 * time.Millisecond,
 		ProgressEvery: time.Millisecond,
 		Timeout:       20 * time.Second,
 	})
-	return env{p: p, log: log, progress: progress}
+	return env{p: p, log: log, progress: progress, wire: w}
 }
 
 // launch registers one instance in moto and returns its providerID.
@@ -116,19 +159,24 @@ func TestActionsAgainstMoto(t *testing.T) {
 		t.Fatalf("parsed %+v", vm)
 	}
 	steps := []struct {
-		a    cloud.Action
-		op   string
-		want cloud.State
+		a     cloud.Action
+		op    string
+		force string // the Force parameter on the wire
+		want  cloud.State
 	}{
-		{cloud.PowerOff, "ec2:StopInstances", cloud.Stopped},
-		{cloud.PowerOn, "ec2:StartInstances", cloud.Running},
-		{cloud.Restart, "ec2:RebootInstances", cloud.Running},
-		{cloud.Delete, "ec2:TerminateInstances", cloud.Terminated},
+		{cloud.PowerOff, "ec2:StopInstances", "true", cloud.Stopped},
+		{cloud.PowerOn, "ec2:StartInstances", "", cloud.Running},
+		{cloud.Restart, "ec2:RebootInstances", "", cloud.Running},
+		{cloud.Delete, "ec2:TerminateInstances", "", cloud.Terminated},
 	}
 	for _, s := range steps {
 		before := len(e.log.Calls())
 		if err := e.p.Do(ctx, vm, s.a); err != nil {
 			t.Fatalf("%s: %v", s.a, err)
+		}
+		sent := e.wire.last(strings.TrimPrefix(s.op, "ec2:"))
+		if sent == nil || sent.Get("InstanceId.1") != vm.ID || sent.Get("InstanceId.2") != "" || sent.Get("Force") != s.force {
+			t.Errorf("%s: the SDK sent %v; want InstanceId.1=%s only and Force=%q", s.a, sent, vm.ID, s.force)
 		}
 		st, err := e.p.State(ctx, vm)
 		if err != nil || st != s.want {
