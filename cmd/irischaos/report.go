@@ -25,8 +25,9 @@ A run that never wrote result.json (the harness was killed) is rebuilt from
 its iteration directories, with the run's verdict at best unknown.
 
 Formats: table (the failure-domain table, as report.txt), md (report.md),
-json (result.json), junit (junit.xml). --write rewrites report.txt,
-report.md and junit.xml in RUN_DIR as well.`,
+json (result.json), junit (junit.xml), html (report.html). --write rewrites
+report.txt, report.md, junit.xml, report.html and the timelines in RUN_DIR
+as well.`,
 			Example: `  irischaos report reports/20261127T101500Z-local
   irischaos report reports/20261127T101500Z-local -o md > report.md
   irischaos report reports/20261127T101500Z-local -o junit`,

@@ -133,6 +133,7 @@ func TestGolden(t *testing.T) {
 		{"md", "report.md.golden"},
 		{"json", "result.json.golden"},
 		{"junit", "junit.xml.golden"},
+		{"html", "report.html.golden"},
 	} {
 		t.Run(f.format, func(t *testing.T) {
 			var b bytes.Buffer
@@ -227,7 +228,7 @@ func TestWriteAndReadRun(t *testing.T) {
 	if run.Iterations[0].Timeline != "" {
 		t.Error("WriteRun changed the caller's run")
 	}
-	for _, f := range []string{ResultFile, TableFile, MDFile, JUnitFile} {
+	for _, f := range []string{ResultFile, TableFile, MDFile, JUnitFile, HTMLFile} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Error(err)
 		}
@@ -277,8 +278,8 @@ func TestJUnitCounts(t *testing.T) {
 }
 
 func TestRenderUnknownFormat(t *testing.T) {
-	err := Render(&bytes.Buffer{}, Run{}, "html")
-	if err == nil || !strings.Contains(err.Error(), "known: table, md, json, junit") {
+	err := Render(&bytes.Buffer{}, Run{}, "pdf")
+	if err == nil || !strings.Contains(err.Error(), "known: table, md, json, junit, html") {
 		t.Errorf("err = %v", err)
 	}
 }

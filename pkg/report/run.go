@@ -8,6 +8,7 @@
 //	report.txt                           the terminal table
 //	report.md                            the report for auditors
 //	junit.xml                            one test case per scenario and iteration
+//	report.html                          report.md's content as one page, timelines inline
 //	<scenario>/<iteration>/history.jsonl the evidence of one iteration (see docs/history.md)
 //	<scenario>/<iteration>/result.json   the checker's result for it
 //	<scenario>/<iteration>/timeline.svg  its writes by latency, outage shaded, phases marked

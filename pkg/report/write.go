@@ -13,7 +13,8 @@ import (
 	"strings"
 )
 
-// WriteRun writes result.json, report.txt, report.md and junit.xml into dir
+// WriteRun writes result.json, report.txt, report.md, junit.xml and
+// report.html into dir
 // (the run directory, which must exist), and a timeline.svg next to every
 // iteration's history found there. Each file is written whole to a
 // temporary name and renamed, so a reader never sees half a report.
@@ -32,6 +33,7 @@ func WriteRun(dir string, run Run) error {
 		{TableFile, renderTableTo},
 		{MDFile, renderMDTo},
 		{JUnitFile, renderJUnitTo},
+		{HTMLFile, renderHTMLTo},
 	} {
 		var b bytes.Buffer
 		if err := f.render(&b, run); err != nil {
@@ -83,10 +85,10 @@ func WriteIterationResult(runDir string, it Iteration) error {
 }
 
 // Formats Render knows.
-var Formats = []string{"table", "md", "json", "junit"}
+var Formats = []string{"table", "md", "json", "junit", "html"}
 
 // Render writes run in one format: table (report.txt), md (report.md),
-// json (result.json) or junit (junit.xml).
+// json (result.json), junit (junit.xml) or html (report.html).
 func Render(w io.Writer, run Run, format string) error {
 	switch format {
 	case "table":
@@ -97,6 +99,8 @@ func Render(w io.Writer, run Run, format string) error {
 		return RenderJSON(w, run)
 	case "junit", "xml":
 		return RenderJUnit(w, run)
+	case "html":
+		return RenderHTML(w, run)
 	}
 	return fmt.Errorf("unknown report format %q (known: %s)", format, strings.Join(Formats, ", "))
 }

@@ -1,0 +1,70 @@
+package report
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/irischaos/irischaos/pkg/checker"
+)
+
+// HTMLFile is the self-contained page for auditors: report.md's content
+// with the timelines shown inline.
+const HTMLFile = "report.html"
+
+//go:embed report.html.tmpl
+var htmlTemplate string
+
+var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
+	"upper":     func(v checker.Verdict) string { return strings.ToUpper(string(v)) },
+	"lower":     func(v checker.Verdict) string { return string(v) },
+	"sec":       secp,
+	"secv":      sec,
+	"phase":     phaseName,
+	"clock":     clockText,
+	"faultcell": faultCell,
+	"seqs":      seqList,
+	"hhmmss":    func(t time.Time) string { return t.Format("15:04:05.000") },
+	"rto": func(r checker.Result) string {
+		switch {
+		case r.NoInterruption:
+			return "0s (no interruption observed)"
+		case r.RTOSeconds == nil && r.RTOAtLeastSeconds != nil:
+			return "unknown (at least " + sec(*r.RTOAtLeastSeconds) + ": no recovery seen)"
+		}
+		return secp(r.RTOSeconds)
+	},
+	"suffix": func(s checker.Suffix) string {
+		switch {
+		case !s.Checked:
+			return "not checked (no read-back)"
+		case !s.OK:
+			return fmt.Sprintf("VIOLATED: %d lost write(s) followed by a surviving later one", s.ViolationCount)
+		}
+		return fmt.Sprintf("ok (%d acknowledged writes in scope)", s.InScope)
+	},
+}).Parse(htmlTemplate))
+
+// RenderHTML writes report.html.
+func RenderHTML(w io.Writer, run Run) error {
+	e := run.Environment
+	data := struct {
+		Run                           Run
+		Verdict                       checker.Verdict
+		Counts                        string
+		Database, Storage, Kubernetes string
+		Rows                          []Row
+	}{run, runVerdict(run), iterationCounts(run), databaseText(e), storageText(e), kubernetesText(e), Rows(run)}
+	var b bytes.Buffer
+	if err := htmlTmpl.Execute(&b, data); err != nil {
+		return err
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+func renderHTMLTo(b *bytes.Buffer, run Run) error { return RenderHTML(b, run) }
