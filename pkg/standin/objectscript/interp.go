@@ -44,6 +44,9 @@ func rtErr(code, detail string) *Error { return &Error{Code: code, Detail: detai
 // InterSystems IRIS.
 var Version = "IRIS for UNIX (" + standin.Product + ") " + standin.Version + " (Build standin)"
 
+// MaxString is IRIS's longest string (3,641,144 characters).
+const MaxString = 3641144
+
 // Interp runs lines for one process (one session): it owns the local
 // variables, the transaction state and the output column.
 type Interp struct {
@@ -493,6 +496,9 @@ func (in *Interp) binary(e *binExpr) (string, error) {
 	var res string
 	switch op {
 	case "_":
+		if len(l)+len(r) > MaxString {
+			return "", rtErr("MAXSTRING", "")
+		}
 		return l + r, nil
 	case "+":
 		return canon(num(l) + num(r)), nil

@@ -154,3 +154,11 @@ func TestSessionGolden(t *testing.T) {
 		})
 	}
 }
+
+func TestMaxString(t *testing.T) {
+	in, _, _ := newInterp(t)
+	err := in.Exec(context.Background(), `s x="0123456789" f  s x=x_x`)
+	if e, ok := err.(*Error); !ok || e.Code != "MAXSTRING" {
+		t.Fatalf("doubling a string forever: %v, want <MAXSTRING>", err)
+	}
+}
