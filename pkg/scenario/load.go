@@ -325,6 +325,7 @@ func kindName(k yaml.Kind) string {
 var (
 	lineRE    = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 	unknownRE = regexp.MustCompile(`^field (\S+) not found in type scenario\.(\w+)$`)
+	intoRE    = regexp.MustCompile(`into scenario\.\w+`)
 )
 
 // yamlError turns the YAML library's errors into file:line messages, and
@@ -347,6 +348,15 @@ func yamlError(file string, err error) error {
 			section, known := fieldsOf(sm[2])
 			e.Msg = fmt.Sprintf("unknown field %q%s (known: %s)", sm[1], section, strings.Join(known, ", "))
 		}
+		e.Msg = intoRE.ReplaceAllStringFunc(e.Msg, func(m string) string {
+			section, known := fieldsOf(strings.TrimPrefix(m, "into scenario."))
+			if section == "" {
+				section = " a scenario"
+			}
+			return fmt.Sprintf("into%s (a mapping of %s)", strings.Replace(section, " in ", " ", 1), strings.Join(known, ", "))
+		})
+		// One error per line: a quoted multi-line value must not break that.
+		e.Msg = strings.ReplaceAll(e.Msg, "\n", `\n`)
 		errs = append(errs, e)
 	}
 	return errors.Join(errs...)

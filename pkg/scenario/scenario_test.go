@@ -111,6 +111,8 @@ func TestParseErrors(t *testing.T) {
 				"f.yaml:8: workload.streams must be between 1 and 64, got 100"},
 		{"wrong type", "fault: {type: pod-delete}\nbudgets: {rto: 30s}\niterations: many\n",
 			"f.yaml:3: cannot unmarshal !!str `many` into int"},
+		{"scalar for a mapping", "fault: pod-delete\nbudgets: {rto: 30s}\n",
+			"f.yaml:1: cannot unmarshal !!str `pod-delete` into fault (a mapping of type, gracePeriod, drainTimeout, powerOn)"},
 		{"syntax", "fault:\n  type: pod-delete\n budgets: 1\n",
 			"f.yaml:2: did not find expected key"},
 		{"empty", "\n# nothing\n", "f.yaml: empty scenario: it needs at least fault.type and budgets.rto"},
