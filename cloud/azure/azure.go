@@ -56,8 +56,9 @@ type Options struct {
 	ProgressEvery time.Duration
 	// ForceDelete deletes with forceDeletion=true (no graceful teardown).
 	ForceDelete bool
-	// ThrottleRetries is how often a throttled (HTTP 429) call is retried,
-	// waiting as Retry-After asks; default 5.
+	// ThrottleRetries is how often an operation still throttled (HTTP 429)
+	// after the SDK's own retries is started again, waiting as Retry-After
+	// asks; default 3.
 	ThrottleRetries int
 	// ThrottleBackoff is the wait when a 429 carries no Retry-After; default 10s.
 	ThrottleBackoff time.Duration
@@ -106,7 +107,7 @@ func New(o Options) (*Provider, error) {
 		o.ProgressEvery = 5 * time.Second
 	}
 	if o.ThrottleRetries == 0 {
-		o.ThrottleRetries = 5
+		o.ThrottleRetries = 3
 	}
 	if o.ThrottleBackoff <= 0 {
 		o.ThrottleBackoff = 10 * time.Second
@@ -267,11 +268,11 @@ func (p *Provider) clientsFor(sub string) (*clients, error) {
 		cp := *p.o.ClientOptions
 		opts = &cp
 	}
-	// Throttling is retried by Do, visibly and honouring Retry-After; the
-	// SDK keeps retrying transient 408/5xx answers on its own.
-	if opts.Retry.StatusCodes == nil {
-		opts.Retry.StatusCodes = []int{http.StatusRequestTimeout, http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}
-	}
+	// The SDK retries 408, 429 and 5xx answers itself, honouring
+	// Retry-After up to its MaxRetryDelay; throttleNotice makes those
+	// retries visible. A 429 that still surfaces (a longer Retry-After, or
+	// retries exhausted) is retried by Do.
+	opts.PerRetryPolicies = append(append([]policy.Policy(nil), opts.PerRetryPolicies...), throttleNotice{p.o.Progress})
 	vmss, err := armcompute.NewVirtualMachineScaleSetVMsClient(sub, p.cred, opts)
 	if err != nil {
 		return nil, fmt.Errorf("azure: creating scale set VM client for subscription %s: %w", sub, err)
@@ -456,6 +457,17 @@ func (p *Provider) withThrottleRetry(ctx context.Context, what string, f func() 
 		case <-t.C:
 		}
 	}
+}
+
+// throttleNotice reports every throttled answer, which the SDK then retries.
+type throttleNotice struct{ w io.Writer }
+
+func (n throttleNotice) Do(req *policy.Request) (*http.Response, error) {
+	resp, err := req.Next()
+	if n.w != nil && err == nil && resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+		fmt.Fprintf(n.w, "  throttled by Azure (HTTP 429) on %s %s; Retry-After %s\n", req.Raw().Method, req.Raw().URL.Path, retryAfter(resp, 0))
+	}
+	return resp, err
 }
 
 // retryAfter reads the wait ARM asks for: Retry-After in seconds or as an

@@ -287,7 +287,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newHarness(t *testing.T, o Options, transport func(policy.Transporter) policy.Transporter) *harness {
+func newHarness(t *testing.T, o Options, transport func(policy.Transporter) policy.Transporter, retry ...policy.RetryOptions) *harness {
 	t.Helper()
 	f := &fleet{power: map[string]string{
 		"aks-nodepool1-123-vmss/3": "PowerState/running",
@@ -301,10 +301,14 @@ func newHarness(t *testing.T, o Options, transport func(policy.Transporter) poli
 	log := &cloud.CallLog{}
 	progress := &syncBuffer{}
 	o.Credential = &azfake.TokenCredential{}
+	ro := policy.RetryOptions{RetryDelay: time.Millisecond, MaxRetryDelay: time.Millisecond}
+	if len(retry) > 0 {
+		ro = retry[0]
+	}
 	o.ClientOptions = &arm.ClientOptions{ClientOptions: azcore.ClientOptions{
 		Transport:       tr,
 		PerCallPolicies: []policy.Policy{reqs},
-		Retry:           policy.RetryOptions{RetryDelay: time.Millisecond, MaxRetryDelay: time.Millisecond},
+		Retry:           ro,
 	}}
 	o.Recorder = log.Recorder()
 	o.Progress = progress
@@ -436,7 +440,7 @@ func TestThrottleRetrySucceeds(t *testing.T) {
 	if n := len(h.fleet.calls); n != 3 {
 		t.Errorf("fake saw %d power-off calls, want 3 (two throttled, one accepted)", n)
 	}
-	if !strings.Contains(h.progress.String(), "throttled by Azure (HTTP 429), retry 2/5") {
+	if !strings.Contains(h.progress.String(), "throttled by Azure (HTTP 429), retry 2/3") {
 		t.Errorf("progress %q does not report the retries", h.progress.String())
 	}
 }
@@ -466,18 +470,32 @@ func (r *retryAfterOnce) Do(req *http.Request) (*http.Response, error) {
 }
 
 func TestThrottleHonoursRetryAfter(t *testing.T) {
-	h := newHarness(t, Options{ThrottleBackoff: time.Hour}, func(next policy.Transporter) policy.Transporter {
-		return &retryAfterOnce{next: next}
-	})
-	start := time.Now()
-	if err := h.p.Do(context.Background(), h.vm(t, plainID), cloud.PowerOff); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name  string
+		retry policy.RetryOptions
+		says  string
+	}{
+		// Retry-After beyond the SDK's MaxRetryDelay: the SDK gives up, Do waits.
+		{"by Do", policy.RetryOptions{RetryDelay: time.Millisecond, MaxRetryDelay: time.Millisecond}, "retry 1/3 in 1s"},
+		// Within MaxRetryDelay: the SDK waits and retries, and it is reported.
+		{"by the SDK", policy.RetryOptions{RetryDelay: time.Millisecond}, "throttled by Azure (HTTP 429) on POST /subscriptions/"},
 	}
-	if d := time.Since(start); d < time.Second || d > 30*time.Second {
-		t.Errorf("Do took %s; want it to wait the 1s Retry-After asked for (and not the 1h default)", d)
-	}
-	if !strings.Contains(h.progress.String(), "retry 1/5 in 1s") {
-		t.Errorf("progress %q does not say it waits 1s", h.progress.String())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, Options{ThrottleBackoff: time.Hour}, func(next policy.Transporter) policy.Transporter {
+				return &retryAfterOnce{next: next}
+			}, tt.retry)
+			start := time.Now()
+			if err := h.p.Do(context.Background(), h.vm(t, plainID), cloud.PowerOff); err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); d < time.Second || d > 30*time.Second {
+				t.Errorf("Do took %s; want it to wait the 1s Retry-After asked for (and not the 1h default)", d)
+			}
+			if !strings.Contains(h.progress.String(), tt.says) {
+				t.Errorf("progress %q does not say %q", h.progress.String(), tt.says)
+			}
+		})
 	}
 }
 
