@@ -111,7 +111,9 @@ func start(t *testing.T, objs ...runtime.Object) *env {
 // key is what a test expects of an event record.
 type key struct{ source, target, reason, phase string }
 
-func (k key) String() string { return fmt.Sprintf("%s %s %s [%s]", k.source, k.target, k.reason, k.phase) }
+func (k key) String() string {
+	return fmt.Sprintf("%s %s %s [%s]", k.source, k.target, k.reason, k.phase)
+}
 
 func keys(rs []history.Record) []key {
 	var out []key
