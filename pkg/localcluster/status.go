@@ -12,13 +12,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/irischaos/irischaos/pkg/localcluster/provisioner"
 	"github.com/irischaos/irischaos/pkg/localcluster/state"
 	"github.com/irischaos/irischaos/pkg/nodepower"
 )
 
 // StandInAnnotation marks objects that stand in for production components
 // (the storage classes); its value says what they stand in for.
-const StandInAnnotation = "irischaos.io/stand-in"
+const StandInAnnotation = provisioner.StandInAnnotation
 
 // NodeStatus is one node as `cluster status` shows it.
 type NodeStatus struct {
