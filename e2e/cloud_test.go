@@ -282,6 +282,50 @@ func TestCloudAWSProviderAgainstMoto(t *testing.T) {
 	cloudEnv(c).Test(t, c.powerCycle("vm power cycle through the AWS provider against moto", n.Name, reg, n.Spec.ProviderID))
 }
 
+// TestCloudAWSProviderThroughTestEmulator runs the AWS provider against a
+// moto_server this test starts, whose instances stand for the cluster's nodes
+// and whose state drives the node power API (emulator.Sync): on a plain
+// `--cloud local` cluster, the same chain `--cloud aws-emulator` builds.
+func TestCloudAWSProviderThroughTestEmulator(t *testing.T) {
+	c := findCloudCluster(t)
+	n := c.victim(t)
+	if s, _ := cloud.Scheme(n.Spec.ProviderID); s == "aws" {
+		t.Skip("skipping: the cluster runs its own EC2 emulator; TestCloudAWSProviderAgainstMoto covers it")
+	}
+	if _, err := emulator.Binary(); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var specs []emulator.NodeSpec
+	for _, x := range c.nodes {
+		specs = append(specs, emulator.NodeSpec{Name: x.Name})
+	}
+	fleet, err := emulator.StartFleet(ctx, t.TempDir(), specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fleet.Close()
+	synced := make(chan struct{})
+	go func() {
+		defer close(synced)
+		_ = fleet.Sync(ctx, func(ctx context.Context, node, action string) error {
+			return c.power.Do(ctx, node, nodepower.Action(action))
+		}, testWriter{t})
+	}()
+	defer func() { cancel(); <-synced }()
+	reg := func(r cloud.Recorder) *cloud.Registry {
+		return providers.New(providers.Options{
+			AWSEndpoint:    fleet.Server.URL,
+			AWSLoadOptions: []func(*awsconfig.LoadOptions) error{awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(emulator.AccessKeyID, emulator.SecretAccessKey, ""))},
+			PollInterval:   500 * time.Millisecond,
+			Recorder:       r,
+			Progress:       testWriter{t},
+		})
+	}
+	cloudEnv(c).Test(t, c.powerCycle("vm power cycle through the AWS provider (moto driving node power)", n.Name, reg, fleet.Instances[n.Name].ProviderID))
+}
+
 // TestCloudAzureProviderThroughFake runs the Azure provider against the
 // SDK's fake servers whose handlers power the local cluster's nodes: the
 // scale set's instance i is the i-th node (by name).
