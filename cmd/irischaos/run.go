@@ -219,6 +219,12 @@ Exit codes: 0 every verdict passed, 1 a verdict failed, 2 unknown or error.`,
 						return withCode(exitUnknown, fmt.Errorf("scenarios %s: %w (or leave them out; --dry-run shows the plan)", strings.Join(vm, ", "), nemesis.ErrVMActionsNotAllowed))
 					}
 				}
+				if name == "" {
+					name = "scenarios"
+					if len(scenarios) == 1 {
+						name = scenarios[0].Name
+					}
+				}
 				cl, ns, err := stackClients(a)
 				if err != nil {
 					return err
@@ -319,7 +325,7 @@ Exit codes: 0 every verdict passed, 1 a verdict failed, 2 unknown or error.`,
 		}
 		cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan (pod, node, VM, the exact calls) and change nothing")
 		cmd.Flags().StringVar(&reportsDir, "reports", "reports", "directory for run reports and the fault ledger")
-		cmd.Flags().StringVar(&name, "name", "run", "name of the run (the report directory's suffix)")
+		cmd.Flags().StringVar(&name, "name", "", "name of the run, the report directory's suffix (default: the scenario's name, or \"scenarios\")")
 		cmd.Flags().BoolVar(&allowVM, "allow-vm-actions", false, "allow VM faults (power off, restart, delete real machines through the cloud API)")
 		cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address while running, e.g. :9090")
 		cmd.Flags().StringVar(&pushgateway, "pushgateway", "", "push the metrics to this Prometheus Pushgateway URL at the end")
