@@ -120,7 +120,9 @@ func waitRollout(ctx context.Context, c Clients, o *Options) error {
 		d, ok := obj.(*appsv1.Deployment)
 		return ok && d.Name == DeploymentName && rolledOut(d)
 	}
-	_, err := watchtools.UntilWithSync(ctx, lw, &appsv1.Deployment{},
+	// The wrapper tells the reflector whether the client (a fake in tests)
+	// can serve watch-list; real API servers can.
+	_, err := watchtools.UntilWithSync(ctx, cache.ToListWatcherWithWatchListSemantics(lw, c.Kube), &appsv1.Deployment{},
 		func(store cache.Store) (bool, error) {
 			for _, obj := range store.List() {
 				if isDone(obj) {

@@ -66,7 +66,7 @@ func Teardown(ctx context.Context, c Clients, o Options) error {
 			return c.Kube.CoreV1().Pods(ns).Watch(ctx, opts)
 		},
 	}
-	if err := waitEmpty(ctx, podsLW, &corev1.Pod{}, func(any) bool { return true }); err != nil {
+	if err := waitEmpty(ctx, cache.ToListWatcherWithWatchListSemantics(podsLW, c.Kube), &corev1.Pod{}, func(any) bool { return true }); err != nil {
 		return fmt.Errorf("IRIS pods in %s still there after %s: %w (%s)", ns, o.Timeout, err, diagnose(context.WithoutCancel(ctx), c, &o))
 	}
 	pvcLW := &cache.ListWatch{
@@ -81,7 +81,7 @@ func Teardown(ctx context.Context, c Clients, o Options) error {
 		p, ok := obj.(*corev1.PersistentVolumeClaim)
 		return ok && p.Name == PVCName
 	}
-	if err := waitEmpty(ctx, pvcLW, &corev1.PersistentVolumeClaim{}, isOurs); err != nil {
+	if err := waitEmpty(ctx, cache.ToListWatcherWithWatchListSemantics(pvcLW, c.Kube), &corev1.PersistentVolumeClaim{}, isOurs); err != nil {
 		return fmt.Errorf("pvc/%s in %s still there after %s: %w (a pod still using it, or a finalizer such as kubernetes.io/pvc-protection)", PVCName, ns, o.Timeout, err)
 	}
 	o.logf("stack removed from %s in %s", ns, time.Since(start).Round(100*time.Millisecond))
