@@ -95,12 +95,12 @@ func (c *Client) call(ctx context.Context, method, path string, out any) error {
 		if json.Unmarshal(body, &e) == nil && e.Error != "" {
 			msg = e.Error
 		}
-		err := fmt.Errorf("local cluster %q node power API %s %s: %s (HTTP %d)", c.Cluster, method, path, msg, resp.StatusCode)
+		err := &statusError{msg: fmt.Sprintf("local cluster %q node power API %s %s: %s (HTTP %d)", c.Cluster, method, path, msg, resp.StatusCode)}
 		switch resp.StatusCode {
 		case http.StatusNotFound:
-			return errors.Join(err, ErrNotFound)
+			err.kind = ErrNotFound
 		case http.StatusConflict:
-			return errors.Join(err, ErrConflict)
+			err.kind = ErrConflict
 		}
 		return err
 	}
@@ -112,6 +112,15 @@ func (c *Client) call(ctx context.Context, method, path string, out any) error {
 	}
 	return nil
 }
+
+// statusError is an API error; errors.Is matches ErrNotFound / ErrConflict.
+type statusError struct {
+	msg  string
+	kind error
+}
+
+func (e *statusError) Error() string        { return e.msg }
+func (e *statusError) Is(target error) bool { return e.kind != nil && target == e.kind }
 
 type apiError struct {
 	Error string `json:"error"`
