@@ -136,6 +136,8 @@ func TestSort(t *testing.T) {
 		{Kind: LineReadback, Subscript: "4", Value: "seq=3 run=me t=x host=h"},
 		{Kind: LineReadback, Subscript: "5", Value: "seq=3 run=me t=y host=h"},
 		{Kind: LineReadback, Subscript: "6", Value: "seq=9"},
+		{Kind: LineReadbackEnd},
+		{Kind: LineHello, Value: "x"},
 	}
 	rec := Sort(lines, "me")
 	if fmt.Sprint(rec.Seqs) != "[1 3 3]" {

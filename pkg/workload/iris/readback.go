@@ -71,10 +71,15 @@ func (c *Client) readBackOnce(ctx context.Context) (history.Record, error) {
 // Sort turns read-back lines into a readback record: sequence numbers of
 // run's markers in the order read, other markers without a sequence number in
 // Extra (as subscript=value), markers of other runs counted in Message.
+// Lines other than LineReadback are ignored.
 func Sort(lines []Line, run string) history.Record {
 	rec := history.Record{Kind: history.KindReadback, Seqs: []int64{}}
-	other := 0
+	other, n := 0, 0
 	for _, l := range lines {
+		if l.Kind != LineReadback {
+			continue
+		}
+		n++
 		m, ok := ParseMarker(l.Value)
 		switch {
 		case !ok || m.Run == "":
@@ -85,6 +90,6 @@ func Sort(lines []Line, run string) history.Record {
 			rec.Seqs = append(rec.Seqs, m.Seq)
 		}
 	}
-	rec.Message = fmt.Sprintf("%d markers read, %d of this run, %d without a sequence number, %d of other runs", len(lines), len(rec.Seqs), len(rec.Extra), other)
+	rec.Message = fmt.Sprintf("%d markers read, %d of this run, %d without a sequence number, %d of other runs", n, len(rec.Seqs), len(rec.Extra), other)
 	return rec
 }

@@ -1,0 +1,95 @@
+package iris
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/irischaos/irischaos/pkg/history"
+	"github.com/irischaos/irischaos/pkg/standin/engine"
+	"github.com/irischaos/irischaos/pkg/standin/objectscript"
+	"github.com/irischaos/irischaos/pkg/workload/podexec"
+)
+
+// standinExec runs the IRIS stand-in's real interpreter and terminal loop
+// in-process on one in-memory database: the client's ObjectScript and its
+// parsing of the session's output (banner, prompts, batching) are checked
+// against the same code the stand-in image runs.
+type standinExec struct{ db *engine.DB }
+
+func (s standinExec) Exec(ctx context.Context, _ podexec.Target, cmd []string, stdin io.Reader, stdout, _ io.Writer) error {
+	if !slices.Equal(cmd, []string{"iris", "session", "iris", "-U", "USER"}) {
+		return podexec.ExitError(1, "unexpected command")
+	}
+	w := bufio.NewWriter(stdout)
+	in := objectscript.New(s.db, "USER", w)
+	defer in.Close()
+	return objectscript.Run(ctx, in, bufio.NewReader(stdin), "\nNode: iris-a, Instance: IRIS\n\n")
+}
+
+func TestAgainstStandinInterpreter(t *testing.T) {
+	db := engine.Memory()
+	defer db.Close()
+	ex := standinExec{db: db}
+	// A marker written by hand the seed's way, before the run.
+	if _, err := runOnce(context.Background(), ex, podexecTarget("iris-a"), []string{"iris", "session", "iris", "-U", "USER"},
+		`set ^k8stest($i(^k8stest))=$zdt($h)_" running on "_$system.INetInfo.LocalHostName() write ^k8stest(^k8stest)`, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	zv, err := DatabaseIdentity(context.Background(), ex, podexecTarget("iris-a"), nil)
+	if err != nil || !strings.Contains(zv, "stand-in") {
+		t.Fatalf("DatabaseIdentity = %q, %v", zv, err)
+	}
+
+	for _, mode := range []Mode{ModeSession, ModeExecPerWrite} {
+		t.Run(string(mode), func(t *testing.T) {
+			h := history.NewMemory()
+			c, err := New(Config{Kube: newKube(t, runningPod("iris-a", time.Now())), Exec: ex, History: h, Namespace: "ns", Mode: mode, Streams: 2, RunID: "run-" + string(mode)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := runUntil(t, c, h, func(o []history.Record) bool { return countOK(o) >= 40 })
+			var acked []int64
+			for _, r := range got {
+				if r.Result != history.OK {
+					t.Fatalf("op %+v", r)
+				}
+				m, ok := ParseMarker(r.Value)
+				if !ok || m.Seq != r.Seq || m.Run != c.RunID() || !strings.Contains(r.Value, " t=20") || !strings.Contains(r.Value, "host=") {
+					t.Fatalf("value %q of op %d", r.Value, r.Seq)
+				}
+				acked = append(acked, r.Seq)
+			}
+			rb, err := c.ReadBack(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got2 := slices.Clone(rb.Seqs)
+			slices.Sort(got2)
+			slices.Sort(acked)
+			if !slices.Equal(got2, acked) {
+				t.Errorf("read-back %v, acked %v", got2, acked)
+			}
+			// The hand-written marker precedes this run: the read-back
+			// starts after it and the other run's markers are skipped.
+			if len(rb.Extra) != 0 {
+				t.Errorf("extra %q", rb.Extra)
+			}
+		})
+	}
+
+	// A read-back from the start sees the seed's marker as extra.
+	lines, err := runOnce(context.Background(), ex, podexecTarget("iris-a"), []string{"iris", "session", "iris", "-U", "USER"}, Commands{}.ReadBack(""), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := Sort(lines, "nobody")
+	if len(rec.Extra) != 1 || !strings.Contains(rec.Extra[0], "running on") {
+		t.Errorf("extra %q", rec.Extra)
+	}
+}
