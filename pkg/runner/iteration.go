@@ -186,7 +186,9 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 	defer func() {
 		writeFault(time.Time{})
 		if u := r.heal(ctx, f, entry.ID, h); u != nil {
-			unhealed = append(unhealed, *u)
+			if len(unhealed) == 0 {
+				unhealed = append(unhealed, *u)
+			}
 		} else if r.cfg.OnFault != nil {
 			r.cfg.OnFault(s, false)
 		}
@@ -245,12 +247,12 @@ func nemesisEntry(f nemesis.Fault, cluster, run string) ledger.Entry {
 // returns the fault as unhealed when healing failed or was aborted.
 func (r *Runner) heal(ctx context.Context, f nemesis.Fault, id string, h *history.Writer) *report.Unhealed {
 	if r.healed == nil {
-		r.healed = map[string]bool{}
+		r.healed = map[string]*report.Unhealed{}
 	}
-	if r.healed[id] {
-		return nil
+	if u, done := r.healed[id]; done {
+		return u // healed once already, or given up on: the same answer
 	}
-	r.healed[id] = true
+	r.healed[id] = nil
 	hctx, cancel := r.healContext(ctx)
 	defer cancel()
 	if f.HealAction() != "" {
@@ -270,7 +272,9 @@ func (r *Runner) heal(ctx context.Context, f nemesis.Fault, id string, h *histor
 		return nil
 	}
 	r.printf("UNHEALED: %s on %s: %v (kept in %s; run `irischaos recover`)", f.Name(), f.Target(), err, r.cfg.Ledger.Path())
-	return &report.Unhealed{Fault: f.Name(), Target: f.Target().String(), Since: start.UTC(), Error: err.Error()}
+	u := &report.Unhealed{Fault: f.Name(), Target: f.Target().String(), Since: start.UTC(), Error: err.Error()}
+	r.healed[id] = u
+	return u
 }
 
 // warmup waits d, then until the first acknowledged write (bounded).

@@ -106,7 +106,7 @@ const (
 // Runner runs scenarios.
 type Runner struct {
 	cfg    Config
-	healed map[string]bool // ledger ids already healed (or given up on)
+	healed map[string]*report.Unhealed // ledger ids already healed (nil) or given up on
 }
 
 // New checks cfg.

@@ -15,6 +15,7 @@ import (
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/irischaos/irischaos/cloud"
 	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/ledger"
@@ -338,5 +339,64 @@ func TestRecoveryState(t *testing.T) {
 				t.Fatalf("outage %s recovered %s, want %s %s", ms(rc.outage), ms(rc.recoveredAt), tc.wantOutage, tc.wantRecover)
 			}
 		})
+	}
+}
+
+// stuckVMs is a provider whose power on never finishes on its own.
+type stuckVMs struct{ state cloud.State }
+
+func (p *stuckVMs) Name() string { return "fake" }
+func (p *stuckVMs) Parse(id string) (cloud.VM, error) {
+	return cloud.VM{ProviderID: id, Provider: "fake", ID: strings.TrimPrefix(id, "fake:///")}, nil
+}
+func (p *stuckVMs) Describe(vm cloud.VM, a cloud.Action) string {
+	return "FAKE " + string(a) + " " + vm.ID
+}
+func (p *stuckVMs) State(context.Context, cloud.VM) (cloud.State, error) { return p.state, nil }
+func (p *stuckVMs) Do(ctx context.Context, _ cloud.VM, a cloud.Action) error {
+	if a == cloud.PowerOff {
+		p.state = cloud.Stopped
+		return nil
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestAbortedHealStaysInLedger(t *testing.T) {
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w1"}, Spec: corev1.NodeSpec{ProviderID: "fake:///w1"}}
+	cs := fake.NewClientset(irisPod(), n)
+	db := &fakeDB{cs: cs, downFor: time.Hour}
+	r, l, _ := newRunner(t, db)
+	vms := &stuckVMs{state: cloud.Running}
+	r.cfg.Clouds = func(cloud.Recorder) *cloud.Registry {
+		reg := &cloud.Registry{}
+		reg.Register("fake", func() (cloud.Provider, error) { return vms, nil })
+		return reg
+	}
+	r.cfg.AllowVMActions = true
+	abort := make(chan struct{})
+	r.cfg.Abort = abort
+	var fired []bool
+	r.cfg.OnFault = func(_ scenario.Scenario, active bool) { fired = append(fired, active) }
+	go func() {
+		for vms.state != cloud.Stopped {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(900 * time.Millisecond) // past the quiet period: healing is under way
+		close(abort)                       // the second Ctrl-C
+	}()
+	run, _, err := r.Run(context.Background(), []scenario.Scenario{scen("vm", scenario.VMPowerOff)})
+	if err == nil || !strings.Contains(err.Error(), "unhealed") {
+		t.Fatalf("err = %v, want the unhealed fault reported", err)
+	}
+	if len(run.Unhealed) != 1 || run.Unhealed[0].Fault != "vm-poweroff" || !strings.Contains(run.Unhealed[0].Target, "fake:///w1") {
+		t.Fatalf("unhealed %+v", run.Unhealed)
+	}
+	p, _ := l.Pending()
+	if len(p) != 1 || p[0].Heal != ledger.HealPowerOn || p[0].HealError == "" {
+		t.Fatalf("ledger pending %+v: want the power on, with the aborted attempt", p)
+	}
+	if fmt.Sprint(fired) != "[true]" {
+		t.Fatalf("OnFault calls %v: want active, never healed", fired)
 	}
 }
