@@ -56,7 +56,7 @@ var busyboxApplets = []string{
 	"tail", "mkdir", "rm", "kill", "env", "test", "[", "true", "false", "wc", "sed",
 	"awk", "tr", "date", "hostname", "id", "find", "df", "du", "mount", "pidof",
 	"cp", "mv", "chmod", "chown", "touch", "stat", "sync", "uname", "tee", "printf",
-	"xargs", "sort", "uniq", "less", "vi", "timeout", "du", "ln", "readlink", "which",
+	"xargs", "sort", "uniq", "less", "vi", "timeout", "ln", "readlink", "which",
 }
 
 // Options says where the binaries are and where the tarballs go.
@@ -348,12 +348,8 @@ func standinImage(binDir string) (v1.Image, error) {
 		dir(RunDir, 0o775),
 		dir("/home", 0o755), dir("/home/irisowner", 0o755),
 	)
-	seen := map[string]bool{}
 	for _, a := range busyboxApplets {
-		if !seen[a] {
-			seen[a] = true
-			entries = append(entries, symlink("/bin/"+a, "busybox"))
-		}
+		entries = append(entries, symlink("/bin/"+a, "busybox"))
 	}
 	return image(entries, v1.Config{
 		Entrypoint: []string{InstallDir + "/bin/iris-main"},

@@ -184,3 +184,13 @@ func TestBuildAllRejects(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+func TestAppletsUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for _, a := range busyboxApplets {
+		if seen[a] {
+			t.Errorf("applet %q listed twice: the layer would hold two entries for /bin/%s", a, a)
+		}
+		seen[a] = true
+	}
+}
