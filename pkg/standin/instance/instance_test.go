@@ -1,6 +1,7 @@
 package instance
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -467,6 +468,37 @@ func BenchmarkSessionSetsPipelined(b *testing.B) {
 	for acked < b.N {
 		<-w.acks
 		acked++
+	}
+	b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "sets/s")
+}
+
+// BenchmarkSessionSetsDirect is BenchmarkSessionSets without the client's
+// stdin relay: the benchmark speaks the session protocol on the socket
+// itself, so only the instance and one socket round trip are measured.
+func BenchmarkSessionSetsDirect(b *testing.B) {
+	inst := setup(b, "", "")
+	start(b, inst)
+	defer inst.Stop(context.Background())
+	c, err := inst.dial(hello{Op: "session", Namespace: "USER"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReaderSize(c, 64<<10)
+	var buf []byte
+	b.ResetTimer()
+	t0 := time.Now()
+	for i := 1; i <= b.N; i++ {
+		fmt.Fprintf(c, `set ^k8stest($i(^k8stest))="seq=%d t="_$zdt($zts,3,1,6)_" host="_$system.INetInfo.LocalHostName() write "##ACK:%d:",^k8stest,!`+"\n", i, i)
+		want := fmt.Sprintf("##ACK:%d:", i)
+		for acked := false; !acked; {
+			typ, p, err := readFrame(r, buf)
+			if err != nil || typ != frameOut {
+				b.Fatalf("set %d: frame %c, %v", i, typ, err)
+			}
+			buf = p
+			acked = bytes.Contains(p, []byte(want))
+		}
 	}
 	b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "sets/s")
 }
