@@ -71,7 +71,13 @@
 // $piece, $extract, $char, $ascii, $justify, $select, $zdatetime/$zdate
 // (date formats 1, 2, 3, 4, 8; time formats 1-4; precision), special
 // variables $horolog, $ztimestamp (UTC, microseconds), $zversion, $job,
-// $tlevel, $namespace, $x, and $system.INetInfo.LocalHostName(). Anything
+// $tlevel, $namespace, $x, and $system.INetInfo.LocalHostName(). Class
+// methods (with do, or as `iris session` COMMAND, which IRIS runs with DO):
+// ##class(%SYSTEM.Process).Terminate(,n) (exit status n),
+// ##class(Backup.General).ExternalFreeze() / ExternalThaw() (flush and
+// checkpoint, then no database file writes until thawed; exit status 5
+// done, 3 failed, as the seed's backup script expects) and
+// IsExternallyFrozen(). Anything
 // else is a <SYNTAX> error printed on its own line; unlike IRIS the
 // offending line is not echoed, so a client scanning for sentinels such as
 // ##ACK never sees one in an error. Namespaces are USER and %SYS, each with

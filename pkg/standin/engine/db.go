@@ -62,6 +62,7 @@ type DB struct {
 	open    map[uint64][]undo // undo logs of transactions in progress
 	nextTid uint64
 	closed  bool
+	frozen  bool  // external freeze: no checkpoint until thawed
 	failed  error // first journal failure; updates are frozen after it
 
 	opts  Options
@@ -157,6 +158,9 @@ func (db *DB) background() {
 		case <-db.kick:
 			db.flushJournal()
 		case <-ct.C:
+			if db.Frozen() {
+				continue
+			}
 			if err := db.Checkpoint(); err != nil {
 				db.logf("checkpoint failed: %v", err)
 			}
@@ -175,6 +179,47 @@ func (db *DB) flushJournal() error {
 		return err
 	}
 	return nil
+}
+
+// Freeze makes the database file consistent and stops writing it (what
+// Backup.General.ExternalFreeze does before a volume snapshot): the journal
+// is flushed, a checkpoint written, and no checkpoint follows until Thaw.
+// Updates go on, into memory and the journal.
+func (db *DB) Freeze() error {
+	if db.j == nil {
+		return errors.New("a memory database has no files to freeze")
+	}
+	if err := db.flushJournal(); err != nil {
+		return err
+	}
+	if err := db.Checkpoint(); err != nil {
+		return err
+	}
+	db.mu.Lock()
+	db.frozen = true
+	db.mu.Unlock()
+	db.logf("database file frozen for an external backup")
+	return nil
+}
+
+// Thaw ends a Freeze.
+func (db *DB) Thaw() error {
+	db.mu.Lock()
+	was := db.frozen
+	db.frozen = false
+	db.mu.Unlock()
+	if !was {
+		return errors.New("the database is not frozen")
+	}
+	db.logf("database file thawed")
+	return nil
+}
+
+// Frozen reports whether the database is frozen.
+func (db *DB) Frozen() bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.frozen
 }
 
 // LastFlush returns the last completed journal flush.

@@ -292,3 +292,40 @@ func TestDatabaseFileRejectsCorruption(t *testing.T) {
 		t.Fatalf("truncated database file: %v", err)
 	}
 }
+
+func TestFreezeStopsCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	db, _ := open(t, dir, Options{CheckpointInterval: 50 * time.Millisecond})
+	defer db.Close()
+	s := db.NewSession()
+	s.Set("g", nil, "before")
+	if err := db.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "mgr", "IRIS.DAT")
+	frozen, _ := os.ReadFile(path)
+	s.Set("g", nil, "during") // updates go on while frozen
+	time.Sleep(200 * time.Millisecond)
+	if now, _ := os.ReadFile(path); string(now) != string(frozen) {
+		t.Fatal("the database file changed while frozen")
+	}
+	if !strings.Contains(string(frozen), "before") {
+		t.Error("freeze did not checkpoint first")
+	}
+	if err := db.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Thaw(); err == nil {
+		t.Error("thaw of a database that is not frozen succeeded")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if now, _ := os.ReadFile(path); strings.Contains(string(now), "during") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint after thaw")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

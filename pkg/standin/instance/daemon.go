@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -281,7 +282,14 @@ func (d *daemon) session(ctx context.Context, c io.Writer, r *bufio.Reader, h he
 	in.Hostname = d.host
 	code := byte(0)
 	if h.HasCmd {
-		err := in.Exec(ctx, h.Command)
+		// The argument is an entry reference that IRIS runs with DO, as
+		// "##Class(Backup.General).ExternalFreeze()"; the stand-in also
+		// accepts a command line ("write 1").
+		command := h.Command
+		if strings.HasPrefix(command, "##") || strings.HasPrefix(strings.ToLower(command), "$system.") {
+			command = "do " + command
+		}
+		err := in.Exec(ctx, command)
 		var oe *objectscript.Error
 		if errors.As(err, &oe) {
 			in.Emit(oe.Error() + "\n")
@@ -300,6 +308,9 @@ func (d *daemon) session(ctx context.Context, c io.Writer, r *bufio.Reader, h he
 		// The instance is shutting down: the session is cut, not ended, as
 		// IRIS terminates its processes; the client sees a lost connection.
 		return
+	}
+	if in.ExitCode >= 0 {
+		code = byte(in.ExitCode)
 	}
 	w.Flush()
 	writeFrame(c, frameExit, []byte{code})

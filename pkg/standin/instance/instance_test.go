@@ -401,6 +401,11 @@ func TestSessionProtocol(t *testing.T) {
 		{"%SYS prompt", "%SYS", "", "write $namespace,!\n", false, 0, "%SYS>%SYS\n%SYS>"},
 		{"eof without halt", "USER", "", "write 3", false, 0, "USER>3\nUSER>"},
 		{"bad namespace", "NOPE", "", "", false, 1, "<NAMESPACE>"},
+		{"freeze", "%SYS", "##Class(Backup.General).ExternalFreeze()", "", true, 5, ""},
+		{"frozen", "%SYS", `write ##class(Backup.General).IsExternallyFrozen()`, "", true, 0, "1"},
+		{"thaw", "%SYS", "##Class(Backup.General).ExternalThaw()", "", true, 5, ""},
+		{"thaw again fails", "%SYS", "##Class(Backup.General).ExternalThaw()", "", true, 3, ""},
+		{"terminate", "USER", "", "do ##class(%SYSTEM.Process).Terminate(,4)\nwrite 1\n", false, 4, "USER>"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

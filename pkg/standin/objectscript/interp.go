@@ -63,6 +63,10 @@ type Interp struct {
 	Now func() time.Time
 	// Job is $JOB.
 	Job int
+	// ExitCode is the exit status the process asked for: set by
+	// %SYSTEM.Process.Terminate(,n) and by Backup.General's freeze and
+	// thaw (5 done, 3 failed), -1 when none.
+	ExitCode int
 }
 
 // New returns an interpreter on db writing to out, in namespace ns.
@@ -71,7 +75,7 @@ func New(db *engine.DB, ns string, out *bufio.Writer) *Interp {
 	locals := engine.Memory()
 	return &Interp{
 		db: db, sess: db.NewSession(), locals: locals, lsess: locals.NewSession(),
-		out: out, namespace: strings.ToUpper(ns), Hostname: host, Now: time.Now, Job: os.Getpid(),
+		out: out, namespace: strings.ToUpper(ns), Hostname: host, Now: time.Now, Job: os.Getpid(), ExitCode: -1,
 	}
 }
 
@@ -284,6 +288,12 @@ func (in *Interp) exec(ctx context.Context, c *command) error {
 			return nil
 		} else {
 			return dbErr(err)
+		}
+	case "do":
+		for _, a := range c.args {
+			if _, err := in.eval(a.(expr)); err != nil {
+				return err
+			}
 		}
 	case "znspace":
 		if len(c.args) != 1 {
@@ -680,12 +690,45 @@ func (in *Interp) specialVar(name string) (string, error) {
 
 func (in *Interp) classMethod(c *classCall) (string, error) {
 	switch c.class + "." + c.method {
-	case "inetinfo.localhostname":
+	case "%system.inetinfo.localhostname":
 		return in.Hostname, nil
-	case "version.getversion":
+	case "%system.version.getversion":
 		return standin.Version, nil
+	case "%system.process.terminate":
+		// Terminate(,status) ends the process with that exit status, the
+		// way scripts piped into iris session report failure.
+		code := 0
+		if len(c.args) > 1 {
+			v, err := in.eval(c.args[1])
+			if err != nil {
+				return "", err
+			}
+			code = int(num(v))
+		}
+		in.ExitCode = code
+		return "", ErrHalt
+	case "backup.general.externalfreeze", "backup.general.externalthaw":
+		// IRIS sets the exit status of `iris session` to 5 on success and 3
+		// on failure, which backup scripts test.
+		var err error
+		if c.method == "externalfreeze" {
+			err = in.db.Freeze()
+		} else {
+			err = in.db.Thaw()
+		}
+		if err != nil {
+			in.ExitCode = 3
+			return "0", nil
+		}
+		in.ExitCode = 5
+		return "1", nil
+	case "backup.general.isexternallyfrozen":
+		return boolStr(in.db.Frozen()), nil
 	}
-	return "", rtErr("METHOD DOES NOT EXIST", fmt.Sprintf("%s,%%SYSTEM.%s", c.method, c.class))
+	if strings.HasPrefix(c.class, "%system.") || c.class == "backup.general" {
+		return "", rtErr("METHOD DOES NOT EXIST", fmt.Sprintf("*%s,%s", c.method, c.class))
+	}
+	return "", rtErr("CLASS DOES NOT EXIST", "*"+c.class)
 }
 
 // zwrite prints r and its descendants in IRIS's ZWRITE format.

@@ -67,7 +67,10 @@ func TestExec(t *testing.T) {
 		{"nested transaction", []string{`ts  ts  s ^n=1 tc  w $tl tc  w $tl,!`}, "10\n"},
 		{"tcommit outside", []string{`tc`}, "<COMMAND>\n"},
 		{"undefined", []string{`w x`, `w ^nope(1,"a")`}, "<UNDEFINED> *x\n<UNDEFINED> *^nope(1,\"a\")\n"},
-		{"syntax", []string{`foo bar`, `w "unterminated`, `s x=`, `w ##class(Backup.General).ExternalFreeze()`}, "<SYNTAX>\n<SYNTAX>\n<SYNTAX>\n<SYNTAX>\n"},
+		{"syntax", []string{`foo bar`, `w "unterminated`, `s x=`, `d 1`, `w ##foo`}, "<SYNTAX>\n<SYNTAX>\n<SYNTAX>\n<SYNTAX>\n<SYNTAX>\n"},
+		{"classes", []string{`w ##class(Foo.Bar).Baz()`, `d $system.Nope.X()`, `w ##class(%SYSTEM.Process).Nope()`, `w ##class(Backup.General).IsExternallyFrozen(),!`},
+			"<CLASS DOES NOT EXIST> *foo.bar\n<METHOD DOES NOT EXIST> *x,%system.nope\n<METHOD DOES NOT EXIST> *nope,%system.process\n0\n"},
+		{"form feeds", []string{`w "a",##,"b"`}, "a\f\fb"},
 		{"divide", []string{`w 1/0`}, "<DIVIDE>\n"},
 		{"empty subscript", []string{`s ^x("")=1`}, "<SUBSCRIPT> ^x(\"\")\n"},
 		{"zdt formats", []string{`w $zdt("65758,51199"),"|",$zdt("65758,51199",3),"|",$zdt("65758,51199.5",3,1,3),"|",$zdt("65758,51199.123456",3,1,6),"|",$zdt("65758,51199.9",3,1),!`},
@@ -160,5 +163,17 @@ func TestMaxString(t *testing.T) {
 	err := in.Exec(context.Background(), `s x="0123456789" f  s x=x_x`)
 	if e, ok := err.(*Error); !ok || e.Code != "MAXSTRING" {
 		t.Fatalf("doubling a string forever: %v, want <MAXSTRING>", err)
+	}
+}
+
+func TestTerminateAndFreeze(t *testing.T) {
+	in, _, _ := newInterp(t)
+	if err := in.Exec(context.Background(), `do ##class(%SYSTEM.Process).Terminate(,7)`); err != ErrHalt || in.ExitCode != 7 {
+		t.Errorf("Terminate(,7): %v, exit code %d", err, in.ExitCode)
+	}
+	in, _, _ = newInterp(t)
+	// A memory database cannot be frozen: the failure status is 3.
+	if err := in.Exec(context.Background(), `do ##Class(Backup.General).ExternalFreeze()`); err != nil || in.ExitCode != 3 {
+		t.Errorf("ExternalFreeze on memory: %v, exit code %d", err, in.ExitCode)
 	}
 }

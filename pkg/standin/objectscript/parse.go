@@ -222,14 +222,17 @@ func (p *parser) arg(cmd string) any {
 		a.value = p.expr()
 		return a
 	case "write":
-		switch c := p.peek(); c {
-		case '!', '#':
+		rest := strings.ToLower(p.s[p.pos:])
+		switch c := p.peek(); {
+		case c == '#' && strings.HasPrefix(rest, "##class("):
+			// an expression, not two form feeds
+		case c == '!', c == '#':
 			start := p.pos
 			for p.peek() == '!' || p.peek() == '#' {
 				p.pos++
 			}
 			return writeArg{format: p.s[start:p.pos]}
-		case '?':
+		case c == '?':
 			p.pos++
 			return writeArg{tab: p.expr()}
 		}
@@ -257,7 +260,12 @@ func (p *parser) arg(cmd string) any {
 		}
 		return a
 	case "do":
-		p.fail("DO is not supported by the stand-in")
+		// DO of a class method: ##class(Name).Method(args) or $SYSTEM....
+		e := p.expr()
+		if _, ok := e.(*classCall); !ok {
+			p.fail("DO supports class methods only in the stand-in")
+		}
+		return e
 	case "tstart", "tcommit", "trollback", "quit":
 		if cmd == "tstart" && p.eat('(') {
 			for p.peek() != ')' && p.pos < len(p.s) {
@@ -358,10 +366,21 @@ func (p *parser) atom() expr {
 		return p.target()
 	case c == '#' && strings.HasPrefix(p.s[p.pos:], "##"):
 		p.pos += 2
-		if strings.ToLower(p.word()) == "class" {
-			p.fail("<CLASS DOES NOT EXIST>: classes are not supported by the stand-in")
+		if strings.ToLower(p.word()) != "class" || !p.eat('(') {
+			p.fail("unsupported ## syntax")
 		}
-		p.fail("unsupported ## syntax")
+		start := p.pos
+		for c := p.peek(); isAlpha(c) || isDigit(c) || c == '.' || c == '%'; c = p.peek() {
+			p.pos++
+		}
+		class := strings.ToLower(p.s[start:p.pos])
+		p.expect(')')
+		p.expect('.')
+		method := strings.ToLower(p.word())
+		if class == "" || method == "" {
+			p.fail("##class(Name).Method() expected")
+		}
+		return p.methodArgs(&classCall{class: class, method: method})
 	case c == 0:
 		p.fail("expression expected, end of line found")
 	}
@@ -436,19 +455,7 @@ func (p *parser) dollar() expr {
 		if len(parts) != 2 {
 			p.fail("$SYSTEM.Class.Method() expected")
 		}
-		cc := &classCall{class: parts[0], method: parts[1]}
-		if p.eat('(') {
-			if !p.eat(')') {
-				for {
-					cc.args = append(cc.args, p.expr())
-					if !p.eat(',') {
-						break
-					}
-				}
-				p.expect(')')
-			}
-		}
-		return cc
+		return p.methodArgs(&classCall{class: "%system." + parts[0], method: parts[1]})
 	}
 	if p.peek() == '(' {
 		name, ok := functionNames[w]
@@ -503,4 +510,27 @@ func checkArity(c *call) string {
 		}
 	}
 	return ""
+}
+
+// methodArgs parses the optional argument list of a class method; an
+// argument may be empty, as in Terminate(,1).
+func (p *parser) methodArgs(cc *classCall) expr {
+	if !p.eat('(') {
+		return cc
+	}
+	if p.eat(')') {
+		return cc
+	}
+	for {
+		if c := p.peek(); c == ',' || c == ')' {
+			cc.args = append(cc.args, &strLit{})
+		} else {
+			cc.args = append(cc.args, p.expr())
+		}
+		if !p.eat(',') {
+			break
+		}
+	}
+	p.expect(')')
+	return cc
 }
