@@ -3,6 +3,8 @@ package emulator
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,7 +16,45 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
 
-// startMoto starts a moto_server for one test, or skips when it is not installed.
+// shared is one moto_server for the tests that only need an emulator (each
+// uses its own node names); nil when moto_server is not installed.
+var shared *Server
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		if _, err := Binary(); err != nil {
+			return m.Run() // the tests needing moto skip, saying why
+		}
+		dir, err := os.MkdirTemp("", "irischaos-emulator-test")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		defer os.RemoveAll(dir)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		shared, err = Start(ctx, filepath.Join(dir, "moto.log"))
+		cancel()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "starting moto_server:", err)
+			return 2
+		}
+		defer shared.Stop()
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// sharedMoto returns the shared moto_server, or skips.
+func sharedMoto(t *testing.T) *Server {
+	t.Helper()
+	if shared == nil {
+		_, err := Binary()
+		t.Skipf("skipping: %v", err)
+	}
+	return shared
+}
+
+// startMoto starts a moto_server of the test's own, or skips when it is not installed.
 func startMoto(t *testing.T) *Server {
 	t.Helper()
 	if _, err := Binary(); err != nil {
@@ -62,9 +102,10 @@ func TestStartFailsClearly(t *testing.T) {
 }
 
 func TestLaunch(t *testing.T) {
-	srv := startMoto(t)
+	srv := sharedMoto(t)
 	ctx := context.Background()
 	nodes := []NodeSpec{{Name: "n1"}, {Name: "n2"}, {Name: "n3"}, {Name: "n4", Zone: "us-east-1c"}}
+	// Launch names instances by node: these names are this test's own in the shared emulator.
 	insts, err := Launch(ctx, srv.URL, nodes)
 	if err != nil {
 		t.Fatal(err)
@@ -157,9 +198,10 @@ func TestSync(t *testing.T) {
 	SyncInterval, RetryDelay = 50*time.Millisecond, 100*time.Millisecond
 	t.Cleanup(func() { SyncInterval, RetryDelay = oldI, oldR })
 
-	srv := startMoto(t)
+	srv := sharedMoto(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	insts, err := Launch(ctx, srv.URL, []NodeSpec{{Name: "n1"}, {Name: "n2"}})
+	insts, err := Launch(ctx, srv.URL, []NodeSpec{{Name: "sync-1"}, {Name: "sync-2"}})
+	insts = map[string]Instance{"n1": insts["sync-1"], "n2": insts["sync-2"]}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,10 +259,11 @@ func TestSyncAgainstBareMoto(t *testing.T) {
 	oldI := SyncInterval
 	SyncInterval = 50 * time.Millisecond
 	t.Cleanup(func() { SyncInterval = oldI })
-	srv := startMoto(t)
+	srv := sharedMoto(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	insts, err := Launch(ctx, srv.MotoURL, []NodeSpec{{Name: "n1"}})
+	insts, err := Launch(ctx, srv.MotoURL, []NodeSpec{{Name: "bare-1"}})
+	insts = map[string]Instance{"n1": insts["bare-1"]}
 	if err != nil {
 		t.Fatal(err)
 	}
