@@ -4,9 +4,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/spf13/pflag"
 
 	"github.com/irischaos/irischaos/cloud"
 	"github.com/irischaos/irischaos/pkg/nodepower"
@@ -49,17 +46,5 @@ func TestNew(t *testing.T) {
 	}
 	if _, _, err := r.For("gce://p/z/n"); err == nil || !strings.Contains(err.Error(), "supported: aws, azure, local") {
 		t.Errorf("unknown scheme: %v", err)
-	}
-}
-
-func TestAddFlags(t *testing.T) {
-	var o Options
-	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
-	AddFlags(fs, &o)
-	if err := fs.Parse([]string{"--aws-endpoint", "http://127.0.0.1:5000", "--aws-region", "eu-west-1", "--azure-force-delete", "--cloud-timeout", "90s"}); err != nil {
-		t.Fatal(err)
-	}
-	if o.AWSEndpoint != "http://127.0.0.1:5000" || o.AWSRegion != "eu-west-1" || !o.AzureForceDelete || o.Timeout != 90*time.Second {
-		t.Errorf("options %+v", o)
 	}
 }
