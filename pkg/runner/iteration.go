@@ -117,19 +117,6 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 		return nil, fmt.Errorf("observer: %w", err)
 	}
 
-	t, err := r.findTarget(ictx, s)
-	if err != nil {
-		return nil, err
-	}
-	st.target = t.String()
-	f, err := nemesis.New(r.env(rec), r.spec(s, r.cfg.AllowVMActions), t)
-	if err != nil {
-		return nil, err
-	}
-	for _, step := range f.Plan() {
-		r.printf("plan: %s", step)
-	}
-
 	wl, err := r.cfg.NewWorkload(s, h)
 	if err != nil {
 		return nil, fmt.Errorf("workload: %w", err)
@@ -159,6 +146,21 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 	r.printf("warm-up %s: writing markers (%s interval, %d stream(s))", s.WarmupD(), s.Interval(), s.StreamCount())
 	if err := r.warmup(ictx, h, s.WarmupD(), wdone); err != nil {
 		return nil, err
+	}
+
+	// The target is resolved only now that the database answers: after an
+	// earlier iteration the replacement pod may have been still starting.
+	t, err := r.findTarget(ictx, s)
+	if err != nil {
+		return nil, err
+	}
+	st.target = t.String()
+	f, err := nemesis.New(r.env(rec), r.spec(s, r.cfg.AllowVMActions), t)
+	if err != nil {
+		return nil, err
+	}
+	for _, step := range f.Plan() {
+		r.printf("plan: %s", step)
 	}
 
 	// The fault: ledger first, then inject; healed on every way out.
