@@ -242,6 +242,11 @@ func (c *Client) stream(ctx context.Context, id int) {
 			attempt++
 			var err error
 			cn, err = c.open(ctx, id, attempt)
+			if err != nil && ctx.Err() != nil {
+				// Stopped while connecting: nothing was sent, and a fail
+				// op here would read as an outage at the end of the run.
+				return
+			}
 			if err != nil {
 				// Nothing was sent: the write definitely did not happen.
 				rec.Complete, rec.Result, rec.Error, rec.Attempt = time.Now(), history.Fail, err.Error(), attempt

@@ -57,8 +57,11 @@ func OpenSession(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []
 		s.mu.Lock()
 		s.err = err
 		s.mu.Unlock()
-		// Unblock a writer stuck on stdin and end the reader.
-		inR.CloseWithError(err)
+		// Unblock a writer stuck on stdin (its Write fails) and end the
+		// reader. Closing the write side gives the exec's stdin copier,
+		// which may outlive the exec, a quiet EOF instead of an error it
+		// would log.
+		_ = inW.Close()
 		outW.CloseWithError(err)
 	}()
 	go func() {
