@@ -101,9 +101,11 @@ func rolledOut(d *appsv1.Deployment) bool {
 // transition meanwhile; on timeout it says what the pod is stuck on.
 func waitRollout(ctx context.Context, c Clients, o *Options) error {
 	o.logf("waiting for deployment/%s to roll out", DeploymentName)
-	pctx, stopPods := context.WithCancel(ctx)
-	defer stopPods()
-	go logPods(pctx, c, o)
+	// A pod stuck for good (bad image name, missing config) cancels the
+	// wait at once instead of at the timeout.
+	ctx, stuck := context.WithCancelCause(ctx)
+	defer stuck(nil)
+	go watchPods(ctx, c, o, stuck)
 
 	ns := o.Namespace
 	lw := &cache.ListWatch{
@@ -138,6 +140,9 @@ func waitRollout(ctx context.Context, c Clients, o *Options) error {
 			return isDone(ev.Object), nil
 		})
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
+			return fmt.Errorf("deployment/%s in %s cannot roll out: %w", DeploymentName, ns, cause)
+		}
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, watchtools.ErrWatchClosed) || ctx.Err() != nil {
 			return fmt.Errorf("deployment/%s in %s did not roll out within %s: %s", DeploymentName, ns, o.Timeout, diagnose(context.WithoutCancel(ctx), c, o))
 		}
@@ -174,11 +179,17 @@ func describePod(p *corev1.Pod) string {
 	return s
 }
 
-// logPods prints every change of the stack's pods until ctx ends.
-func logPods(ctx context.Context, c Clients, o *Options) {
-	if o.Progress == nil {
-		return
-	}
+// permanentWaits are container waiting reasons that no amount of waiting
+// fixes: the manifest or the cluster must change.
+var permanentWaits = map[string]string{
+	"InvalidImageName":           "fix --image",
+	"ErrImageNeverPull":          "load the image on the nodes or change --image-pull-policy",
+	"CreateContainerConfigError": "check the ConfigMap and the pod spec",
+}
+
+// watchPods prints every change of the stack's pods until ctx ends, and
+// calls stuck when a pod can never start.
+func watchPods(ctx context.Context, c Clients, o *Options, stuck context.CancelCauseFunc) {
 	w, err := c.Kube.CoreV1().Pods(o.Namespace).Watch(ctx, metav1.ListOptions{LabelSelector: Selector})
 	if err != nil {
 		return
@@ -204,6 +215,17 @@ func logPods(ctx context.Context, c Clients, o *Options) {
 			if last[p.Name] != d {
 				last[p.Name] = d
 				o.logf("  pod %s: %s", p.Name, d)
+			}
+			if ev.Type == watch.Deleted || p.DeletionTimestamp != nil {
+				continue
+			}
+			for _, cs := range p.Status.ContainerStatuses {
+				if wt := cs.State.Waiting; wt != nil {
+					if fix, ok := permanentWaits[wt.Reason]; ok {
+						stuck(fmt.Errorf("pod %s: container %s %s: %s (%s)", p.Name, cs.Name, wt.Reason, wt.Message, fix))
+						return
+					}
+				}
 			}
 		}
 	}

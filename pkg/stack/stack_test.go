@@ -281,3 +281,33 @@ func TestDeployDatabaseNotAnswering(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestDeployFailsFastOnBadImage(t *testing.T) {
+	cs := fake.NewClientset(nsObj, class("longhorn", "driver.longhorn.io", ""))
+	watched := make(chan struct{})
+	var once sync.Once
+	cs.PrependWatchReactor("pods", func(clienttesting.Action) (bool, watch.Interface, error) {
+		once.Do(func() { close(watched) })
+		return false, nil, nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	go func() {
+		<-watched
+		time.Sleep(20 * time.Millisecond)
+		p := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "iris-bad", Namespace: "db", Labels: map[string]string{"app": "iris"}},
+			Status: corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{Name: "iris",
+				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "InvalidImageName", Message: `couldn't parse image name "x:"`}}}}},
+		}
+		_, _ = cs.CoreV1().Pods("db").Create(ctx, p, metav1.CreateOptions{})
+	}()
+	start := time.Now()
+	_, err := Deploy(ctx, Clients{Kube: cs, Exec: zvExec{}}, Options{Namespace: "db", Image: "x:", Timeout: 15 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "cannot roll out") || !strings.Contains(err.Error(), "InvalidImageName") || !strings.Contains(err.Error(), "fix --image") {
+		t.Fatalf("err = %v", err)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Errorf("took %s: waited for the timeout instead of failing fast", time.Since(start))
+	}
+}
