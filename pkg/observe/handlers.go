@@ -80,6 +80,9 @@ func (ob *Observer) podUpdate(oldObj, newObj any) {
 	}
 	if oc, nc := readyCond(o), readyCond(n); oc != nc && nc != "" {
 		ev("Ready", "", fmt.Sprintf("pod Ready %s -> %s", orNone(oc), nc))
+		if nc != string(corev1.ConditionTrue) {
+			ob.confirm(EffectPodNotReady, n.Name, "pod Ready "+nc, now, nil)
+		}
 	}
 	ocs, ncs := ob.container(o), ob.container(n)
 	if ncs == nil {
@@ -120,6 +123,7 @@ func (ob *Observer) podDelete(obj any) {
 	ob.record(history.Record{T: now, Source: "pod", Target: "pod/" + p.Name, Node: p.Spec.NodeName, Reason: "Deleted", Message: "removed from the API"})
 	ob.confirm(EffectPodGone, p.Name, "pod removed from the API", now, nil)
 	ob.confirm(EffectPodTerminating, p.Name, "pod removed from the API", now, nil)
+	ob.confirm(EffectPodNotReady, p.Name, "pod removed from the API", now, nil)
 }
 
 func readyCond(p *corev1.Pod) string {

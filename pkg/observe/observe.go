@@ -48,6 +48,10 @@ const (
 	EffectPodGone EffectKind = "pod_gone"
 	// EffectPodTerminating: the pod was marked for deletion (eviction, drain).
 	EffectPodTerminating EffectKind = "pod_terminating"
+	// EffectPodNotReady: the pod's Ready condition left True (the readiness
+	// probe saw the database down while the container still runs, as after
+	// `iris stop` until the liveness probe restarts it), or the pod is gone.
+	EffectPodNotReady EffectKind = "pod_not_ready"
 	// EffectNodeNotReady: the node's Ready condition left True, or the node
 	// was deleted (power off, VM delete).
 	EffectNodeNotReady EffectKind = "node_not_ready"

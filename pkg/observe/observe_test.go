@@ -46,6 +46,12 @@ func waiting(reason string, restarts int32) func(*corev1.Pod) {
 	}
 }
 
+func readyStatus(st corev1.ConditionStatus) func(*corev1.Pod) {
+	return func(p *corev1.Pod) {
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: st}}
+	}
+}
+
 func node(name string, ready corev1.ConditionStatus) *corev1.Node {
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -324,6 +330,15 @@ func TestEffects(t *testing.T) {
 			objs:   []runtime.Object{pod("iris-a", "n1", running(0))},
 			effect: Effect{Kind: EffectContainerRestart, Pod: "iris-a"},
 			cause:  func(e *env) { e.updatePod(pod("iris-a", "n1", waiting("CrashLoopBackOff", 1))) },
+		},
+		{
+			name:   "pod not ready (iris stop, container still running)",
+			objs:   []runtime.Object{pod("iris-a", "n1", running(0), readyStatus(corev1.ConditionTrue))},
+			effect: Effect{Kind: EffectPodNotReady, Pod: "iris-a"},
+			decoy: func(e *env) {
+				e.updatePod(pod("iris-a", "n1", running(0), readyStatus(corev1.ConditionTrue), func(p *corev1.Pod) { p.Spec.Hostname = "x" }))
+			},
+			cause: func(e *env) { e.updatePod(pod("iris-a", "n1", running(0), readyStatus(corev1.ConditionFalse))) },
 		},
 		{
 			name:   "pod gone",
