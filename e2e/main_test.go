@@ -1,0 +1,171 @@
+//go:build chaos
+
+// Package e2e holds the chaos end-to-end tests (`go test ./e2e -tags chaos`).
+// TestMain uses the cluster of --kubeconfig or $KUBECONFIG when given, and
+// otherwise brings the embedded local cluster up and, on every exit path,
+// down again.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/e2e-framework/pkg/env"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+
+	"github.com/irischaos/irischaos/pkg/localcluster"
+	"github.com/irischaos/irischaos/pkg/localcluster/binaries"
+	"github.com/irischaos/irischaos/pkg/localcluster/state"
+)
+
+// What the features of this package share.
+var (
+	// testenv runs features against the cluster under test.
+	testenv env.Environment
+	// envCfg is testenv's configuration (its Client() talks to the cluster).
+	envCfg *envconf.Config
+	// kubeconfigPath is the cluster's kubeconfig.
+	kubeconfigPath string
+	// clusterName names the local cluster under test ("" for a foreign cluster).
+	clusterName string
+	// localCluster is true when the cluster is an irischaos local cluster,
+	// whose nodes can be powered through nodepower.Discover(clusterName).
+	localCluster bool
+)
+
+// e2eClusterName is the local cluster TestMain creates; IRISCHAOS_E2E_CLUSTER overrides it.
+const e2eClusterName = "irischaos-e2e"
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	cfg, err := envconf.NewFromFlags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 2
+	}
+	kubeconfigPath = cfg.KubeconfigFile()
+	if kubeconfigPath == "" {
+		kubeconfigPath = os.Getenv("KUBECONFIG")
+	}
+	if kubeconfigPath != "" {
+		clusterName, localCluster = localClusterOf(kubeconfigPath)
+		fmt.Printf("e2e: using the cluster of %s (local cluster: %v)\n", kubeconfigPath, localCluster)
+	} else {
+		clusterName = os.Getenv("IRISCHAOS_E2E_CLUSTER")
+		if clusterName == "" {
+			clusterName = e2eClusterName
+		}
+		stop, err := bringUp(clusterName)
+		// Always down, whatever happened: a failed run must not leave a
+		// node's processes behind.
+		defer stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: local cluster:", err)
+			return 2
+		}
+		kubeconfigPath = state.For(clusterName).Kubeconfig()
+		localCluster = true
+	}
+	// Let the other features of this package find the same cluster.
+	os.Setenv("IRISCHAOS_E2E_KUBECONFIG", kubeconfigPath)
+	if localCluster {
+		os.Setenv("IRISCHAOS_E2E_CLUSTER", clusterName)
+	}
+	envCfg = cfg.WithKubeconfigFile(kubeconfigPath)
+	testenv = env.NewWithConfig(envCfg)
+	return testenv.Run(m)
+}
+
+// localClusterOf tells whether kubeconfig is that of a local cluster.
+func localClusterOf(kubeconfig string) (string, bool) {
+	abs, _ := filepath.Abs(kubeconfig)
+	names, _ := state.List()
+	for _, n := range names {
+		if state.For(n).Kubeconfig() == abs && localcluster.Exists(n) {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+// bringUp starts the local cluster and returns the function that takes it
+// down; that function also runs on SIGINT/SIGTERM.
+func bringUp(name string) (func(), error) {
+	down := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if err := localcluster.Down(ctx, name, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: cluster down:", err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sig:
+			fmt.Fprintf(os.Stderr, "e2e: %v: taking the local cluster down\n", s)
+			cancel()
+			down()
+			os.Exit(2)
+		case <-done:
+		}
+	}()
+	stop := func() {
+		close(done)
+		signal.Stop(sig)
+		cancel()
+		down()
+	}
+	if localcluster.Exists(name) {
+		return stop, fmt.Errorf("local cluster %q already runs (another test run?); take it down with `irischaos cluster down --name %s` or point KUBECONFIG at it", name, name)
+	}
+	exe, err := irischaosBinary()
+	if err != nil {
+		return stop, err
+	}
+	fmt.Printf("e2e: bringing local cluster %q up with %s\n", name, exe)
+	err = localcluster.Up(ctx, localcluster.Options{Name: name, Nodes: 3, Exe: exe}, os.Stdout)
+	return stop, err
+}
+
+// irischaosBinary is $IRISCHAOS_BIN, else bin/irischaos of the source tree
+// (make e2e builds it), else one built now: the cluster's supervisor is a
+// re-executed irischaos.
+func irischaosBinary() (string, error) {
+	if p := os.Getenv("IRISCHAOS_BIN"); p != "" {
+		return p, nil
+	}
+	root, err := binaries.RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(root, "bin")
+	if os.Getenv("IRISCHAOS_E2E_REBUILD") == "" {
+		if _, err := os.Stat(filepath.Join(bin, "irischaos")); err == nil {
+			return filepath.Join(bin, "irischaos"), nil
+		}
+	}
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return "", err
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin+"/", "./cmd/irischaos", "./cmd/iris", "./cmd/iris-main", "./cmd/pause")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("building bin/irischaos for the cluster supervisor: %w", err)
+	}
+	return filepath.Join(bin, "irischaos"), nil
+}
