@@ -9,15 +9,14 @@ package e2e
 // Each feature powers one node off, sees the Node go NotReady, powers it on
 // and sees it Ready again, and checks every cloud call was recorded.
 //
-// The features find the running local cluster themselves (IRISCHAOS_E2E_CLUSTER
-// names it when several run) and skip, saying why, when there is none or it
+// They run on the local cluster TestMain (main_test.go) brought up or was
+// pointed at, and skip, saying why, on a foreign cluster or when the cluster
 // is not in the mode they need.
 
 import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,14 +38,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
-	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/irischaos/irischaos/cloud"
 	"github.com/irischaos/irischaos/cloud/aws/emulator"
 	"github.com/irischaos/irischaos/cloud/providers"
-	"github.com/irischaos/irischaos/pkg/localcluster/state"
 	"github.com/irischaos/irischaos/pkg/nodepower"
 )
 
@@ -57,47 +54,33 @@ const cloudNodeTimeout = 4 * time.Minute
 // cloudCluster is the running local cluster the cloud features act on.
 type cloudCluster struct {
 	name  string
-	kcfg  string
 	power *nodepower.Client
 	cs    kubernetes.Interface
 	nodes []corev1.Node // sorted by name
 }
 
-// findCloudCluster finds a running local cluster, or skips the test.
+// findCloudCluster returns the local cluster under test (TestMain's), or
+// skips: these features power its nodes through the node power API.
 func findCloudCluster(t *testing.T) *cloudCluster {
 	t.Helper()
-	names := []string{os.Getenv("IRISCHAOS_E2E_CLUSTER")}
-	if names[0] == "" {
-		all, err := state.List()
-		if err != nil {
-			t.Skipf("skipping: no local cluster (listing clusters: %v)", err)
-		}
-		names = all
+	if !localCluster || clusterName == "" {
+		t.Skipf("skipping: the cluster under test (%s) is not an irischaos local cluster; these features power its nodes off and on through the local node power API", kubeconfigPath)
 	}
-	for _, name := range names {
-		power, err := nodepower.Discover(name)
-		if err != nil {
-			continue
-		}
-		if _, err := power.Nodes(context.Background()); err != nil {
-			continue // state left behind by a stopped supervisor
-		}
-		kcfg := state.For(name).Kubeconfig()
-		cfg := envconf.NewWithKubeConfig(kcfg)
-		cs, err := kubernetes.NewForConfig(cfg.Client().RESTConfig())
-		if err != nil {
-			t.Fatalf("local cluster %s: client: %v", name, err)
-		}
-		list, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
-		if err != nil {
-			t.Fatalf("local cluster %s: listing nodes: %v", name, err)
-		}
-		nodes := list.Items
-		sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
-		return &cloudCluster{name: name, kcfg: kcfg, power: power, cs: cs, nodes: nodes}
+	power, err := nodepower.Discover(clusterName)
+	if err != nil {
+		t.Fatalf("local cluster %s: %v", clusterName, err)
 	}
-	t.Skip("skipping: no running local cluster (these features power its nodes off and on; start one with `irischaos cluster up`, or run `make e2e`)")
-	return nil
+	cs, err := kubernetes.NewForConfig(envCfg.Client().RESTConfig())
+	if err != nil {
+		t.Fatalf("local cluster %s: client: %v", clusterName, err)
+	}
+	list, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("local cluster %s: listing nodes: %v", clusterName, err)
+	}
+	nodes := list.Items
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+	return &cloudCluster{name: clusterName, power: power, cs: cs, nodes: nodes}
 }
 
 // victim picks the node to power cycle: the last Ready node that does not
@@ -245,10 +228,6 @@ func (c *cloudCluster) powerCycle(name, node string, reg func(cloud.Recorder) *c
 		Feature()
 }
 
-func cloudEnv(c *cloudCluster) env.Environment {
-	return env.NewWithConfig(envconf.NewWithKubeConfig(c.kcfg))
-}
-
 func TestCloudLocalProvider(t *testing.T) {
 	c := findCloudCluster(t)
 	n := c.victim(t)
@@ -258,7 +237,7 @@ func TestCloudLocalProvider(t *testing.T) {
 	reg := func(r cloud.Recorder) *cloud.Registry {
 		return providers.New(providers.Options{Recorder: r, Progress: testWriter{t}})
 	}
-	cloudEnv(c).Test(t, c.powerCycle("vm power cycle through the local provider", n.Name, reg, n.Spec.ProviderID))
+	testenv.Test(t, c.powerCycle("vm power cycle through the local provider", n.Name, reg, n.Spec.ProviderID))
 }
 
 func TestCloudAWSProviderAgainstMoto(t *testing.T) {
@@ -279,7 +258,7 @@ func TestCloudAWSProviderAgainstMoto(t *testing.T) {
 			Progress:       testWriter{t},
 		})
 	}
-	cloudEnv(c).Test(t, c.powerCycle("vm power cycle through the AWS provider against moto", n.Name, reg, n.Spec.ProviderID))
+	testenv.Test(t, c.powerCycle("vm power cycle through the AWS provider against moto", n.Name, reg, n.Spec.ProviderID))
 }
 
 // TestCloudAWSProviderThroughTestEmulator runs the AWS provider against a
@@ -323,7 +302,7 @@ func TestCloudAWSProviderThroughTestEmulator(t *testing.T) {
 			Progress:       testWriter{t},
 		})
 	}
-	cloudEnv(c).Test(t, c.powerCycle("vm power cycle through the AWS provider (moto driving node power)", n.Name, reg, fleet.Instances[n.Name].ProviderID))
+	testenv.Test(t, c.powerCycle("vm power cycle through the AWS provider (moto driving node power)", n.Name, reg, fleet.Instances[n.Name].ProviderID))
 }
 
 // TestCloudAzureProviderThroughFake runs the Azure provider against the
@@ -356,7 +335,7 @@ func TestCloudAzureProviderThroughFake(t *testing.T) {
 			Progress:     testWriter{t},
 		})
 	}
-	cloudEnv(c).Test(t, c.powerCycle("vm power cycle through the Azure provider (fake ARM over node power)", n.Name, reg, providerID))
+	testenv.Test(t, c.powerCycle("vm power cycle through the Azure provider (fake ARM over node power)", n.Name, reg, providerID))
 }
 
 // azureOverNodePower is an ARM fake whose scale set VMs are the cluster's nodes.
