@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/irischaos/irischaos/cloud/aws/emulator"
 	"github.com/irischaos/irischaos/pkg/image"
 	"github.com/irischaos/irischaos/pkg/localcluster/binaries"
 	"github.com/irischaos/irischaos/pkg/localcluster/cgroups"
@@ -81,21 +82,60 @@ func (localIdentity) Sync(context.Context, nodepower.Controller)   {}
 func (localIdentity) Close()                                       {}
 
 // identityFor picks the Identity of a cloud.
-//
-// INTEGRATION POINT (aws-emulator): when cloud/aws/emulator exists, return an
-// Identity whose Assign starts moto_server on a loopback port and runs
-// RunInstances once per node (zone = node.Zone), setting node.ProviderID to
-// aws:///<zone>/<instance-id>; whose Sync polls DescribeInstances and maps
-// stopped => ctrl.Do(PowerOff), running => PowerOn, terminated => Delete; and
-// whose Close stops moto_server.
-func identityFor(cloud string) (Identity, error) {
+func identityFor(cloud string, l state.Layout, logw io.Writer) (Identity, error) {
 	switch cloud {
 	case CloudLocal:
 		return localIdentity{}, nil
 	case CloudAWSEmulator:
-		return nil, errors.New("--cloud aws-emulator: the EC2 emulator integration (cloud/aws/emulator) is not wired into the local cluster yet; use --cloud local")
+		return &awsIdentity{dir: l.Dir, log: logw}, nil
 	}
 	return nil, fmt.Errorf("unknown cloud %q", cloud)
+}
+
+// awsIdentity registers every node as an EC2 instance in a moto_server
+// (cloud/aws/emulator) before its kubelet starts, so nodes carry
+// aws:///<zone>/<instance-id>, and lets instance state drive node power.
+type awsIdentity struct {
+	dir   string
+	log   io.Writer
+	fleet *emulator.Fleet
+}
+
+func (a *awsIdentity) Assign(ctx context.Context, c *state.Cluster) error {
+	var specs []emulator.NodeSpec
+	for i, n := range c.Nodes {
+		specs = append(specs, emulator.NodeSpec{Name: n.Name, Zone: emulator.Zone(i)})
+	}
+	f, err := emulator.StartFleet(ctx, a.dir, specs)
+	if err != nil {
+		return fmt.Errorf("--cloud aws-emulator: %w", err)
+	}
+	a.fleet = f
+	return c.Update(state.Layout{Dir: a.dir}, func(c *state.Cluster) {
+		for i := range c.Nodes {
+			in := f.Instances[c.Nodes[i].Name]
+			c.Nodes[i].ProviderID, c.Nodes[i].Zone = in.ProviderID, in.Zone
+		}
+	})
+}
+
+func (a *awsIdentity) Sync(ctx context.Context, ctrl nodepower.Controller) {
+	if a.fleet == nil {
+		return
+	}
+	_ = a.fleet.Sync(ctx, func(ctx context.Context, node, action string) error {
+		act, err := nodepower.ParseAction(action)
+		if err != nil {
+			return err
+		}
+		return ctrl.Do(ctx, node, act)
+	}, a.log)
+}
+
+func (a *awsIdentity) Close() {
+	if a.fleet != nil {
+		_ = a.fleet.Close()
+	}
 }
 
 // Supervise builds the cluster and keeps it running until ctx ends, then
@@ -136,6 +176,9 @@ func Supervise(ctx context.Context, o Options, progress io.Writer) (err error) {
 			_ = os.WriteFile(l.Failed(), []byte(err.Error()+"\n"), 0o644)
 		}
 		say("tearing down")
+		if s.id != nil {
+			s.id.Close()
+		}
 		tctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		if terr := Teardown(tctx, l, c, progress); terr != nil {
@@ -206,7 +249,7 @@ func (s *supervisor) up(ctx context.Context) error {
 	if s.cs, err = kubernetes.NewForConfig(cfg); err != nil {
 		return err
 	}
-	if s.id, err = identityFor(s.o.Cloud); err != nil {
+	if s.id, err = identityFor(s.o.Cloud, s.l, writerFunc(func(b string) { s.say("%s", b) })); err != nil {
 		return err
 	}
 	if err := s.id.Assign(ctx, s.c); err != nil {
