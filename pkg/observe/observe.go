@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -30,6 +31,10 @@ type Options struct {
 	Selector  string // the IRIS pods' label selector; "app=iris" when empty
 	Container string // the IRIS container; "iris" when empty
 	PVC       string // the stack's PVC, to tell its VolumeAttachment apart; "iris-pvc" when empty
+
+	// Dynamic, when set, also watches Longhorn volumes (volumes.longhorn.io
+	// in longhorn-system) if the cluster serves them.
+	Dynamic dynamic.Interface
 
 	History  *history.Writer // where events go; may be nil (tests read Events)
 	Progress io.Writer       // one line per event; nil for none
@@ -180,8 +185,16 @@ func (ob *Observer) Start(ctx context.Context) error {
 			}
 		}
 	}
+	lh, err := ob.startLonghorn(ctx)
+	if err != nil {
+		return err
+	}
+	what := fmt.Sprintf("pods %s and events in %s, nodes, volume attachments", ob.o.Selector, ob.o.Namespace)
+	if lh {
+		what += ", Longhorn volumes"
+	}
 	close(ob.synced)
-	ob.note(history.Record{Source: "observer", Reason: "Watching", Message: fmt.Sprintf("pods %s and events in %s, nodes, volume attachments", ob.o.Selector, ob.o.Namespace)})
+	ob.note(history.Record{Source: "observer", Reason: "Watching", Message: what})
 	return nil
 }
 
