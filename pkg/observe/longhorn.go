@@ -40,7 +40,7 @@ func (ob *Observer) startLonghorn(ctx context.Context) (bool, error) {
 	}
 	f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(ob.o.Dynamic, 0, LonghornNamespace, nil)
 	inf := f.ForResource(LonghornVolumes).Informer()
-	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
+	reg, err := inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
 		AddFunc:    ob.lhAdd,
 		UpdateFunc: ob.lhUpdate,
 		DeleteFunc: func(obj any) {
@@ -48,7 +48,8 @@ func (ob *Observer) startLonghorn(ctx context.Context) (bool, error) {
 				ob.record(history.Record{Source: "longhorn", Target: "longhorn-volume/" + u.GetName(), Reason: "Deleted", Message: "volume removed"})
 			}
 		},
-	}); err != nil {
+	})
+	if err != nil {
 		return false, fmt.Errorf("observe: longhorn handler: %w", err)
 	}
 	f.Start(ctx.Done())
@@ -56,6 +57,9 @@ func (ob *Observer) startLonghorn(ctx context.Context) (bool, error) {
 		if !ok {
 			return false, fmt.Errorf("observe: cache of %v did not sync (RBAC needs list/watch on volumes.longhorn.io in %s): %w", gvr, LonghornNamespace, context.Cause(ctx))
 		}
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), reg.HasSynced) {
+		return false, fmt.Errorf("observe: initial Longhorn volumes not delivered: %w", context.Cause(ctx))
 	}
 	return true, nil
 }

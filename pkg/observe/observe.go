@@ -169,10 +169,13 @@ func (ob *Observer) Start(ctx context.Context) error {
 			h   cache.ResourceEventHandler
 		}{nodeEvf.Core().V1().Events().Informer(), cache.ResourceEventHandlerDetailedFuncs{AddFunc: ob.eventAdd, UpdateFunc: ob.eventUpdate}})
 	}
+	var regs []cache.InformerSynced
 	for _, h := range handlers {
-		if _, err := h.inf.AddEventHandler(h.h); err != nil {
+		reg, err := h.inf.AddEventHandler(h.h)
+		if err != nil {
 			return fmt.Errorf("observe: add handler: %w", err)
 		}
+		regs = append(regs, reg.HasSynced)
 	}
 	ob.resolvePV(ctx)
 	nsf.Start(ctx.Done())
@@ -184,6 +187,11 @@ func (ob *Observer) Start(ctx context.Context) error {
 				return fmt.Errorf("observe: cache of %v did not sync (RBAC needs list/watch on pods, events, nodes, volumeattachments): %w", typ, context.Cause(ctx))
 			}
 		}
+	}
+	// The handlers, too, must have seen the initial lists: the state found
+	// at start is recorded before anything that follows.
+	if !cache.WaitForCacheSync(ctx.Done(), regs...) {
+		return fmt.Errorf("observe: initial state not delivered: %w", context.Cause(ctx))
 	}
 	lh, err := ob.startLonghorn(ctx)
 	if err != nil {
