@@ -63,7 +63,7 @@ func run(m *testing.M) int {
 	} else {
 		clusterName = os.Getenv("IRISCHAOS_E2E_CLUSTER")
 		if clusterName == "" {
-			clusterName = e2eClusterName
+			clusterName = freeClusterName()
 		}
 		stop, err := bringUp(clusterName)
 		// Always down, whatever happened: a failed run must not leave a
@@ -98,9 +98,29 @@ func localClusterOf(kubeconfig string) (string, bool) {
 	return "", false
 }
 
+// freeClusterName picks e2eClusterName, or irischaos-e2e-N when another
+// test run holds it, so that concurrent runs never share (or tear down) a
+// cluster.
+func freeClusterName() string {
+	for i := 1; i < 100; i++ {
+		name := e2eClusterName
+		if i > 1 {
+			name = fmt.Sprintf("%s-%d", e2eClusterName, i)
+		}
+		if _, err := os.Stat(state.For(name).Dir); os.IsNotExist(err) {
+			return name
+		}
+	}
+	return fmt.Sprintf("%s-%d", e2eClusterName, os.Getpid()%1000)
+}
+
 // bringUp starts the local cluster and returns the function that takes it
-// down; that function also runs on SIGINT/SIGTERM.
+// down; that function also runs on SIGINT/SIGTERM. A cluster that already
+// runs is never taken down by this run.
 func bringUp(name string) (func(), error) {
+	if localcluster.Exists(name) {
+		return func() {}, fmt.Errorf("local cluster %q already runs (another test run?); point KUBECONFIG at it, or take it down with `irischaos cluster down --name %s`", name, name)
+	}
 	down := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
@@ -127,9 +147,6 @@ func bringUp(name string) (func(), error) {
 		signal.Stop(sig)
 		cancel()
 		down()
-	}
-	if localcluster.Exists(name) {
-		return stop, fmt.Errorf("local cluster %q already runs (another test run?); take it down with `irischaos cluster down --name %s` or point KUBECONFIG at it", name, name)
 	}
 	exe, err := irischaosBinary()
 	if err != nil {
