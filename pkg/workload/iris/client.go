@@ -4,6 +4,20 @@
 // records every operation in the history as ok, fail or info, reconnects
 // (to the replacement pod when there is one) when the stream breaks, and reads
 // every marker back after recovery.
+//
+// On the wire, each line sent is one ObjectScript line and each answer is a
+// sentinel line found anywhere in the output (after prompts or banners):
+//
+//	write "##HELLO:",$zv,!                       -> ##HELLO:<$zv>    session answers
+//	set k=$i(^k8stest),^k8stest(k)="seq=N run=R t="_$zdt($zts,3,1,6)_" host="_$system.INetInfo.LocalHostName()
+//	  write "##ACK:N:",k,":",^k8stest(k),!       -> ##ACK:N:<k>:<value>
+//	set k=FROM for  set k=$order(^k8stest(k)) quit:k=""  write "##RB:",k,":",^k8stest(k),!
+//	write "##RBEND",!                            -> ##RB:<k>:<value>... ##RBEND
+//
+// A write is ok only once its ##ACK arrived; fail when nothing was sent (no
+// pod, the session would not open); info when the stream broke, IRIS
+// answered an error, or no ack came within WriteTimeout after the line was
+// sent. A session whose write is not ok is never reused.
 package iris
 
 import (
@@ -169,8 +183,8 @@ func (c *Client) Stats() Stats {
 
 // Run writes markers on every stream until ctx ends or Stop is called, then
 // waits for the writes in flight (each bounded by WriteTimeout) and returns.
-// It returns an error only for a broken setup; a database that does not
-// answer is what is being measured and only shows in the history.
+// A database that does not answer is what is being measured: it shows in
+// the history, not as an error (Run returns nil; New checks the setup).
 func (c *Client) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
