@@ -8,9 +8,8 @@ package e2e
 // Each scenario must pass its own budgets, with RPO within 2 s (the IRIS
 // journal write cycle), and leave nothing unhealed.
 //
-// The cluster is the one KUBECONFIG (or IRISCHAOS_E2E_KUBECONFIG) points at,
-// else the running local cluster (IRISCHAOS_E2E_CLUSTER names it when several
-// run); without one the features skip, saying why.
+// The cluster is TestMain's (main_test.go): KUBECONFIG's, or a local cluster
+// it brings up and down.
 
 import (
 	"context"
@@ -24,7 +23,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
@@ -33,7 +31,6 @@ import (
 	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/image"
 	"github.com/irischaos/irischaos/pkg/ledger"
-	"github.com/irischaos/irischaos/pkg/localcluster/state"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/runner"
 	"github.com/irischaos/irischaos/pkg/scenario"
@@ -46,31 +43,13 @@ const (
 	scenariosRPOLimit  = 2 * time.Second
 )
 
-// scenariosKubeconfig finds the cluster to run against, or skips.
+// scenariosKubeconfig is the kubeconfig of TestMain's cluster, or skips.
 func scenariosKubeconfig(t *testing.T) string {
 	t.Helper()
-	for _, v := range []string{"IRISCHAOS_E2E_KUBECONFIG", "KUBECONFIG"} {
-		if p := os.Getenv(v); p != "" {
-			return p
-		}
+	if kubeconfigPath == "" {
+		t.Skip("skipping: TestMain found no cluster (set KUBECONFIG, or let it bring the local cluster up)")
 	}
-	names := []string{os.Getenv("IRISCHAOS_E2E_CLUSTER")}
-	if names[0] == "" {
-		all, err := state.List()
-		if err != nil {
-			t.Skipf("skipping: no cluster (no KUBECONFIG, and listing local clusters failed: %v)", err)
-		}
-		names = all
-	}
-	for _, n := range names {
-		if p := state.For(n).Kubeconfig(); n != "" {
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-		}
-	}
-	t.Skip("skipping: no cluster (set KUBECONFIG, or start the local cluster with `irischaos cluster up` / `make e2e`)")
-	return ""
+	return kubeconfigPath
 }
 
 // tlog sends progress lines to the test log.
@@ -144,7 +123,7 @@ func TestSeedScenarios(t *testing.T) {
 				},
 				ReportsDir: reports, RunName: "e2e-" + s.Name, Ledger: l, Cluster: rest.Host,
 				AllowVMActions: true, Out: tlog{t},
-				Environment: runner.ClusterEnvironment(kube, ex, rest.Host, scenariosNamespace, "e2e", "local cluster"),
+				Environment: runner.ClusterEnvironment(kube, ex, rest.Host, scenariosNamespace, "e2e", kcfg),
 				NewWorkload: runner.IRISWorkload(kube, ex, scenariosNamespace, tlog{t}),
 				NewObserver: runner.ClusterObserver(kube, scenariosNamespace, tlog{t}),
 			})
@@ -188,6 +167,6 @@ func TestSeedScenarios(t *testing.T) {
 		}
 		feats = append(feats, b.Feature())
 	}
-	env.NewWithConfig(envconf.NewWithKubeConfig(kcfg)).Test(t, feats...)
+	testenv.Test(t, feats...)
 	fmt.Fprintf(os.Stderr, "scenario reports in %s\n", reports)
 }
