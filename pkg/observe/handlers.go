@@ -82,6 +82,12 @@ func (ob *Observer) podUpdate(oldObj, newObj any) {
 		ev("Ready", "", fmt.Sprintf("pod Ready %s -> %s", orNone(oc), nc))
 		if nc != string(corev1.ConditionTrue) {
 			ob.confirm(EffectPodNotReady, n.Name, "pod Ready "+nc, now, nil)
+			// The readiness probe saw the database down while the container
+			// still runs: the first sign of a stopped IRIS process the API
+			// shows, before the liveness probe restarts the container.
+			if n.DeletionTimestamp == nil {
+				ob.confirm(EffectContainerRestart, n.Name, "pod Ready "+nc+" (readiness probe: database down)", now, nil)
+			}
 		}
 	}
 	ocs, ncs := ob.container(o), ob.container(n)

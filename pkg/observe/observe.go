@@ -46,8 +46,9 @@ type EffectKind string
 
 // Effects the observer can confirm.
 const (
-	// EffectContainerRestart: the container stopped or restarted (iris stop,
-	// iris force).
+	// EffectContainerRestart: the IRIS process is down (iris stop, iris
+	// force): the container stopped or restarted, or the pod's Ready
+	// condition left True while it runs, whichever the API shows first.
 	EffectContainerRestart EffectKind = "container_restart"
 	// EffectPodGone: the pod was removed from the API (pod delete).
 	EffectPodGone EffectKind = "pod_gone"
