@@ -332,6 +332,12 @@ func TestEffects(t *testing.T) {
 			cause:  func(e *env) { e.updatePod(pod("iris-a", "n1", waiting("CrashLoopBackOff", 1))) },
 		},
 		{
+			name:   "process down seen by the readiness probe (iris stop)",
+			objs:   []runtime.Object{pod("iris-a", "n1", running(0), readyStatus(corev1.ConditionTrue))},
+			effect: Effect{Kind: EffectContainerRestart, Pod: "iris-a"},
+			cause:  func(e *env) { e.updatePod(pod("iris-a", "n1", running(0), readyStatus(corev1.ConditionFalse))) },
+		},
+		{
 			name:   "pod not ready (iris stop, container still running)",
 			objs:   []runtime.Object{pod("iris-a", "n1", running(0), readyStatus(corev1.ConditionTrue))},
 			effect: Effect{Kind: EffectPodNotReady, Pod: "iris-a"},
