@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/irischaos/irischaos/pkg/image"
@@ -36,7 +38,24 @@ build puts them next to irischaos) and Debian's busybox-static for /bin/sh.`,
 		}
 		build.Flags().StringVar(&o.OutDir, "out", "build/images", "directory for the image tarballs")
 		build.Flags().StringVar(&o.BinDir, "bin-dir", "", "directory of the iris, iris-main and pause binaries (default: next to this executable)")
-		group.AddCommand(build)
+		refs := &cobra.Command{
+			Use:     "ref [pause|iris-standin]",
+			Short:   "Print the reference of an image the local cluster imports",
+			Example: "  irischaos stack deploy --image $(irischaos image ref iris-standin) --storage-class replicated",
+			Args:    cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				switch args[0] {
+				case "pause":
+					cmd.Println(image.PauseRef)
+				case "iris-standin":
+					cmd.Println(image.StandinRef)
+				default:
+					return withCode(exitUnknown, fmt.Errorf("unknown image %q: want pause or iris-standin", args[0]))
+				}
+				return nil
+			},
+		}
+		group.AddCommand(build, refs)
 		return group
 	})
 }
