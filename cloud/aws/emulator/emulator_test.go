@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -315,5 +317,37 @@ func TestZone(t *testing.T) {
 	got := strings.Join([]string{Zone(0), Zone(1), Zone(2), Zone(3), Zone(-1)}, " ")
 	if got != "us-east-1a us-east-1b us-east-1c us-east-1a us-east-1c" {
 		t.Errorf("zones %s", got)
+	}
+}
+
+// TestMotoDiesWithItsParent starts moto_server from a child process that
+// exits without Stop (a crashed supervisor): moto_server must not outlive it.
+func TestMotoDiesWithItsParent(t *testing.T) {
+	if os.Getenv("EMULATOR_TEST_ORPHAN") != "" {
+		srv, err := Start(context.Background(), filepath.Join(os.Getenv("EMULATOR_TEST_ORPHAN"), "moto.log"))
+		if err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(1)
+		}
+		fmt.Println("PID", srv.cmd.Process.Pid)
+		os.Exit(0)
+	}
+	if _, err := Binary(); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMotoDiesWithItsParent$")
+	cmd.Env = append(os.Environ(), "EMULATOR_TEST_ORPHAN="+t.TempDir())
+	out, err := cmd.Output()
+	var pid int
+	if _, serr := fmt.Sscanf(strings.TrimSpace(string(out)), "PID %d", &pid); serr != nil || err != nil {
+		t.Fatalf("helper: %v, output %q", err, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("moto_server %d outlived the process that started it", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
