@@ -163,7 +163,7 @@ func (t teeWriter) Write(p []byte) (int, error) {
 }
 
 func printStatus(st *localcluster.Status) {
-	fmt.Printf("cluster %s   (%s)\nkubeconfig: %s\nsupervisor: %s\n", st.Name, st.Dir, st.Kubeconfig, st.Supervisor)
+	fmt.Printf("cluster %s   (cloud %s, %s)\nkubeconfig: %s\nsupervisor: %s\n", st.Name, st.Cloud, st.Dir, st.Kubeconfig, st.Supervisor)
 	var comps []string
 	for c := range st.Components {
 		comps = append(comps, c)

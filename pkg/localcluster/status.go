@@ -35,6 +35,7 @@ type StorageClassStatus struct {
 // Status is the state of one local cluster.
 type Status struct {
 	Name           string
+	Cloud          string // local or aws-emulator
 	Dir            string
 	Kubeconfig     string
 	Supervisor     string // "running (pid N)" or "not running"
@@ -54,7 +55,7 @@ func GetStatus(ctx context.Context, name string) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Status{Name: name, Dir: l.Dir, Kubeconfig: l.Kubeconfig(), Components: map[string]string{}}
+	st := &Status{Name: name, Cloud: c.Cloud, Dir: l.Dir, Kubeconfig: l.Kubeconfig(), Components: map[string]string{}}
 	if c.Supervisor.Alive() {
 		st.Supervisor = fmt.Sprintf("running (pid %d)", c.Supervisor.PID)
 	} else {

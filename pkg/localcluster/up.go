@@ -141,7 +141,7 @@ func Up(ctx context.Context, o Options, progress io.Writer) error {
 			stream()
 			return fail(fmt.Errorf("cluster supervisor exited during start-up (%v): see %s", err, l.Log("supervisor")))
 		case <-ctx.Done():
-			return fail(ctx.Err())
+			return fail(fmt.Errorf("cluster %q: start-up interrupted (%v); everything it started is being removed", o.Name, ctx.Err()))
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
