@@ -269,8 +269,15 @@ func (s *supervisor) up(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(s.c.Nodes))
 	for i, spec := range s.c.Nodes {
+		var routes [][2]string
+		for _, other := range s.c.Nodes {
+			if other.Name != spec.Name {
+				routes = append(routes, [2]string{other.PodSubnet, other.IP})
+			}
+		}
 		n := node.New(node.Config{Layout: s.l, Cluster: s.o.Name, Spec: spec, Net: s.net, Cgroups: s.h, Bins: bins,
-			BridgeIP: s.c.BridgeIP, SandboxImage: sandbox, Images: images, Progress: writerFunc(func(b string) { s.say("%s", b) })})
+			BridgeIP: s.c.BridgeIP, SandboxImage: sandbox, Images: images, PodRoutes: routes,
+			Progress: writerFunc(func(b string) { s.say("%s", b) })})
 		s.nodes[spec.Name] = n
 		wg.Add(1)
 		go func() {

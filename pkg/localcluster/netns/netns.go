@@ -40,6 +40,9 @@ type Node struct {
 	NS       string // namespace name, /var/run/netns/<NS>
 	HostVeth string // host end, enslaved to the bridge
 	IP       string // node address on the bridge subnet (the kubelet's --node-ip)
+	// PodRoutes maps other nodes' pod subnets to those nodes' addresses, so
+	// pods reach pods on other nodes.
+	PodRoutes [][2]string
 }
 
 // NSPath is the path nsenter --net takes.
@@ -88,9 +91,14 @@ func (n *Net) AddNode(ctx context.Context, node Node) error {
 		{"-n", node.NS, "link", "set", "lo", "up"},
 		{"-n", node.NS, "link", "set", "eth0", "up"},
 		{"-n", node.NS, "route", "add", "default", "via", n.BridgeIP},
+	}
+	for _, r := range node.PodRoutes {
+		steps = append(steps, []string{"-n", node.NS, "route", "add", r[0], "via", r[1]})
+	}
+	steps = append(steps, [][]string{
 		{"link", "set", node.HostVeth, "master", n.Bridge},
 		{"link", "set", node.HostVeth, "up"},
-	}
+	}...)
 	for _, a := range steps {
 		if err := n.run(ctx, a...); err != nil {
 			return fmt.Errorf("node network %s: %w", node.NS, err)

@@ -14,7 +14,7 @@ func TestCommands(t *testing.T) {
 		return nil
 	}
 	n := &Net{Bridge: "icbr0", BridgeIP: "10.250.0.1", Prefix: 24, Run: rec}
-	node := Node{NS: "irischaos-c-node-1", HostVeth: "ic0n1", IP: "10.250.0.11"}
+	node := Node{NS: "irischaos-c-node-1", HostVeth: "ic0n1", IP: "10.250.0.11", PodRoutes: [][2]string{{"10.244.2.0/24", "10.250.0.12"}}}
 	ctx := context.Background()
 	if err := n.Up(ctx); err != nil {
 		t.Fatal(err)
@@ -37,6 +37,7 @@ func TestCommands(t *testing.T) {
 		"ip -n irischaos-c-node-1 link set lo up",
 		"ip -n irischaos-c-node-1 link set eth0 up",
 		"ip -n irischaos-c-node-1 route add default via 10.250.0.1",
+		"ip -n irischaos-c-node-1 route add 10.244.2.0/24 via 10.250.0.12",
 		"ip link set ic0n1 master icbr0",
 		"ip link set ic0n1 up",
 		"nsenter --net=/var/run/netns/irischaos-c-node-1 sh -c echo 1 > /proc/sys/net/ipv4/ip_forward",

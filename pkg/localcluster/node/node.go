@@ -44,7 +44,8 @@ type Config struct {
 	Bins         binaries.Set
 	BridgeIP     string
 	SandboxImage string
-	Images       []Image // imported into the node's containerd
+	Images       []Image     // imported into the node's containerd
+	PodRoutes    [][2]string // other nodes' pod subnets and their node addresses
 	Progress     io.Writer
 }
 
@@ -75,7 +76,7 @@ func (n *Node) Subtree() cgroups.Subtree {
 }
 
 func (n *Node) netNode() netns.Node {
-	return netns.Node{NS: n.cfg.Spec.NS, HostVeth: n.cfg.Spec.HostVeth, IP: n.cfg.Spec.IP}
+	return netns.Node{NS: n.cfg.Spec.NS, HostVeth: n.cfg.Spec.HostVeth, IP: n.cfg.Spec.IP, PodRoutes: n.cfg.PodRoutes}
 }
 
 func (n *Node) dir(parts ...string) string {
