@@ -303,6 +303,11 @@ func (s *supervisor) up(ctx context.Context) error {
 	if err := s.waitNodesReady(ctx, NodeNames(s.o.Nodes), 3*time.Minute); err != nil {
 		return err
 	}
+	// Pods are refused until the default ServiceAccount exists; a cluster
+	// reported up must take pods at once.
+	if err := s.waitDefaultServiceAccount(ctx, time.Minute); err != nil {
+		return err
+	}
 	logger := log.New(writerFunc(func(b string) { s.say("%s", b) }), "", 0)
 	if _, _, err := nodepower.Serve(ctx, s.l.Dir, s, logger); err != nil {
 		return err
@@ -348,6 +353,24 @@ func (s *supervisor) waitNodesReady(ctx context.Context, names []string, timeout
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+func (s *supervisor) waitDefaultServiceAccount(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		_, err := s.cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("ServiceAccount default/default not created after %s (%v): see %s", timeout, err, s.l.Log("kube-controller-manager"))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
