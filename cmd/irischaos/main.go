@@ -11,8 +11,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/klog/v2"
 )
 
 // Exit codes, as Jepsen's: 0 every verdict passed, 1 a verdict failed,
@@ -81,6 +83,12 @@ decide (bad input, unreachable cluster, error).`,
 }
 
 func main() {
+	// client-go logs through klog to stderr: exec stream resets during a
+	// fault ("Copying stdin failed", websocket 1006) are expected there and
+	// would drown the progress lines. IRISCHAOS_KLOG=1 keeps them for debugging.
+	if os.Getenv("IRISCHAOS_KLOG") == "" {
+		klog.SetLogger(logr.Discard())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	a := &app{kube: genericclioptions.NewConfigFlags(true), ctx: ctx}
 	err := newRoot(a).ExecuteContext(ctx)
