@@ -78,7 +78,7 @@ deployed stack needs a teardown first (a PVC's class cannot change).`,
   irischaos stack deploy -n iris --create-namespace
 
   # the IRIS stand-in on the local cluster's replicated storage
-  irischaos stack deploy --image irischaos/iris-standin:0.1.0 --storage-class replicated
+  irischaos stack deploy --image $(irischaos image ref iris-standin) --storage-class replicated
 
   # leave a lost node after 5 s instead of 300 s, synchronous journal commits
   printf '[Miscellaneous]\nSynchCommit=1\n' > sync.cpf
