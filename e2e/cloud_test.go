@@ -16,21 +16,11 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
-	azfake "github.com/Azure/azure-sdk-for-go/sdk/azcore/fake"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
-	armfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7/fake"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -250,14 +240,7 @@ func TestCloudAWSProviderAgainstMoto(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("cluster %s has aws:// nodes but no %s (%v): the supervisor must record its emulator", c.name, emulator.EndpointFile, err)
 	}
-	reg := func(r cloud.Recorder) *cloud.Registry {
-		return providers.New(providers.Options{
-			AWSEndpoint:    ep.URL,
-			AWSLoadOptions: []func(*awsconfig.LoadOptions) error{awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(emulator.AccessKeyID, emulator.SecretAccessKey, ""))},
-			Recorder:       r,
-			Progress:       testWriter{t},
-		})
-	}
+	reg := awsRegistry(ep.URL, testWriter{t})
 	testenv.Test(t, c.powerCycle("vm power cycle through the AWS provider against moto", n.Name, reg, n.Spec.ProviderID))
 }
 
@@ -271,37 +254,8 @@ func TestCloudAWSProviderThroughTestEmulator(t *testing.T) {
 	if s, _ := cloud.Scheme(n.Spec.ProviderID); s == "aws" {
 		t.Skip("skipping: the cluster runs its own EC2 emulator; TestCloudAWSProviderAgainstMoto covers it")
 	}
-	if _, err := emulator.Binary(); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var specs []emulator.NodeSpec
-	for _, x := range c.nodes {
-		specs = append(specs, emulator.NodeSpec{Name: x.Name})
-	}
-	fleet, err := emulator.StartFleet(ctx, t.TempDir(), specs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fleet.Close()
-	synced := make(chan struct{})
-	go func() {
-		defer close(synced)
-		_ = fleet.Sync(ctx, func(ctx context.Context, node, action string) error {
-			return c.power.Do(ctx, node, nodepower.Action(action))
-		}, testWriter{t})
-	}()
-	defer func() { cancel(); <-synced }()
-	reg := func(r cloud.Recorder) *cloud.Registry {
-		return providers.New(providers.Options{
-			AWSEndpoint:    fleet.Server.URL,
-			AWSLoadOptions: []func(*awsconfig.LoadOptions) error{awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(emulator.AccessKeyID, emulator.SecretAccessKey, ""))},
-			PollInterval:   500 * time.Millisecond,
-			Recorder:       r,
-			Progress:       testWriter{t},
-		})
-	}
+	fleet := startMotoChain(t, c)
+	reg := awsRegistry(fleet.Server.URL, testWriter{t})
 	testenv.Test(t, c.powerCycle("vm power cycle through the AWS provider (moto driving node power)", n.Name, reg, fleet.Instances[n.Name].ProviderID))
 }
 
@@ -317,98 +271,6 @@ func TestCloudAzureProviderThroughFake(t *testing.T) {
 			index = i
 		}
 	}
-	const (
-		sub  = "00000000-0000-0000-0000-00000000e2e0"
-		rg   = "mc_irischaos_e2e"
-		vmss = "aks-nodepool1-e2e-vmss"
-	)
-	providerID := fmt.Sprintf("azure:///subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachineScaleSets/%s/virtualMachines/%d", sub, rg, vmss, index)
-	srv := azureOverNodePower(c)
-	reg := func(r cloud.Recorder) *cloud.Registry {
-		return providers.New(providers.Options{
-			AzureCredential: &azfake.TokenCredential{},
-			AzureClientOptions: &arm.ClientOptions{ClientOptions: azcore.ClientOptions{
-				Transport: armfake.NewServerFactoryTransport(srv),
-			}},
-			PollInterval: time.Second,
-			Recorder:     r,
-			Progress:     testWriter{t},
-		})
-	}
-	testenv.Test(t, c.powerCycle("vm power cycle through the Azure provider (fake ARM over node power)", n.Name, reg, providerID))
-}
-
-// azureOverNodePower is an ARM fake whose scale set VMs are the cluster's nodes.
-func azureOverNodePower(c *cloudCluster) *armfake.ServerFactory {
-	node := func(id string) (string, bool) {
-		i, err := strconv.Atoi(id)
-		if err != nil || i < 0 || i >= len(c.nodes) {
-			return "", false
-		}
-		return c.nodes[i].Name, true
-	}
-	act := func(ctx context.Context, id string, a nodepower.Action) (status int) {
-		name, ok := node(id)
-		if !ok {
-			return http.StatusNotFound
-		}
-		if err := c.power.Do(ctx, name, a); err != nil {
-			return http.StatusConflict
-		}
-		return http.StatusOK
-	}
-	return &armfake.ServerFactory{VirtualMachineScaleSetVMsServer: armfake.VirtualMachineScaleSetVMsServer{
-		BeginPowerOff: func(ctx context.Context, _, _, id string, o *armcompute.VirtualMachineScaleSetVMsClientBeginPowerOffOptions) (resp azfake.PollerResponder[armcompute.VirtualMachineScaleSetVMsClientPowerOffResponse], errResp azfake.ErrorResponder) {
-			if o == nil || o.SkipShutdown == nil || !*o.SkipShutdown {
-				errResp.SetResponseError(http.StatusBadRequest, "ExpectedSkipShutdown")
-				return
-			}
-			if code := act(ctx, id, nodepower.PowerOff); code != http.StatusOK {
-				errResp.SetResponseError(code, http.StatusText(code))
-				return
-			}
-			resp.AddNonTerminalResponse(http.StatusAccepted, nil)
-			resp.SetTerminalResponse(http.StatusOK, armcompute.VirtualMachineScaleSetVMsClientPowerOffResponse{}, nil)
-			return
-		},
-		BeginStart: func(ctx context.Context, _, _, id string, _ *armcompute.VirtualMachineScaleSetVMsClientBeginStartOptions) (resp azfake.PollerResponder[armcompute.VirtualMachineScaleSetVMsClientStartResponse], errResp azfake.ErrorResponder) {
-			if code := act(ctx, id, nodepower.PowerOn); code != http.StatusOK {
-				errResp.SetResponseError(code, http.StatusText(code))
-				return
-			}
-			resp.AddNonTerminalResponse(http.StatusAccepted, nil)
-			resp.SetTerminalResponse(http.StatusOK, armcompute.VirtualMachineScaleSetVMsClientStartResponse{}, nil)
-			return
-		},
-		GetInstanceView: func(ctx context.Context, _, _, id string, _ *armcompute.VirtualMachineScaleSetVMsClientGetInstanceViewOptions) (resp azfake.Responder[armcompute.VirtualMachineScaleSetVMsClientGetInstanceViewResponse], errResp azfake.ErrorResponder) {
-			name, ok := node(id)
-			if !ok {
-				errResp.SetResponseError(http.StatusNotFound, "NotFound")
-				return
-			}
-			n, err := c.power.Node(ctx, name)
-			if err != nil || n.State == nodepower.Deleted {
-				errResp.SetResponseError(http.StatusNotFound, "NotFound")
-				return
-			}
-			code := "PowerState/running"
-			if n.State == nodepower.Off {
-				code = "PowerState/stopped"
-			}
-			resp.SetResponse(http.StatusOK, armcompute.VirtualMachineScaleSetVMsClientGetInstanceViewResponse{
-				VirtualMachineScaleSetVMInstanceView: armcompute.VirtualMachineScaleSetVMInstanceView{
-					Statuses: []*armcompute.InstanceViewStatus{{Code: to.Ptr(code)}},
-				},
-			}, nil)
-			return
-		},
-	}}
-}
-
-// testWriter sends provider progress lines to the test log.
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+	reg := azureRegistry(c, testWriter{t})
+	testenv.Test(t, c.powerCycle("vm power cycle through the Azure provider (fake ARM over node power)", n.Name, reg, azureProviderID(index)))
 }
