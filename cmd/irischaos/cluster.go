@@ -23,6 +23,10 @@ func clusterCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cluster",
 		Short: "The embedded local cluster: a real multi-node Kubernetes on this machine",
+		Example: `  irischaos cluster up --nodes 3
+  export KUBECONFIG=$(irischaos cluster kubeconfig)
+  irischaos cluster status
+  irischaos cluster down`,
 		Long: `A real Kubernetes cluster assembled on this machine from upstream parts:
 etcd, kube-apiserver, kube-controller-manager, kube-scheduler, and per node a
 kubelet, containerd, runc and CNI in its own network namespace and cgroup.
@@ -35,7 +39,10 @@ Nodes can be powered off and on, restarted, deleted and partitioned (the local
 	up := &cobra.Command{
 		Use:   "up",
 		Short: "Create the cluster and return once every node is Ready (a supervisor keeps running in the background)",
-		Args:  cobra.NoArgs,
+		Example: `  irischaos cluster up
+  irischaos cluster up --name lab --nodes 4
+  irischaos cluster up --cloud aws-emulator   # nodes are EC2 instances in a local moto_server`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Name = name
 			if err := localcluster.Up(a.ctx, o, os.Stdout); err != nil {
@@ -79,7 +86,10 @@ Nodes can be powered off and on, restarted, deleted and partitioned (the local
 	down := &cobra.Command{
 		Use:   "down",
 		Short: "Stop the cluster and remove everything it created (safe to run twice)",
-		Args:  cobra.NoArgs,
+		Example: `  irischaos cluster down
+  irischaos cluster down --name lab
+  irischaos cluster down --all`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			names := []string{name}
 			if all {
@@ -106,7 +116,9 @@ Nodes can be powered off and on, restarted, deleted and partitioned (the local
 	status := &cobra.Command{
 		Use:   "status",
 		Short: "Nodes, power state, storage classes (stand-ins named as such) and component health",
-		Args:  cobra.NoArgs,
+		Example: `  irischaos cluster status
+  irischaos cluster status --name lab`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := localcluster.GetStatus(a.ctx, name)
 			if err != nil {
@@ -120,7 +132,9 @@ Nodes can be powered off and on, restarted, deleted and partitioned (the local
 	kubeconfig := &cobra.Command{
 		Use:   "kubeconfig",
 		Short: "Print the path of the cluster's admin kubeconfig",
-		Args:  cobra.NoArgs,
+		Example: `  export KUBECONFIG=$(irischaos cluster kubeconfig)
+  kubectl --kubeconfig $(irischaos cluster kubeconfig --name lab) get nodes`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p := state.For(name).Kubeconfig()
 			if _, err := os.Stat(p); err != nil {
@@ -134,7 +148,10 @@ Nodes can be powered off and on, restarted, deleted and partitioned (the local
 	power := &cobra.Command{
 		Use:   "power NODE ACTION",
 		Short: "Power a node: poweroff, poweron, restart, delete, partition, heal",
-		Args:  cobra.ExactArgs(2),
+		Example: `  irischaos cluster power node-2 poweroff
+  irischaos cluster power node-2 poweron
+  irischaos cluster power node-3 partition && irischaos cluster power node-3 heal`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			act, err := nodepower.ParseAction(args[1])
 			if err != nil {

@@ -13,6 +13,8 @@ func init() {
 		group := &cobra.Command{
 			Use:   "image",
 			Short: "Build the container images the local cluster runs (no Docker needed)",
+			Example: `  irischaos image build --out build/images
+  irischaos image ref iris-standin`,
 		}
 		var o image.Options
 		build := &cobra.Command{
