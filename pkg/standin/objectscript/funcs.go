@@ -1,7 +1,6 @@
 package objectscript
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -20,13 +19,34 @@ func dayNumber(t time.Time) int64 {
 // midnight (fractions are truncated, as IRIS).
 func Horolog(t time.Time) string {
 	t = t.Local()
-	return fmt.Sprintf("%d,%d", dayNumber(t), t.Hour()*3600+t.Minute()*60+t.Second())
+	b := make([]byte, 0, 16)
+	b = strconv.AppendInt(b, dayNumber(t), 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, int64(t.Hour()*3600+t.Minute()*60+t.Second()), 10)
+	return string(b)
 }
 
 // ZTimestamp is $ZTIMESTAMP: $HOROLOG's format in UTC, with microseconds.
 func ZTimestamp(t time.Time) string {
 	t = t.UTC()
-	return fmt.Sprintf("%d,%d.%06d", dayNumber(t), t.Hour()*3600+t.Minute()*60+t.Second(), t.Nanosecond()/1000)
+	b := make([]byte, 0, 24)
+	b = strconv.AppendInt(b, dayNumber(t), 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, int64(t.Hour()*3600+t.Minute()*60+t.Second()), 10)
+	b = append(b, '.')
+	b = appendPad(b, t.Nanosecond()/1000, 6)
+	return string(b)
+}
+
+// appendPad appends n (non-negative) with at least width digits, zero
+// padded: fmt's %0*d without fmt's cost on every marker write.
+func appendPad(b []byte, n, width int) []byte {
+	var d [20]byte
+	digits := strconv.AppendInt(d[:0], int64(n), 10)
+	for i := len(digits); i < width; i++ {
+		b = append(b, '0')
+	}
+	return append(b, digits...)
 }
 
 var monthAbbr = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
@@ -57,23 +77,24 @@ func zdatetime(a []string, withTime bool) (string, error) {
 		}
 	}
 	d := time.Unix((day-horologUnixDay)*86400, 0).UTC()
-	var date string
+	b := make([]byte, 0, 40)
+	yy, mo, dd := d.Date()
 	switch dformat {
 	case 1:
-		date = fmt.Sprintf("%02d/%02d/%04d", d.Month(), d.Day(), d.Year())
+		b = appendPad(append(appendPad(append(appendPad(b, int(mo), 2), '/'), dd, 2), '/'), yy, 4)
 	case 2:
-		date = fmt.Sprintf("%02d %s %04d", d.Day(), monthAbbr[d.Month()-1], d.Year())
+		b = appendPad(append(append(append(appendPad(b, dd, 2), ' '), monthAbbr[mo-1]...), ' '), yy, 4)
 	case 3:
-		date = fmt.Sprintf("%04d-%02d-%02d", d.Year(), d.Month(), d.Day())
+		b = appendPad(append(appendPad(append(appendPad(b, yy, 4), '-'), int(mo), 2), '-'), dd, 2)
 	case 4:
-		date = fmt.Sprintf("%02d/%02d/%04d", d.Day(), d.Month(), d.Year())
+		b = appendPad(append(appendPad(append(appendPad(b, dd, 2), '/'), int(mo), 2), '/'), yy, 4)
 	case 8:
-		date = fmt.Sprintf("%04d%02d%02d", d.Year(), d.Month(), d.Day())
+		b = appendPad(appendPad(appendPad(b, yy, 4), int(mo), 2), dd, 2)
 	default:
 		return "", rtErr("ILLEGAL VALUE", "")
 	}
 	if !withTime {
-		return date, nil
+		return string(b), nil
 	}
 	wholeS, frac, _ := strings.Cut(secS, ".")
 	secs := int(num(wholeS))
@@ -81,7 +102,7 @@ func zdatetime(a []string, withTime bool) (string, error) {
 		return "", rtErr("ILLEGAL VALUE", "")
 	}
 	hh, mm, ss := secs/3600, secs/60%60, secs%60
-	fracPart := ""
+	var fracPart string
 	if precision > 0 {
 		digits := strings.TrimRight(frac, " ")
 		for _, c := range digits {
@@ -93,14 +114,25 @@ func zdatetime(a []string, withTime bool) (string, error) {
 		if len(digits) > precision {
 			digits = digits[:precision]
 		}
-		fracPart = "." + digits + strings.Repeat("0", precision-len(digits))
+		fracPart = digits
 	}
-	var tm string
+	// appendFrac appends the fraction: precision digits, zero padded.
+	appendFrac := func(b []byte) []byte {
+		if precision <= 0 {
+			return b
+		}
+		b = append(append(b, '.'), fracPart...)
+		for i := len(fracPart); i < precision; i++ {
+			b = append(b, '0')
+		}
+		return b
+	}
+	b = append(b, ' ')
 	switch tformat {
 	case 1:
-		tm = fmt.Sprintf("%02d:%02d:%02d%s", hh, mm, ss, fracPart)
+		b = appendFrac(appendPad(append(appendPad(append(appendPad(b, hh, 2), ':'), mm, 2), ':'), ss, 2))
 	case 2:
-		tm = fmt.Sprintf("%02d:%02d", hh, mm)
+		b = appendPad(append(appendPad(b, hh, 2), ':'), mm, 2)
 	case 3, 4:
 		suffix := "AM"
 		h12 := hh % 12
@@ -110,15 +142,15 @@ func zdatetime(a []string, withTime bool) (string, error) {
 		if h12 == 0 {
 			h12 = 12
 		}
+		b = appendPad(append(appendPad(b, h12, 2), ':'), mm, 2)
 		if tformat == 3 {
-			tm = fmt.Sprintf("%02d:%02d:%02d%s%s", h12, mm, ss, fracPart, suffix)
-		} else {
-			tm = fmt.Sprintf("%02d:%02d%s", h12, mm, suffix)
+			b = appendFrac(appendPad(append(b, ':'), ss, 2))
 		}
+		b = append(b, suffix...)
 	default:
 		return "", rtErr("ILLEGAL VALUE", "")
 	}
-	return date + " " + tm, nil
+	return string(b), nil
 }
 
 // stringFunction evaluates the functions whose arguments are plain values.

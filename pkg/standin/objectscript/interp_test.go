@@ -73,6 +73,8 @@ func TestExec(t *testing.T) {
 		{"form feeds", []string{`w "a",##,"b"`}, "a\f\fb"},
 		{"divide", []string{`w 1/0`}, "<DIVIDE>\n"},
 		{"empty subscript", []string{`s ^x("")=1`}, "<SUBSCRIPT> ^x(\"\")\n"},
+		{"zdt date and time formats", []string{`w $zdt("65750,3599",2),"|",$zdt("65758,51199",4),"|",$zdt("65758,51199",8),"|",$zdt("65758,51199",3,2),"|",$zdt("65758,51199.5",3,3,2),"|",$zdt("65758,51199",3,4),"|",$zdt("65758,59",1,3),"|",$zd("65758",8),!`},
+			"06 Jan 2021 00:59:59|14/01/2021 14:13:19|20210114 14:13:19|2021-01-14 14:13|2021-01-14 02:13:19.50PM|2021-01-14 02:13PM|01/14/2021 12:00:59AM|20210114\n"},
 		{"zdt formats", []string{`w $zdt("65758,51199"),"|",$zdt("65758,51199",3),"|",$zdt("65758,51199.5",3,1,3),"|",$zdt("65758,51199.123456",3,1,6),"|",$zdt("65758,51199.9",3,1),!`},
 			"01/14/2021 14:13:19|2021-01-14 14:13:19|2021-01-14 14:13:19.500|2021-01-14 14:13:19.123456|2021-01-14 14:13:19\n"},
 		{"h and zts", []string{`w $h,"|",$zts,!`}, "65758,51199|65758,51199.123456\n"},
@@ -175,5 +177,33 @@ func TestTerminateAndFreeze(t *testing.T) {
 	// A memory database cannot be frozen: the failure status is 3.
 	if err := in.Exec(context.Background(), `do ##Class(Backup.General).ExternalFreeze()`); err != nil || in.ExitCode != 3 {
 		t.Errorf("ExternalFreeze on memory: %v, exit code %d", err, in.ExitCode)
+	}
+}
+
+// TestBinop checks the first-byte operator scan against the plain rule:
+// the longest operator of binops that the text starts with.
+func TestBinop(t *testing.T) {
+	alphabet := []byte("]*'=<>[&|+-/\\#_!a1")
+	var texts []string
+	for _, a := range alphabet {
+		for _, b := range alphabet {
+			for _, c := range alphabet {
+				texts = append(texts, string([]byte{a, b, c}))
+			}
+			texts = append(texts, string([]byte{a, b}))
+		}
+		texts = append(texts, string(a))
+	}
+	texts = append(texts, "")
+	for _, s := range texts {
+		want := ""
+		for _, o := range binops {
+			if strings.HasPrefix(s, o) && len(o) > len(want) {
+				want = o
+			}
+		}
+		if got := binop(s); got != want {
+			t.Errorf("binop(%q) = %q, want %q", s, got, want)
+		}
 	}
 }

@@ -222,9 +222,9 @@ func (p *parser) arg(cmd string) any {
 		a.value = p.expr()
 		return a
 	case "write":
-		rest := strings.ToLower(p.s[p.pos:])
+		rest := p.s[p.pos:]
 		switch c := p.peek(); {
-		case c == '#' && strings.HasPrefix(rest, "##class("):
+		case c == '#' && len(rest) >= 8 && strings.EqualFold(rest[:8], "##class("):
 			// an expression, not two form feeds
 		case c == '!', c == '#':
 			start := p.pos
@@ -315,22 +315,48 @@ func (p *parser) name() string {
 
 var binops = []string{"]]", "**", "'=", "'<", "'>", "'[", "']]", "']", "&&", "||", "<=", ">=", "+", "-", "*", "/", "\\", "#", "_", "=", "<", ">", "[", "]", "&", "!"}
 
+// binop returns the binary operator at the start of rest, "" if none: the
+// longest of binops that matches. It looks at the first byte only to pick
+// the candidates, since every line parses several expressions.
+func binop(rest string) string {
+	if rest == "" {
+		return ""
+	}
+	two := func(ops ...string) string {
+		for _, o := range ops {
+			if strings.HasPrefix(rest, o) {
+				return o
+			}
+		}
+		return ""
+	}
+	switch rest[0] {
+	case '_':
+		return "_"
+	case ']':
+		return two("]]", "]")
+	case '*':
+		return two("**", "*")
+	case '\'':
+		return two("'=", "'<", "'>", "'[", "']]", "']")
+	case '&':
+		return two("&&", "&")
+	case '|':
+		return two("||")
+	case '<':
+		return two("<=", "<")
+	case '>':
+		return two(">=", ">")
+	case '+', '-', '/', '\\', '#', '=', '[', '!':
+		return rest[:1]
+	}
+	return ""
+}
+
 func (p *parser) expr() expr {
 	e := p.unary()
 	for {
-		op := ""
-		rest := p.s[p.pos:]
-		for _, o := range binops {
-			if strings.HasPrefix(rest, o) {
-				op = o
-				break
-			}
-		}
-		// "']]" must win over "']" and "'=" etc.; binops is ordered so that the
-		// first hit is right except for "']]" vs "']".
-		if op == "']" && strings.HasPrefix(rest, "']]") {
-			op = "']]"
-		}
+		op := binop(p.s[p.pos:])
 		if op == "" {
 			return e
 		}
