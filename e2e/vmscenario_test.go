@@ -337,8 +337,10 @@ func (c *cloudCluster) vmScenario(g *scenarioRig, s scenario.Scenario, short str
 			if st, err := p.State(ctx, vm); err != nil || st != cloud.Running {
 				t.Errorf("VM %s after the run: %s, %v; want running", vm, st, err)
 			}
-			if n, err := c.power.Node(ctx, before.Node); err != nil || n.State != nodepower.On {
-				t.Errorf("node %s power after the run: %+v, %v; want on", before.Node, n, err)
+			// The cloud says running at once; the node follows (moto's state
+			// reaches the node power API within emulator.SyncInterval).
+			if st, err := c.waitPower(ctx, before.Node, nodepower.On, time.Minute); err != nil {
+				t.Errorf("node %s power after the run: %s, %v; want on", before.Node, st, err)
 			}
 			for _, n := range c.nodes {
 				d, err := c.waitNode(ctx, n.Name, true)
@@ -362,6 +364,7 @@ func (c *cloudCluster) vmScenario(g *scenarioRig, s scenario.Scenario, short str
 					if err := p.Do(ctx, vm, cloud.PowerOn); err != nil {
 						t.Logf("teardown: %s poweron: %v", p.Name(), err)
 					}
+					_, _ = c.waitPower(ctx, before.Node, nodepower.On, 30*time.Second)
 				}
 			}
 			if n, err := c.power.Node(ctx, before.Node); err == nil && n.State == nodepower.Off {
@@ -374,6 +377,28 @@ func (c *cloudCluster) vmScenario(g *scenarioRig, s scenario.Scenario, short str
 		}).
 		Teardown(g.teardown).
 		Feature()
+}
+
+// waitPower polls the node power API until node's power state is want.
+func (c *cloudCluster) waitPower(ctx context.Context, node string, want nodepower.State, timeout time.Duration) (nodepower.State, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		n, err := c.power.Node(ctx, node)
+		if err == nil && n.State == want {
+			return n.State, nil
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = fmt.Errorf("still %s after %s", n.State, timeout)
+			}
+			return n.State, err
+		}
+		select {
+		case <-ctx.Done():
+			return n.State, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 func podReady(p *corev1.Pod) bool {
