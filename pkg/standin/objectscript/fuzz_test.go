@@ -36,5 +36,6 @@ func FuzzParse(f *testing.F) {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		in.Exec(ctx, line) // endless FORs and long HANGs end with ctx
+		in.Exec(ctx, line) // again, through the parse cache's tree
 	})
 }

@@ -67,6 +67,12 @@ type Interp struct {
 	// %SYSTEM.Process.Terminate(,n) and by Backup.General's freeze and
 	// thaw (5 done, 3 failed), -1 when none.
 	ExitCode int
+
+	// shapes is the parse cache (see cache.go); nil disables it.
+	shapes map[string]*cachedLine
+	keyBuf []byte
+	valBuf []string
+	colBuf []int
 }
 
 // New returns an interpreter on db writing to out, in namespace ns.
@@ -76,6 +82,7 @@ func New(db *engine.DB, ns string, out *bufio.Writer) *Interp {
 	return &Interp{
 		db: db, sess: db.NewSession(), locals: locals, lsess: locals.NewSession(),
 		out: out, namespace: strings.ToUpper(ns), Hostname: host, Now: time.Now, Job: os.Getpid(), ExitCode: -1,
+		shapes: map[string]*cachedLine{},
 	}
 }
 
@@ -92,7 +99,7 @@ func (in *Interp) Close() error { return in.sess.Close() }
 // It returns ErrHalt after HALT, *Error for syntax and runtime errors (the
 // caller prints them and goes on), and ctx's error when cancelled.
 func (in *Interp) Exec(ctx context.Context, line string) error {
-	cmds, err := Parse(line)
+	cmds, err := in.parse(line)
 	if err != nil {
 		return &Error{Code: "SYNTAX"}
 	}

@@ -98,6 +98,15 @@ var specialNames = map[string]string{
 type parser struct {
 	s   string
 	pos int
+	// lits are the string literals in the order parsed, with the column of
+	// their opening quote: the parse cache reuses the tree for lines that
+	// differ only in them.
+	lits []litAt
+}
+
+type litAt struct {
+	col int
+	lit *strLit
 }
 
 func (p *parser) fail(msg string) {
@@ -128,7 +137,10 @@ func (p *parser) expect(c byte) {
 // Parse parses one line of commands. It never panics on bad input: errors
 // are *SyntaxError.
 func Parse(line string) (cmds []command, err error) {
-	p := &parser{s: strings.TrimRight(line, "\r\n")}
+	return (&parser{s: strings.TrimRight(line, "\r\n")}).parse()
+}
+
+func (p *parser) parse() (cmds []command, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			se, ok := r.(*SyntaxError)
@@ -415,6 +427,7 @@ func (p *parser) atom() expr {
 }
 
 func (p *parser) str() expr {
+	col := p.pos
 	p.pos++ // opening quote
 	var b strings.Builder
 	for {
@@ -426,7 +439,9 @@ func (p *parser) str() expr {
 		b.WriteString(p.s[p.pos : p.pos+i])
 		p.pos += i + 1
 		if p.peek() != '"' {
-			return &strLit{v: b.String()}
+			l := &strLit{v: b.String()}
+			p.lits = append(p.lits, litAt{col, l})
+			return l
 		}
 		b.WriteByte('"')
 		p.pos++
