@@ -384,8 +384,14 @@ func (in *Interp) write(a writeArg) error {
 	return nil
 }
 
-// globalKey is the engine's name of a global: namespace-qualified.
-func (in *Interp) globalKey(name string) string { return in.namespace + "^" + name }
+// globalKey is the engine's name of global r: namespace-qualified. The
+// reference keeps it, since the parse cache runs one tree many times.
+func (in *Interp) globalKey(r *ref) string {
+	if r.keyNS != in.namespace {
+		r.key, r.keyNS = in.namespace+"^"+r.name, in.namespace
+	}
+	return r.key
+}
 
 // resolve evaluates a reference's subscripts and picks its store.
 func (in *Interp) resolve(r *ref) (*engine.DB, *engine.Session, string, []string, error) {
@@ -404,7 +410,7 @@ func (in *Interp) resolve(r *ref) (*engine.DB, *engine.Session, string, []string
 		}
 	}
 	if r.global {
-		return in.db, in.sess, in.globalKey(r.name), subs, nil
+		return in.db, in.sess, in.globalKey(r), subs, nil
 	}
 	return in.locals, in.lsess, r.name, subs, nil
 }
@@ -636,7 +642,7 @@ func (in *Interp) function(c *call) (string, error) {
 		}
 		name, store := r.name, in.locals
 		if r.global {
-			name, store = in.globalKey(r.name), in.db
+			name, store = in.globalKey(r), in.db
 		}
 		return store.Order(name, subs, dir), nil
 	case "get":

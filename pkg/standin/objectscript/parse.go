@@ -25,6 +25,8 @@ type (
 		global bool
 		name   string
 		subs   []expr
+		// key is the engine's name of a global in namespace keyNS.
+		key, keyNS string
 	}
 	// call is $FUNCTION(args), name in its canonical long lower-case form.
 	call struct {

@@ -23,7 +23,8 @@ func Run(ctx context.Context, in *Interp, r *bufio.Reader, banner string) error 
 		if in.x > 0 {
 			in.emit("\n")
 		}
-		in.emit(in.namespace + ">")
+		in.emit(in.namespace)
+		in.emit(">")
 		if r.Buffered() == 0 {
 			if err := in.out.Flush(); err != nil {
 				return err
