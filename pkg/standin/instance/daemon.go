@@ -271,7 +271,7 @@ func (d *daemon) session(ctx context.Context, c io.Writer, r *bufio.Reader, h he
 	if ns == "" {
 		ns = "USER"
 	}
-	w := bufio.NewWriterSize(frameWriter{c}, 64<<10)
+	w := bufio.NewWriterSize(&frameWriter{w: c}, 64<<10)
 	if !objectscript.ValidNamespace(ns) {
 		fmt.Fprintf(w, "<NAMESPACE> %s: the stand-in has the namespaces USER and %%SYS\n", ns)
 		w.Flush()

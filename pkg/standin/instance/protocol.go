@@ -22,25 +22,33 @@ type hello struct {
 	HasCmd    bool   `json:"hasCmd,omitempty"`
 }
 
-// frameWriter turns each Write into one output frame.
-type frameWriter struct{ w io.Writer }
+// frameWriter turns each Write into one output frame, written with one
+// write call (one syscall per flushed batch of output). It reuses its
+// buffer: a session flushes once per acknowledged line.
+type frameWriter struct {
+	w   io.Writer
+	buf []byte
+}
 
-func (f frameWriter) Write(p []byte) (int, error) {
+func (f *frameWriter) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if err := writeFrame(f.w, frameOut, p); err != nil {
+	f.buf = appendFrame(f.buf[:0], frameOut, p)
+	if _, err := f.w.Write(f.buf); err != nil {
 		return 0, err
 	}
 	return len(p), nil
 }
 
+func appendFrame(b []byte, typ byte, p []byte) []byte {
+	b = append(b, typ, 0, 0, 0, 0)
+	binary.BigEndian.PutUint32(b[len(b)-4:], uint32(len(p)))
+	return append(b, p...)
+}
+
 func writeFrame(w io.Writer, typ byte, p []byte) error {
-	b := make([]byte, 5+len(p))
-	b[0] = typ
-	binary.BigEndian.PutUint32(b[1:], uint32(len(p)))
-	copy(b[5:], p)
-	_, err := w.Write(b)
+	_, err := w.Write(appendFrame(make([]byte, 0, 5+len(p)), typ, p))
 	return err
 }
 
