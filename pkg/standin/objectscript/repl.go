@@ -73,6 +73,9 @@ func readLine(r *bufio.Reader) (line string, tooLong bool, err error) {
 	var buf []byte
 	for {
 		chunk, err := r.ReadSlice('\n')
+		if err == nil && buf == nil {
+			return trimEOL(chunk), len(chunk) > MaxLine, nil // the usual case: one copy
+		}
 		if len(buf)+len(chunk) <= MaxLine {
 			buf = append(buf, chunk...)
 		} else {
