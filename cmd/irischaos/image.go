@@ -48,9 +48,9 @@ build puts them next to irischaos) and Debian's busybox-static for /bin/sh.`,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				switch args[0] {
 				case "pause":
-					cmd.Println(image.PauseRef)
+					fmt.Fprintln(cmd.OutOrStdout(), image.PauseRef)
 				case "iris-standin":
-					cmd.Println(image.StandinRef)
+					fmt.Fprintln(cmd.OutOrStdout(), image.StandinRef)
 				default:
 					return withCode(exitUnknown, fmt.Errorf("unknown image %q: want pause or iris-standin", args[0]))
 				}
