@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/irischaos/irischaos/pkg/standin"
@@ -70,9 +71,10 @@ type daemon struct {
 	since    time.Time
 	stopping chan net.Conn // a stop request, with the connection to answer
 
-	mu    sync.Mutex
-	conns map[net.Conn]bool
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	conns   map[net.Conn]func() // each connection's cut: ends it at shutdown
+	cutting bool                // shutdown has cut the connections
+	wg      sync.WaitGroup
 }
 
 // Serve runs the instance until ctx is cancelled (SIGTERM) or a client asks
@@ -94,7 +96,7 @@ func Serve(ctx context.Context, inst Instance, logTo io.Writer) error {
 		return fmt.Errorf("instance %s: open messages.log: %w", inst.Name, err)
 	}
 	defer lf.Close()
-	d := &daemon{inst: inst, conf: conf, log: &logger{f: lf, err: logTo}, conns: map[net.Conn]bool{}, stopping: make(chan net.Conn, 1)}
+	d := &daemon{inst: inst, conf: conf, log: &logger{f: lf, err: logTo}, conns: map[net.Conn]func(){}, stopping: make(chan net.Conn, 1)}
 	d.host, _ = os.Hostname()
 	if s := inst.State(); s.Status != "down" && s.PID != os.Getpid() {
 		return fmt.Errorf("instance %s is already %s (pid %d)", inst.Name, s.Status, s.PID)
@@ -169,10 +171,10 @@ func Serve(ctx context.Context, inst Instance, logTo io.Writer) error {
 	ln.Close()
 	cancelSessions()
 	d.mu.Lock()
-	for c := range d.conns {
+	d.cutting = true
+	for c, cut := range d.conns {
 		if c != stopConn {
-			c.(*net.UnixConn).CloseRead() // wakes a session blocked reading its duplicate
-			c.Close()
+			cut()
 		}
 	}
 	d.mu.Unlock()
@@ -199,7 +201,10 @@ func (d *daemon) accept(ctx context.Context, ln net.Listener) {
 			return
 		}
 		d.mu.Lock()
-		d.conns[c] = true
+		d.conns[c] = func() {
+			c.(*net.UnixConn).CloseRead()
+			c.Close()
+		}
 		d.wg.Add(1)
 		d.mu.Unlock()
 		go d.handle(ctx, c)
@@ -243,11 +248,7 @@ func (d *daemon) handle(ctx context.Context, c net.Conn) {
 			c.Close() // a stop is already under way
 		}
 	case "session":
-		// Sessions read and write a blocking duplicate of the socket: a
-		// blocked read wakes straight from the kernel, without the
-		// netpoller's extra read and epoll round, which halves the latency
-		// of an ack on a busy machine. Shutdown unblocks it with shutdown(2).
-		f, err := c.(*net.UnixConn).File()
+		f, err := d.detach(c)
 		if err != nil {
 			d.log.printf("session: %v", err)
 			return
@@ -258,6 +259,56 @@ func (d *daemon) handle(ctx context.Context, c net.Conn) {
 	default:
 		d.log.printf("unknown request %q on the instance socket", h.Op)
 	}
+}
+
+// detach moves a session's socket out of the runtime's poller onto a
+// blocking descriptor, which it returns; c is closed. A blocked read then
+// wakes straight from the kernel, without the poller's EAGAIN read, epoll
+// round and goroutine switch: about one read and one write syscall per
+// acknowledged line. (UnixConn.File is no substitute: its duplicate stays
+// non-blocking, and the original stays registered, so every arriving line
+// also wakes an idle thread in epoll.) Shutdown cuts the session with
+// shutdown(2), which wakes the blocked read.
+func (d *daemon) detach(c net.Conn) (*os.File, error) {
+	raw, err := c.(*net.UnixConn).SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	fd, derr := -1, error(nil)
+	syscall.ForkLock.RLock()
+	err = raw.Control(func(s uintptr) {
+		if fd, derr = syscall.Dup(int(s)); derr == nil {
+			syscall.CloseOnExec(fd)
+		}
+	})
+	syscall.ForkLock.RUnlock()
+	if err == nil {
+		err = derr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("duplicate the session socket: %w", err)
+	}
+	c.Close() // removes it from the poller; the duplicate keeps the socket
+	if err := syscall.SetNonblock(fd, false); err != nil {
+		syscall.Close(fd)
+		return nil, fmt.Errorf("make the session socket blocking: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "session")
+	cut := func() {
+		// Through the file, so a descriptor already closed (and perhaps
+		// reused) is never shut down.
+		if rc, err := f.SyscallConn(); err == nil {
+			rc.Control(func(s uintptr) { syscall.Shutdown(int(s), syscall.SHUT_RDWR) })
+		}
+	}
+	d.mu.Lock()
+	d.conns[c] = cut
+	cutting := d.cutting
+	d.mu.Unlock()
+	if cutting {
+		cut()
+	}
+	return f, nil
 }
 
 // buffered returns a copy of what r has read ahead.
