@@ -261,46 +261,15 @@ func (d *daemon) handle(ctx context.Context, c net.Conn) {
 	}
 }
 
-// detach moves a session's socket out of the runtime's poller onto a
-// blocking descriptor, which it returns; c is closed. A blocked read then
-// wakes straight from the kernel, without the poller's EAGAIN read, epoll
-// round and goroutine switch: about one read and one write syscall per
-// acknowledged line. (UnixConn.File is no substitute: its duplicate stays
-// non-blocking, and the original stays registered, so every arriving line
-// also wakes an idle thread in epoll.) Shutdown cuts the session with
-// shutdown(2), which wakes the blocked read.
+// detach takes a session's socket out of the runtime poller (see
+// blockingFile) and registers how shutdown cuts it: with shutdown(2), which
+// wakes the blocked read.
 func (d *daemon) detach(c net.Conn) (*os.File, error) {
-	raw, err := c.(*net.UnixConn).SyscallConn()
+	f, err := blockingFile(c.(*net.UnixConn))
 	if err != nil {
 		return nil, err
 	}
-	fd, derr := -1, error(nil)
-	syscall.ForkLock.RLock()
-	err = raw.Control(func(s uintptr) {
-		if fd, derr = syscall.Dup(int(s)); derr == nil {
-			syscall.CloseOnExec(fd)
-		}
-	})
-	syscall.ForkLock.RUnlock()
-	if err == nil {
-		err = derr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("duplicate the session socket: %w", err)
-	}
-	c.Close() // removes it from the poller; the duplicate keeps the socket
-	if err := syscall.SetNonblock(fd, false); err != nil {
-		syscall.Close(fd)
-		return nil, fmt.Errorf("make the session socket blocking: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), "session")
-	cut := func() {
-		// Through the file, so a descriptor already closed (and perhaps
-		// reused) is never shut down.
-		if rc, err := f.SyscallConn(); err == nil {
-			rc.Control(func(s uintptr) { syscall.Shutdown(int(s), syscall.SHUT_RDWR) })
-		}
-	}
+	cut := func() { shutdownFile(f, syscall.SHUT_RDWR) }
 	d.mu.Lock()
 	d.conns[c] = cut
 	cutting := d.cutting
