@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -71,6 +72,9 @@ calls and changes nothing.`,
 					if s != "" {
 						set++
 					}
+				}
+				if !slices.Contains(nemesis.Names, name) {
+					return withCode(exitUnknown, fmt.Errorf("unknown fault %q (one of %s)", name, strings.Join(nemesis.Names, ", ")))
 				}
 				if set > 1 {
 					return withCode(exitUnknown, errors.New("give at most one of --node, --provider-id, --pod"))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -25,15 +26,33 @@ func stackClients(a *app) (stack.Clients, string, error) {
 	if err != nil {
 		return stack.Clients{}, "", withCode(exitUnknown, fmt.Errorf("namespace: %w", err))
 	}
+	if noClusterConfigured(a) {
+		return stack.Clients{}, "", withCode(exitUnknown, errors.New("no cluster configured: no --kubeconfig, --server, KUBECONFIG or ~/.kube/config; for the embedded local cluster run `irischaos cluster up` and `export KUBECONFIG=$(irischaos cluster kubeconfig)`"))
+	}
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return stack.Clients{}, "", withCode(exitUnknown, fmt.Errorf("kubernetes client for %s: %w", cfg.Host, err))
+	}
+	// Fail here, once, with where we tried, rather than on the first list
+	// call of whichever command runs.
+	if _, err := kube.Discovery().ServerVersion(); err != nil {
+		return stack.Clients{}, "", withCode(exitUnknown, fmt.Errorf("cannot reach the Kubernetes API at %s: %w (check --kubeconfig and --context)", cfg.Host, err))
 	}
 	ex, err := podexec.New(cfg)
 	if err != nil {
 		return stack.Clients{}, "", withCode(exitUnknown, err)
 	}
 	return stack.Clients{Kube: kube, Exec: ex, Host: cfg.Host}, ns, nil
+}
+
+// noClusterConfigured says whether client-go found no configuration at all
+// and fell back to its legacy default of http://localhost:8080.
+func noClusterConfigured(a *app) bool {
+	if a.kube.KubeConfig != nil && *a.kube.KubeConfig != "" || a.kube.APIServer != nil && *a.kube.APIServer != "" || os.Getenv("KUBECONFIG") != "" {
+		return false
+	}
+	raw, err := a.kube.ToRawKubeConfigLoader().RawConfig()
+	return err == nil && len(raw.Clusters) == 0
 }
 
 func init() {
@@ -85,6 +104,14 @@ deployed stack needs a teardown first (a PVC's class cannot change).`,
   irischaos stack deploy --node-loss-toleration 5 --merge-cpf-file sync.cpf`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Local input first: a typo must not wait for a cluster.
+			if cpfFile != "" {
+				b, err := os.ReadFile(cpfFile)
+				if err != nil {
+					return withCode(exitUnknown, fmt.Errorf("--merge-cpf-file: %w", err))
+				}
+				o.MergeCPF = string(b)
+			}
 			c, ns, err := stackClients(a)
 			if err != nil {
 				return err
@@ -94,13 +121,6 @@ deployed stack needs a teardown first (a PVC's class cannot change).`,
 			o.ImagePullPolicy = corev1.PullPolicy(pullPolicy)
 			if tolSeconds >= 0 {
 				o.NodeLossTolerationSeconds = &tolSeconds
-			}
-			if cpfFile != "" {
-				b, err := os.ReadFile(cpfFile)
-				if err != nil {
-					return withCode(exitUnknown, fmt.Errorf("--merge-cpf-file: %w", err))
-				}
-				o.MergeCPF = string(b)
 			}
 			st, err := stack.Deploy(a.ctx, c, o)
 			if err != nil {

@@ -55,3 +55,43 @@ func TestStackHelp(t *testing.T) {
 		}
 	}
 }
+
+func TestBadInputBeforeTouchingACluster(t *testing.T) {
+	// No configuration anywhere: client-go would silently fall back to
+	// http://localhost:8080; the CLI must say what to set instead.
+	t.Setenv("KUBECONFIG", "")
+	t.Setenv("HOME", t.TempDir())
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"inject", "no-such-fault"}, `unknown fault "no-such-fault" (one of iris-stop,`},
+		{[]string{"inject", "pod-delete"}, "no cluster configured"},
+		{[]string{"stack", "status"}, "no cluster configured"},
+		{[]string{"run", "--dry-run", "../../scenarios/pod.yaml"}, "no cluster configured"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, code, err := runCLIErr(t, tt.args...)
+			if code != exitUnknown || err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("exit %d, err %v; want exit %d and %q", code, err, exitUnknown, tt.want)
+			}
+		})
+	}
+}
+
+func TestHelpEverywhereHasExamples(t *testing.T) {
+	walk := func(path []string) {
+		out, code, err := runCLIErr(t, append(path, "--help")...)
+		if code != exitPass || err != nil {
+			t.Fatalf("%v --help: exit %d, %v", path, code, err)
+		}
+		if len(path) > 0 && !strings.Contains(out, "Examples:") {
+			t.Errorf("irischaos %s --help has no examples", strings.Join(path, " "))
+		}
+	}
+	for _, p := range [][]string{{}, {"cluster"}, {"cluster", "up"}, {"cluster", "down"}, {"cluster", "status"}, {"cluster", "kubeconfig"},
+		{"stack"}, {"stack", "deploy"}, {"run"}, {"inject"}, {"recover"}, {"analyze"}, {"report"}, {"version"}, {"image"}, {"image", "build"}} {
+		walk(p)
+	}
+}
