@@ -187,6 +187,9 @@ var permanentWaits = map[string]string{
 	"CreateContainerConfigError": "check the ConfigMap and the pod spec",
 }
 
+// maxPullFailures is how many failed pulls of one container end a deploy.
+const maxPullFailures = 3
+
 // watchPods prints every change of the stack's pods until ctx ends, and
 // calls stuck when a pod can never start.
 func watchPods(ctx context.Context, c Clients, o *Options, stuck context.CancelCauseFunc) {
@@ -196,6 +199,8 @@ func watchPods(ctx context.Context, c Clients, o *Options, stuck context.CancelC
 	}
 	defer w.Stop()
 	last := map[string]string{}
+	pullFailures := map[string]int{} // pod -> failed pulls seen
+	lastWait := map[string]string{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -225,6 +230,22 @@ func watchPods(ctx context.Context, c Clients, o *Options, stuck context.CancelC
 						stuck(fmt.Errorf("pod %s: container %s %s: %s (%s)", p.Name, cs.Name, wt.Reason, wt.Message, fix))
 						return
 					}
+					// The kubelet retries a failed pull forever; a pull that
+					// failed this often (registry unreachable, no such
+					// image, no credentials) will not start working by
+					// itself within a deploy. A slow pull is not a failure.
+					key := p.Name + "/" + cs.Name
+					if wt.Reason == "ErrImagePull" && lastWait[key] != wt.Reason {
+						pullFailures[key]++
+						if pullFailures[key] >= maxPullFailures {
+							stuck(fmt.Errorf("pod %s: container %s: pulling image %s failed %d times: %s (check --image, registry access and imagePullSecrets; on the embedded local cluster use --image $(irischaos image ref iris-standin))",
+								p.Name, cs.Name, cs.Image, pullFailures[key], wt.Message))
+							return
+						}
+					}
+					lastWait[key] = wt.Reason
+				} else {
+					lastWait[p.Name+"/"+cs.Name] = ""
 				}
 			}
 		}

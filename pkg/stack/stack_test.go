@@ -311,3 +311,40 @@ func TestDeployFailsFastOnBadImage(t *testing.T) {
 		t.Errorf("took %s: waited for the timeout instead of failing fast", time.Since(start))
 	}
 }
+
+func TestDeployFailsAfterRepeatedPullFailures(t *testing.T) {
+	cs := fake.NewClientset(nsObj, class("longhorn", "driver.longhorn.io", ""))
+	watched := make(chan struct{})
+	var once sync.Once
+	cs.PrependWatchReactor("pods", func(clienttesting.Action) (bool, watch.Interface, error) {
+		once.Do(func() { close(watched) })
+		return false, nil, nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	setWait := func(p *corev1.Pod, reason string) {
+		p.Status = corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{Name: "iris", Image: "registry.invalid/iris:1",
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: "dial tcp: lookup registry.invalid: no such host"}}}}}
+	}
+	go func() {
+		<-watched
+		time.Sleep(20 * time.Millisecond)
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "iris-pull", Namespace: "db", Labels: map[string]string{"app": "iris"}}}
+		setWait(p, "ContainerCreating")
+		_, _ = cs.CoreV1().Pods("db").Create(ctx, p, metav1.CreateOptions{})
+		// The kubelet's cycle: a failed pull, back-off, another failed pull...
+		for _, r := range []string{"ErrImagePull", "ImagePullBackOff", "ErrImagePull", "ImagePullBackOff", "ErrImagePull"} {
+			time.Sleep(20 * time.Millisecond)
+			setWait(p, r)
+			_, _ = cs.CoreV1().Pods("db").UpdateStatus(ctx, p, metav1.UpdateOptions{})
+		}
+	}()
+	start := time.Now()
+	_, err := Deploy(ctx, Clients{Kube: cs, Exec: zvExec{}}, Options{Namespace: "db", Image: "registry.invalid/iris:1", Timeout: 15 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "failed 3 times") || !strings.Contains(err.Error(), "no such host") || !strings.Contains(err.Error(), "--image") {
+		t.Fatalf("err = %v", err)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Errorf("took %s: waited for the timeout instead of failing after repeated pull failures", time.Since(start))
+	}
+}
