@@ -1,17 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/history"
@@ -21,22 +16,8 @@ import (
 // runCLI runs the root command with args and returns stdout and the exit code.
 func runCLI(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	a := &app{kube: genericclioptions.NewConfigFlags(true), ctx: context.Background()}
-	root := newRoot(a)
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&bytes.Buffer{})
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	code := exitPass
-	if err != nil {
-		code = exitUnknown
-		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.code
-		}
-	}
-	return out.String(), code
+	out, code, _ := runCLIErr(t, args...)
+	return out, code
 }
 
 // writeHistory writes a history: ok writes 1-10, the fault, failing writes
