@@ -5,6 +5,8 @@ BIN := $(CURDIR)/bin
 IRISCHAOS := $(BIN)/irischaos
 GOBIN ?= $(shell $(GO) env GOPATH)/bin
 STATICCHECK_VERSION := v0.8.2
+# Reports name the irischaos build that measured them.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # KEEP=1 keeps the local cluster after `make run`.
 KEEP ?=
 export PATH := $(BIN):$(GOBIN):$(PATH)
@@ -15,7 +17,7 @@ all: build
 
 build:
 	@mkdir -p $(BIN)
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/irischaos ./cmd/iris ./cmd/iris-main ./cmd/pause
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/ ./cmd/irischaos ./cmd/iris ./cmd/iris-main ./cmd/pause
 
 ## run: bring the local cluster up, deploy the stack, run every scenario, write reports, take the cluster down.
 run: build
@@ -37,6 +39,7 @@ lint:
 
 ## e2e: the cluster tests (build tag chaos). Uses KUBECONFIG when set, else brings the local cluster up and down.
 e2e: build deps
+	@mkdir -p build
 	$(GO) test -count=1 -tags chaos -timeout 80m -v ./e2e/ 2>&1 | tee build/e2e.log; exit $${PIPESTATUS[0]}
 
 ## image: the IRIS stand-in and pause image tarballs, built without Docker.
