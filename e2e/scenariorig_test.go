@@ -17,6 +17,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -106,7 +107,7 @@ func (g *scenarioRig) run(ctx context.Context, t *testing.T, s scenario.Scenario
 		AllowVMActions: true, Out: tlog{t},
 		Environment: runner.ClusterEnvironment(g.kube, g.exec, g.rest.Host, g.namespace, "e2e", g.kubeconfig),
 		NewWorkload: runner.IRISWorkload(g.kube, g.exec, g.namespace, tlog{t}),
-		NewObserver: runner.ClusterObserver(g.kube, g.namespace, tlog{t}),
+		NewObserver: runner.ClusterObserver(g.kube, dynamic.NewForConfigOrDie(g.rest), g.namespace, tlog{t}),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -139,7 +139,7 @@ calls and changes nothing.`,
 				octx, ocancel := context.WithCancel(ctx)
 				defer ocancel()
 				if e := f.Effect(); e.Kind != "" {
-					ob, err := observe.New(cl.Kube, observe.Options{Namespace: ns, Progress: errOut})
+					ob, err := observe.New(cl.Kube, observe.Options{Namespace: ns, Progress: errOut, Dynamic: dynamicClient(a)})
 					if err != nil {
 						return withCode(exitUnknown, err)
 					}

@@ -242,7 +242,7 @@ Exit codes: 0 every verdict passed, 1 a verdict failed, 2 unknown or error.`,
 					AllowVMActions: allowVM, Out: errOut, HealTimeout: healTimeout,
 					Environment: runner.ClusterEnvironment(cl.Kube, cl.Exec, cl.Host, ns, version, kubeContext),
 					NewWorkload: runner.IRISWorkload(cl.Kube, cl.Exec, ns, errOut),
-					NewObserver: runner.ClusterObserver(cl.Kube, ns, errOut),
+					NewObserver: runner.ClusterObserver(cl.Kube, dynamicClient(a), ns, errOut),
 				}
 				if cmd.Flags().Changed("rto-budget") {
 					cfg.RTOBudget = &rtoBudget

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/irischaos/irischaos/pkg/stack"
@@ -43,6 +44,20 @@ func stackClients(a *app) (stack.Clients, string, error) {
 		return stack.Clients{}, "", withCode(exitUnknown, err)
 	}
 	return stack.Clients{Kube: kube, Exec: ex, Host: cfg.Host}, ns, nil
+}
+
+// dynamicClient is for the optional Longhorn watch: nil when it cannot be
+// built, and the observer then watches what client-go's typed API covers.
+func dynamicClient(a *app) dynamic.Interface {
+	cfg, err := a.kube.ToRESTConfig()
+	if err != nil {
+		return nil
+	}
+	d, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil
+	}
+	return d
 }
 
 // noClusterConfigured says whether client-go found no configuration at all

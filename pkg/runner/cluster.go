@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/irischaos/irischaos/pkg/history"
@@ -70,8 +71,10 @@ func IRISWorkload(kube kubernetes.Interface, exec podexec.Execer, namespace stri
 
 // ClusterObserver watches the stack's pods, the nodes, events and volume
 // attachments into the history.
-func ClusterObserver(kube kubernetes.Interface, namespace string, progress io.Writer) func(*history.Writer) (Observer, error) {
+// dyn, when not nil, lets the observer also watch Longhorn volumes where the
+// cluster serves them (the RTO phases then show the volume's attachment).
+func ClusterObserver(kube kubernetes.Interface, dyn dynamic.Interface, namespace string, progress io.Writer) func(*history.Writer) (Observer, error) {
 	return func(h *history.Writer) (Observer, error) {
-		return observe.New(kube, observe.Options{Namespace: namespace, History: h, Progress: progress})
+		return observe.New(kube, observe.Options{Namespace: namespace, History: h, Progress: progress, Dynamic: dyn})
 	}
 }
