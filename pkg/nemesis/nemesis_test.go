@@ -196,7 +196,7 @@ func TestPodDelete(t *testing.T) {
 				tg.PodUID = "uid-other"
 			}
 			f, _ := New(Env{Client: cs}, Spec{Name: PodDelete, GracePeriod: tc.grace}, tg)
-			if f.Effect().Kind != observe.EffectPodGone {
+			if f.Effect().Kind != observe.EffectPodTerminating {
 				t.Fatalf("effect %+v", f.Effect())
 			}
 			res, err := f.Inject(context.Background())

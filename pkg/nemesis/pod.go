@@ -25,8 +25,12 @@ func (f *podDelete) Name() string               { return PodDelete }
 func (f *podDelete) Target() target.Target      { return f.t }
 func (f *podDelete) HealAction() string         { return ledger.HealNone }
 func (f *podDelete) Heal(context.Context) error { return nil }
+// Effect: the pod marked for deletion (or removed at once with grace 0).
+// Not "removed from the API": after a graceful delete the ReplicaSet's
+// replacement can be serving writes before the kubelet has confirmed the old
+// pod's end, and an effect seen after recovery would void the measurement.
 func (f *podDelete) Effect() observe.Effect {
-	return observe.Effect{Kind: observe.EffectPodGone, Pod: f.t.Pod}
+	return observe.Effect{Kind: observe.EffectPodTerminating, Pod: f.t.Pod}
 }
 func (f *podDelete) deleteOptions() metav1.DeleteOptions {
 	o := metav1.DeleteOptions{}
@@ -49,7 +53,7 @@ func (f *podDelete) Plan() []string {
 	}
 	return []string{
 		fmt.Sprintf("DELETE pod %s/%s (uid %s) with %s (node %s)", f.t.Namespace, f.t.Pod, orNone(string(f.t.PodUID)), grace, orNone(f.t.Node)),
-		"effect: the pod is gone from the API",
+		"effect: the pod is marked for deletion (deletionTimestamp set) or removed",
 		"heal: none needed (the Deployment recreates the pod)",
 	}
 }
