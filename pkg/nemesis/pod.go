@@ -25,6 +25,7 @@ func (f *podDelete) Name() string               { return PodDelete }
 func (f *podDelete) Target() target.Target      { return f.t }
 func (f *podDelete) HealAction() string         { return ledger.HealNone }
 func (f *podDelete) Heal(context.Context) error { return nil }
+
 // Effect: the pod marked for deletion (or removed at once with grace 0).
 // Not "removed from the API": after a graceful delete the ReplicaSet's
 // replacement can be serving writes before the kubelet has confirmed the old
