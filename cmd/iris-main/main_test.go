@@ -115,5 +115,17 @@ func TestEntrypointChain(t *testing.T) {
 	if err != nil || !strings.Contains(out, `^k8stest(1)="`) || !strings.Contains(out, " running on ") {
 		t.Errorf("marker after restart: %v\n%s", err, out)
 	}
+	// Stop it gracefully and wait: a SIGKILL of iris-main (the deferred
+	// cleanup) would orphan the instance, still writing into the run
+	// directory while TempDir removes it.
 	main.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("restarted iris-main after SIGTERM: %v", err)
+		}
+		exited <- nil // the deferred cleanup receives once more
+	case <-time.After(20 * time.Second):
+		t.Errorf("restarted iris-main did not exit after SIGTERM")
+	}
 }
