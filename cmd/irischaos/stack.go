@@ -36,14 +36,14 @@ func stackClients(a *app) (stack.Clients, string, error) {
 	}
 	// Fail here, once, with where we tried, rather than on the first list
 	// call of whichever command runs.
-	if _, err := kube.Discovery().ServerVersion(); err != nil {
-		return stack.Clients{}, "", withCode(exitUnknown, fmt.Errorf("cannot reach the Kubernetes API at %s: %w (check --kubeconfig and --context)", cfg.Host, err))
-	}
-	ex, err := podexec.New(cfg)
-	if err != nil {
+	cl := stack.Clients{Kube: kube, Host: cfg.Host}
+	if err := stack.Reachable(a.ctx, cl); err != nil {
 		return stack.Clients{}, "", withCode(exitUnknown, err)
 	}
-	return stack.Clients{Kube: kube, Exec: ex, Host: cfg.Host}, ns, nil
+	if cl.Exec, err = podexec.New(cfg); err != nil {
+		return stack.Clients{}, "", withCode(exitUnknown, err)
+	}
+	return cl, ns, nil
 }
 
 // dynamicClient is for the optional Longhorn watch: nil when it cannot be

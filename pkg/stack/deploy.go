@@ -28,7 +28,7 @@ func Deploy(ctx context.Context, c Clients, o Options) (*State, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	start := time.Now()
-	if err := reachable(ctx, c); err != nil {
+	if err := Reachable(ctx, c); err != nil {
 		return nil, err
 	}
 	if err := checkNamespace(ctx, c, &o); err != nil {

@@ -159,8 +159,8 @@ func orDash(s string) string {
 	return s
 }
 
-// reachable checks the API server answers, with an error that says where.
-func reachable(ctx context.Context, c Clients) error {
+// Reachable checks the API server answers, with an error that says where.
+func Reachable(ctx context.Context, c Clients) error {
 	if c.Kube == nil {
 		return errors.New("no Kubernetes client")
 	}

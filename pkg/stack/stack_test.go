@@ -284,12 +284,7 @@ func TestDeployDatabaseNotAnswering(t *testing.T) {
 
 func TestDeployFailsFastOnBadImage(t *testing.T) {
 	cs := fake.NewClientset(nsObj, class("longhorn", "driver.longhorn.io", ""))
-	watched := make(chan struct{})
-	var once sync.Once
-	cs.PrependWatchReactor("pods", func(clienttesting.Action) (bool, watch.Interface, error) {
-		once.Do(func() { close(watched) })
-		return false, nil, nil
-	})
+	watched := podsWatched(cs)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	go func() {
@@ -314,12 +309,7 @@ func TestDeployFailsFastOnBadImage(t *testing.T) {
 
 func TestDeployFailsAfterRepeatedPullFailures(t *testing.T) {
 	cs := fake.NewClientset(nsObj, class("longhorn", "driver.longhorn.io", ""))
-	watched := make(chan struct{})
-	var once sync.Once
-	cs.PrependWatchReactor("pods", func(clienttesting.Action) (bool, watch.Interface, error) {
-		once.Do(func() { close(watched) })
-		return false, nil, nil
-	})
+	watched := podsWatched(cs)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	setWait := func(p *corev1.Pod, reason string) {
@@ -347,4 +337,16 @@ func TestDeployFailsAfterRepeatedPullFailures(t *testing.T) {
 	if time.Since(start) > 10*time.Second {
 		t.Errorf("took %s: waited for the timeout instead of failing after repeated pull failures", time.Since(start))
 	}
+}
+
+// podsWatched is closed once Deploy starts watching the stack's pods, so a
+// test creates its pod only when the watch will see it.
+func podsWatched(cs *fake.Clientset) <-chan struct{} {
+	watched := make(chan struct{})
+	var once sync.Once
+	cs.PrependWatchReactor("pods", func(clienttesting.Action) (bool, watch.Interface, error) {
+		once.Do(func() { close(watched) })
+		return false, nil, nil
+	})
+	return watched
 }

@@ -20,7 +20,7 @@ import (
 // Deployment, not an error.
 func Status(ctx context.Context, c Clients, o Options) (*State, error) {
 	o.defaults()
-	if err := reachable(ctx, c); err != nil {
+	if err := Reachable(ctx, c); err != nil {
 		return nil, err
 	}
 	ns := o.Namespace

@@ -23,7 +23,7 @@ func Teardown(ctx context.Context, c Clients, o Options) error {
 	o.defaults()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	if err := reachable(ctx, c); err != nil {
+	if err := Reachable(ctx, c); err != nil {
 		return err
 	}
 	ns := o.Namespace
