@@ -32,9 +32,9 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/irischaos/irischaos/cloud"
-	"github.com/irischaos/irischaos/cloud/aws/emulator"
 	"github.com/irischaos/irischaos/cloud/providers"
-	"github.com/irischaos/irischaos/pkg/nodepower"
+	"github.com/irischaos/irischaos/internal/lab/awsemulator"
+	"github.com/irischaos/irischaos/internal/lab/nodepower"
 )
 
 // cloudNodeTimeout bounds each wait for a Node to turn NotReady or Ready: the
@@ -236,9 +236,9 @@ func TestCloudAWSProviderAgainstMoto(t *testing.T) {
 	if s, _ := cloud.Scheme(n.Spec.ProviderID); s != "aws" {
 		t.Skipf("skipping: node %s has providerID %q; the AWS feature needs a `cluster up --cloud aws-emulator` cluster", n.Name, n.Spec.ProviderID)
 	}
-	ep, ok, err := emulator.ForCluster(c.name)
+	ep, ok, err := awsemulator.ForCluster(c.name)
 	if err != nil || !ok {
-		t.Fatalf("cluster %s has aws:// nodes but no %s (%v): the supervisor must record its emulator", c.name, emulator.EndpointFile, err)
+		t.Fatalf("cluster %s has aws:// nodes but no %s (%v): the supervisor must record its emulator", c.name, awsemulator.EndpointFile, err)
 	}
 	reg := awsRegistry(ep.URL, testWriter{t})
 	testenv.Test(t, c.powerCycle("vm power cycle through the AWS provider against moto", n.Name, reg, n.Spec.ProviderID))
@@ -246,7 +246,7 @@ func TestCloudAWSProviderAgainstMoto(t *testing.T) {
 
 // TestCloudAWSProviderThroughTestEmulator runs the AWS provider against a
 // moto_server this test starts, whose instances stand for the cluster's nodes
-// and whose state drives the node power API (emulator.Sync): on a plain
+// and whose state drives the node power API (awsemulator.Sync): on a plain
 // `--cloud local` cluster, the same chain `--cloud aws-emulator` builds.
 func TestCloudAWSProviderThroughTestEmulator(t *testing.T) {
 	c := findCloudCluster(t)

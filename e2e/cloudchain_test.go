@@ -8,7 +8,7 @@ package e2e
 // runner):
 //
 //   - AWS: a moto_server the test starts with one EC2 instance per node,
-//     whose instance state drives the node power API (emulator.Sync): on a
+//     whose instance state drives the node power API (awsemulator.Sync): on a
 //     `--cloud local` cluster, the chain `cluster up --cloud aws-emulator` builds.
 //   - Azure: the SDK's fake ARM server whose scale set instance i is the
 //     i-th node by name; its handlers call the node power API.
@@ -35,25 +35,25 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/irischaos/irischaos/cloud"
-	"github.com/irischaos/irischaos/cloud/aws/emulator"
 	"github.com/irischaos/irischaos/cloud/providers"
-	"github.com/irischaos/irischaos/pkg/nodepower"
+	"github.com/irischaos/irischaos/internal/lab/awsemulator"
+	"github.com/irischaos/irischaos/internal/lab/nodepower"
 )
 
 // startMotoChain starts a moto_server with one instance per node of c whose
 // state drives the nodes' power until the test ends; it skips when
 // moto_server is not installed.
-func startMotoChain(t *testing.T, c *cloudCluster) *emulator.Fleet {
+func startMotoChain(t *testing.T, c *cloudCluster) *awsemulator.Fleet {
 	t.Helper()
-	if _, err := emulator.Binary(); err != nil {
+	if _, err := awsemulator.Binary(); err != nil {
 		t.Skipf("skipping: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var specs []emulator.NodeSpec
+	var specs []awsemulator.NodeSpec
 	for _, x := range c.nodes {
-		specs = append(specs, emulator.NodeSpec{Name: x.Name})
+		specs = append(specs, awsemulator.NodeSpec{Name: x.Name})
 	}
-	fleet, err := emulator.StartFleet(ctx, t.TempDir(), specs)
+	fleet, err := awsemulator.StartFleet(ctx, t.TempDir(), specs)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -77,7 +77,7 @@ func awsRegistry(endpoint string, progress io.Writer) func(cloud.Recorder) *clou
 	return func(r cloud.Recorder) *cloud.Registry {
 		return providers.New(providers.Options{
 			AWSEndpoint:    endpoint,
-			AWSLoadOptions: []func(*awsconfig.LoadOptions) error{awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(emulator.AccessKeyID, emulator.SecretAccessKey, ""))},
+			AWSLoadOptions: []func(*awsconfig.LoadOptions) error{awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(awsemulator.AccessKeyID, awsemulator.SecretAccessKey, ""))},
 			PollInterval:   500 * time.Millisecond,
 			Recorder:       r,
 			Progress:       progress,

@@ -28,9 +28,9 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
-	"github.com/irischaos/irischaos/pkg/image"
-	"github.com/irischaos/irischaos/pkg/localcluster/provisioner"
-	"github.com/irischaos/irischaos/pkg/nodepower"
+	"github.com/irischaos/irischaos/internal/lab/image"
+	"github.com/irischaos/irischaos/internal/lab/localcluster/provisioner"
+	"github.com/irischaos/irischaos/internal/lab/nodepower"
 )
 
 const clusterNS = "irischaos-e2e-cluster"

@@ -20,9 +20,9 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 
-	"github.com/irischaos/irischaos/pkg/localcluster"
-	"github.com/irischaos/irischaos/pkg/localcluster/binaries"
-	"github.com/irischaos/irischaos/pkg/localcluster/state"
+	"github.com/irischaos/irischaos/internal/lab/localcluster"
+	"github.com/irischaos/irischaos/internal/lab/localcluster/binaries"
+	"github.com/irischaos/irischaos/internal/lab/localcluster/state"
 )
 
 // What the features of this package share.
@@ -177,7 +177,7 @@ func irischaosBinary() (string, error) {
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		return "", err
 	}
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin+"/", "./cmd/irischaos", "./cmd/iris", "./cmd/iris-main", "./cmd/pause")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin+"/", "./cmd/irischaos", "./internal/lab/cmd/iris", "./internal/lab/cmd/iris-main", "./internal/lab/cmd/pause")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr

@@ -24,8 +24,8 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 
 	"github.com/irischaos/irischaos/cloud"
+	"github.com/irischaos/irischaos/internal/lab/image"
 	"github.com/irischaos/irischaos/pkg/checker"
-	"github.com/irischaos/irischaos/pkg/image"
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/runner"

@@ -10,7 +10,7 @@ package e2e
 //     cluster the test starts moto with one instance per node whose state
 //     drives node power (startMotoChain), and the nodes' local:// providerIDs
 //     are resolved to those instances (nodeVMs); on a `--cloud aws-emulator`
-//     cluster the nodes' aws:// IDs go straight to the cluster's emulator.
+//     cluster the nodes' aws:// IDs go straight to the cluster's awsemulator.
 //   - TestVMScenarioAzure: cloud/azure against the SDK's fake ARM server whose
 //     scale set instances are the nodes (azureOverNodePower).
 //
@@ -36,9 +36,9 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/irischaos/irischaos/cloud"
-	"github.com/irischaos/irischaos/cloud/aws/emulator"
+	"github.com/irischaos/irischaos/internal/lab/awsemulator"
+	"github.com/irischaos/irischaos/internal/lab/nodepower"
 	"github.com/irischaos/irischaos/pkg/history"
-	"github.com/irischaos/irischaos/pkg/nodepower"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/scenario"
 	"github.com/irischaos/irischaos/pkg/target"
@@ -174,9 +174,9 @@ func TestVMScenarioAWS(t *testing.T) {
 	}
 	if sc, _ := cloud.Scheme(c.nodes[0].Spec.ProviderID); sc == "aws" {
 		// `cluster up --cloud aws-emulator`: the nodes are the emulator's instances.
-		ep, ok, err := emulator.ForCluster(c.name)
+		ep, ok, err := awsemulator.ForCluster(c.name)
 		if err != nil || !ok {
-			t.Fatalf("cluster %s has aws:// nodes but no %s (%v): the supervisor must record its emulator", c.name, emulator.EndpointFile, err)
+			t.Fatalf("cluster %s has aws:// nodes but no %s (%v): the supervisor must record its emulator", c.name, awsemulator.EndpointFile, err)
 		}
 		vc.name = "AWS provider against the cluster's moto"
 		for _, n := range c.nodes {
@@ -338,7 +338,7 @@ func (c *cloudCluster) vmScenario(g *scenarioRig, s scenario.Scenario, short str
 				t.Errorf("VM %s after the run: %s, %v; want running", vm, st, err)
 			}
 			// The cloud says running at once; the node follows (moto's state
-			// reaches the node power API within emulator.SyncInterval).
+			// reaches the node power API within awsemulator.SyncInterval).
 			if st, err := c.waitPower(ctx, before.Node, nodepower.On, time.Minute); err != nil {
 				t.Errorf("node %s power after the run: %s, %v; want on", before.Node, st, err)
 			}

@@ -23,8 +23,8 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
+	"github.com/irischaos/irischaos/internal/lab/image"
 	"github.com/irischaos/irischaos/pkg/history"
-	"github.com/irischaos/irischaos/pkg/image"
 	"github.com/irischaos/irischaos/pkg/stack"
 	"github.com/irischaos/irischaos/pkg/workload/iris"
 	"github.com/irischaos/irischaos/pkg/workload/podexec"

@@ -30,7 +30,7 @@ else
 	echo "deps: host packages present (containerd $(containerd --version 2>/dev/null | awk '{print $3}'), runc, CNI plugins, busybox)"
 fi
 
-# Keep these flags identical to pkg/localcluster/binaries (BuildArgsK8s /
+# Keep these flags identical to internal/lab/localcluster/binaries (BuildArgsK8s /
 # BuildArgsEtcd): the same flags share Go's build cache.
 progress() { # what, pid: a line every 10 s so a long build never looks hung
 	local what=$1 pid=$2 start=$SECONDS

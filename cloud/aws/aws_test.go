@@ -21,19 +21,19 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/irischaos/irischaos/cloud"
-	"github.com/irischaos/irischaos/cloud/aws/emulator"
+	"github.com/irischaos/irischaos/internal/lab/awsemulator"
 )
 
 // moto is the moto_server shared by the tests of this package; nil when
 // moto_server is not installed (those tests skip, saying so).
 var (
-	moto     *emulator.Server
+	moto     *awsemulator.Server
 	motoSkip string
 )
 
 func TestMain(m *testing.M) {
 	code := func() int {
-		if _, err := emulator.Binary(); err != nil {
+		if _, err := awsemulator.Binary(); err != nil {
 			motoSkip = err.Error()
 			return m.Run()
 		}
@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		moto, err = emulator.Start(ctx, filepath.Join(dir, "moto.log"))
+		moto, err = awsemulator.Start(ctx, filepath.Join(dir, "moto.log"))
 		cancel()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "starting moto_server:", err)
@@ -56,7 +56,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func needMoto(t *testing.T) *emulator.Server {
+func needMoto(t *testing.T) *awsemulator.Server {
 	t.Helper()
 	if moto == nil {
 		t.Skipf("skipping: needs moto_server: %s", motoSkip)
@@ -138,9 +138,9 @@ func newProvider(t *testing.T, endpoint string) env {
 }
 
 // launch registers one instance in moto and returns its providerID.
-func launch(t *testing.T, srv *emulator.Server, zone string) string {
+func launch(t *testing.T, srv *awsemulator.Server, zone string) string {
 	t.Helper()
-	insts, err := emulator.Launch(context.Background(), srv.URL, []emulator.NodeSpec{{Name: t.Name(), Zone: zone}})
+	insts, err := awsemulator.Launch(context.Background(), srv.URL, []awsemulator.NodeSpec{{Name: t.Name(), Zone: zone}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 // Package local powers the nodes of the embedded local cluster through its
-// node power API (pkg/nodepower), as a cloud provider for local:// providerIDs.
+// node power API (internal/lab/nodepower), as a cloud provider for local:// providerIDs.
 package local
 
 import (
@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/irischaos/irischaos/cloud"
-	"github.com/irischaos/irischaos/pkg/nodepower"
+	"github.com/irischaos/irischaos/internal/lab/nodepower"
 )
 
 // Scheme is the providerID scheme of local cluster nodes: local://<cluster>/<node>.

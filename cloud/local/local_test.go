@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/irischaos/irischaos/cloud"
-	"github.com/irischaos/irischaos/pkg/nodepower"
+	"github.com/irischaos/irischaos/internal/lab/nodepower"
 )
 
 // nodes is an in-memory nodepower.Controller: the power API's real HTTP

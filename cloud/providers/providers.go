@@ -15,7 +15,7 @@ import (
 	"github.com/irischaos/irischaos/cloud/aws"
 	"github.com/irischaos/irischaos/cloud/azure"
 	"github.com/irischaos/irischaos/cloud/local"
-	"github.com/irischaos/irischaos/pkg/nodepower"
+	"github.com/irischaos/irischaos/internal/lab/nodepower"
 )
 
 // Options for every provider. Zero values are production defaults.

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/irischaos/irischaos/cloud"
-	"github.com/irischaos/irischaos/pkg/nodepower"
+	"github.com/irischaos/irischaos/internal/lab/nodepower"
 )
 
 func TestNew(t *testing.T) {

@@ -9,9 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/irischaos/irischaos/pkg/localcluster"
-	"github.com/irischaos/irischaos/pkg/localcluster/state"
-	"github.com/irischaos/irischaos/pkg/nodepower"
+	"github.com/irischaos/irischaos/internal/lab/localcluster"
+	"github.com/irischaos/irischaos/internal/lab/localcluster/state"
+	"github.com/irischaos/irischaos/internal/lab/nodepower"
 )
 
 func init() {

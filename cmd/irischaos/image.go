@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/irischaos/irischaos/pkg/image"
+	"github.com/irischaos/irischaos/internal/lab/image"
 )
 
 func init() {

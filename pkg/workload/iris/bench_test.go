@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/irischaos/irischaos/pkg/standin/engine"
+	"github.com/irischaos/irischaos/internal/lab/standin/engine"
 )
 
 func TestBench(t *testing.T) {

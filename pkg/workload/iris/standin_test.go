@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/irischaos/irischaos/internal/lab/standin/engine"
+	"github.com/irischaos/irischaos/internal/lab/standin/objectscript"
 	"github.com/irischaos/irischaos/pkg/history"
-	"github.com/irischaos/irischaos/pkg/standin/engine"
-	"github.com/irischaos/irischaos/pkg/standin/objectscript"
 	"github.com/irischaos/irischaos/pkg/workload/podexec"
 )
 
