@@ -3,6 +3,7 @@ package localcluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -92,5 +93,40 @@ func TestDoRejectsUnknownAndDeleted(t *testing.T) {
 	}
 	if got := s.Nodes(); len(got) != 1 || got[0].State != nodepower.Deleted {
 		t.Errorf("Nodes = %+v", got)
+	}
+}
+
+func TestRunStepsInOrderStopsAtFirstFailure(t *testing.T) {
+	var out strings.Builder
+	s := &supervisor{say: func(f string, a ...any) { out.WriteString(fmt.Sprintf(f, a...) + "\n") }}
+	var ran []string
+	mk := func(name string, err error) step {
+		return step{name, func(*supervisor, context.Context) error { ran = append(ran, name); return err }}
+	}
+	boom := errors.New("boom")
+	err := s.runSteps(context.Background(), []step{mk("a", nil), mk("b", boom), mk("c", nil)})
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), `step "b"`) {
+		t.Errorf("err = %v, want boom naming step b", err)
+	}
+	if strings.Join(ran, ",") != "a,b" {
+		t.Errorf("ran %v, want a,b", ran)
+	}
+	for _, want := range []string{"[1/3] a\n", "[1/3] a: done in ", "[2/3] b: failed after "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "[3/3]") {
+		t.Errorf("step after the failure was announced:\n%s", out.String())
+	}
+}
+
+func TestUpStepsNamed(t *testing.T) {
+	seen := map[string]bool{}
+	for _, st := range upSteps {
+		if st.name == "" || st.run == nil || seen[st.name] {
+			t.Errorf("step %q: empty, without a function, or named twice", st.name)
+		}
+		seen[st.name] = true
 	}
 }

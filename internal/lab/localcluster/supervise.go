@@ -210,62 +210,142 @@ type supervisor struct {
 	nodes map[string]*node.Node
 	cs    kubernetes.Interface
 	id    Identity
+	bins  binaries.Set
+	// images delivers the result of the image build the images step starts.
+	images chan imagesBuilt
+}
+
+type imagesBuilt struct {
+	built []image.Built
+	err   error
+}
+
+// step is one named stage of bringing a cluster up.
+type step struct {
+	name string
+	run  func(s *supervisor, ctx context.Context) error
+}
+
+// upSteps is `cluster up`, in order: the one place a new stage (an add-on,
+// a storage system) is added. Each stage may use what earlier ones left in
+// the supervisor; whatever a stage starts is recorded in the cluster state,
+// so Teardown removes it whichever stage fails.
+var upSteps = []step{
+	{"prerequisites", (*supervisor).checkPrerequisites},
+	{"binaries", (*supervisor).ensureBinaries},
+	{"images", (*supervisor).startImages},
+	{"network", (*supervisor).startNetwork},
+	{"credentials", (*supervisor).writeCredentials},
+	{"cgroups", (*supervisor).createCgroups},
+	{"control plane", (*supervisor).startControlPlane},
+	{"node identities", (*supervisor).assignIdentities},
+	{"nodes", (*supervisor).bootNodes},
+	{"storage", (*supervisor).startStorage},
+	{"nodes Ready", (*supervisor).waitAllNodesReady},
+	{"default ServiceAccount", (*supervisor).waitDefaultServiceAccount},
+	{"node power API", (*supervisor).serveNodePower},
+}
+
+func (s *supervisor) up(ctx context.Context) error { return s.runSteps(ctx, upSteps) }
+
+// runSteps runs steps in order, printing each one's start and its elapsed
+// time, and stops at the first failure, naming the step.
+func (s *supervisor) runSteps(ctx context.Context, steps []step) error {
+	for i, st := range steps {
+		tag := fmt.Sprintf("[%d/%d] %s", i+1, len(steps), st.name)
+		s.say("%s", tag)
+		start := time.Now()
+		if err := st.run(s, ctx); err != nil {
+			s.say("%s: failed after %s", tag, time.Since(start).Round(10*time.Millisecond))
+			return fmt.Errorf("cluster up, step %q: %w", st.name, err)
+		}
+		s.say("%s: done in %s", tag, time.Since(start).Round(10*time.Millisecond))
+	}
+	return nil
 }
 
 func (s *supervisor) record(p *proc.Started) error { return s.c.AddProc(s.l, p.Proc) }
 
-func (s *supervisor) up(ctx context.Context) error {
-	if err := CheckPrerequisites(); err != nil {
-		return err
-	}
-	bins, err := binaries.Ensure(ctx, binaries.Options{ToolsDir: s.o.ToolsDir, Progress: writerFunc(func(b string) { s.say("%s", b) })})
-	if err != nil {
-		return err
-	}
-	imgs := make(chan []image.Built, 1)
-	imgErr := make(chan error, 1)
+// progress is a writer whose lines go to say.
+func (s *supervisor) progress() io.Writer { return writerFunc(func(b string) { s.say("%s", b) }) }
+
+func (s *supervisor) checkPrerequisites(context.Context) error { return CheckPrerequisites() }
+
+func (s *supervisor) ensureBinaries(ctx context.Context) (err error) {
+	s.bins, err = binaries.Ensure(ctx, binaries.Options{ToolsDir: s.o.ToolsDir, Progress: s.progress()})
+	return err
+}
+
+// startImages builds the images in the background, while the control plane
+// starts; bootNodes waits for them.
+func (s *supervisor) startImages(ctx context.Context) error {
+	s.images = make(chan imagesBuilt, 1)
 	go func() {
+		start := time.Now()
 		built, err := image.BuildAll(ctx, image.Options{OutDir: s.l.Images(), BinDir: s.o.BinDir})
-		imgs <- built
-		imgErr <- err
+		if err == nil {
+			s.say("images: %d built in %s (%s)", len(built), time.Since(start).Round(10*time.Millisecond), s.l.Images())
+		}
+		s.images <- imagesBuilt{built, err}
 	}()
+	s.say("images: building in the background")
+	return nil
+}
+
+func (s *supervisor) startNetwork(ctx context.Context) error {
 	if err := s.net.Up(ctx); err != nil {
 		return err
 	}
 	s.say("network: bridge %s %s/24", s.c.Bridge, s.c.BridgeIP)
-	if err := controlplane.WriteCredentials(s.l, s.o.Name, s.c.BridgeIP); err != nil {
-		return err
-	}
-	if err := (cgroups.Subtree{Host: s.h, Path: s.c.CgroupBase}).Create(); err != nil {
-		return err
-	}
-	if err := controlplane.Start(ctx, s.l, bins, s.c.BridgeIP, writerFunc(func(b string) { s.say("%s", b) }), s.record); err != nil {
+	return nil
+}
+
+func (s *supervisor) writeCredentials(context.Context) error {
+	return controlplane.WriteCredentials(s.l, s.o.Name, s.c.BridgeIP)
+}
+
+func (s *supervisor) createCgroups(context.Context) error {
+	return cgroups.Subtree{Host: s.h, Path: s.c.CgroupBase}.Create()
+}
+
+func (s *supervisor) startControlPlane(ctx context.Context) error {
+	if err := controlplane.Start(ctx, s.l, s.bins, s.c.BridgeIP, s.progress(), s.record); err != nil {
 		return err
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", s.l.Kubeconfig())
 	if err != nil {
 		return err
 	}
-	if s.cs, err = kubernetes.NewForConfig(cfg); err != nil {
-		return err
-	}
-	if s.id, err = identityFor(s.o.Cloud, s.l, writerFunc(func(b string) { s.say("%s", b) })); err != nil {
+	s.cs, err = kubernetes.NewForConfig(cfg)
+	return err
+}
+
+func (s *supervisor) assignIdentities(ctx context.Context) (err error) {
+	if s.id, err = identityFor(s.o.Cloud, s.l, s.progress()); err != nil {
 		return err
 	}
 	if err := s.id.Assign(ctx, s.c); err != nil {
 		return err
 	}
-	_ = s.c.Save(s.l)
-	built, berr := <-imgs, <-imgErr
-	if berr != nil {
-		return fmt.Errorf("building images: %w", berr)
+	return s.c.Save(s.l)
+}
+
+// bootNodes starts every node's containerd and kubelet, in parallel, once
+// the images they import are built.
+func (s *supervisor) bootNodes(ctx context.Context) error {
+	var res imagesBuilt
+	select {
+	case res = <-s.images:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if res.err != nil {
+		return fmt.Errorf("building images: %w", res.err)
 	}
 	var images []node.Image
-	sandbox := image.PauseRef
-	for _, b := range built {
+	for _, b := range res.built {
 		images = append(images, node.Image{Ref: b.Ref, Path: b.Path})
 	}
-	s.say("images: %d built (%s)", len(built), s.l.Images())
 	var wg sync.WaitGroup
 	errs := make([]error, len(s.c.Nodes))
 	for i, spec := range s.c.Nodes {
@@ -275,9 +355,9 @@ func (s *supervisor) up(ctx context.Context) error {
 				routes = append(routes, [2]string{other.PodSubnet, other.IP})
 			}
 		}
-		n := node.New(node.Config{Layout: s.l, Cluster: s.o.Name, Spec: spec, Net: s.net, Cgroups: s.h, Bins: bins,
-			BridgeIP: s.c.BridgeIP, SandboxImage: sandbox, Images: images, PodRoutes: routes,
-			Progress: writerFunc(func(b string) { s.say("%s", b) })})
+		n := node.New(node.Config{Layout: s.l, Cluster: s.o.Name, Spec: spec, Net: s.net, Cgroups: s.h, Bins: s.bins,
+			BridgeIP: s.c.BridgeIP, SandboxImage: image.PauseRef, Images: images, PodRoutes: routes,
+			Progress: s.progress()})
 		s.nodes[spec.Name] = n
 		wg.Add(1)
 		go func() {
@@ -294,22 +374,17 @@ func (s *supervisor) up(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	if err := s.startStorage(ctx); err != nil {
-		return err
-	}
-	if err := s.waitNodesReady(ctx, NodeNames(s.o.Nodes), 3*time.Minute); err != nil {
-		return err
-	}
-	// Pods are refused until the default ServiceAccount exists; a cluster
-	// reported up must take pods at once.
-	if err := s.waitDefaultServiceAccount(ctx, time.Minute); err != nil {
-		return err
-	}
-	logger := log.New(writerFunc(func(b string) { s.say("%s", b) }), "", 0)
-	if _, _, err := nodepower.Serve(ctx, s.l.Dir, s, logger); err != nil {
+	return errors.Join(errs...)
+}
+
+func (s *supervisor) waitAllNodesReady(ctx context.Context) error {
+	return s.waitNodesReady(ctx, NodeNames(s.o.Nodes), 3*time.Minute)
+}
+
+// serveNodePower starts the node power API (the local "cloud") and lets the
+// cloud identity drive it.
+func (s *supervisor) serveNodePower(ctx context.Context) error {
+	if _, _, err := nodepower.Serve(ctx, s.l.Dir, s, log.New(s.progress(), "", 0)); err != nil {
 		return err
 	}
 	go s.id.Sync(ctx, s)
@@ -357,7 +432,10 @@ func (s *supervisor) waitNodesReady(ctx context.Context, names []string, timeout
 	}
 }
 
-func (s *supervisor) waitDefaultServiceAccount(ctx context.Context, timeout time.Duration) error {
+// waitDefaultServiceAccount waits for default/default: pods are refused
+// until it exists, and a cluster reported up must take pods at once.
+func (s *supervisor) waitDefaultServiceAccount(ctx context.Context) error {
+	const timeout = time.Minute
 	deadline := time.Now().Add(timeout)
 	for {
 		_, err := s.cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
