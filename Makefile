@@ -17,7 +17,7 @@ all: build
 
 build:
 	@mkdir -p $(BIN)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/ ./cmd/irischaos ./internal/lab/cmd/iris ./internal/lab/cmd/iris-main ./internal/lab/cmd/pause
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/ ./cmd/irischaos ./internal/lab/cmd/iris ./internal/lab/cmd/iris-main ./internal/lab/cmd/pause ./internal/lab/cmd/irischaos-csi
 
 ## run: bring the local cluster up, deploy the stack, run every scenario, write reports, take the cluster down.
 run: build
