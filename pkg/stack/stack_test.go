@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 
+	"github.com/irischaos/irischaos/pkg/workload/iris"
 	"github.com/irischaos/irischaos/pkg/workload/podexec"
 )
 
@@ -95,7 +96,7 @@ func TestRender(t *testing.T) {
 	}
 }
 
-// zvExec answers `write "##ZV:",$zv,!` like a session would, or fails.
+// zvExec answers the client's $zv line like a session would, or fails.
 type zvExec struct{ err error }
 
 func (z zvExec) Exec(_ context.Context, _ podexec.Target, _ []string, stdin io.Reader, stdout, _ io.Writer) error {
@@ -103,7 +104,7 @@ func (z zvExec) Exec(_ context.Context, _ podexec.Target, _ []string, stdin io.R
 		return z.err
 	}
 	b, _ := io.ReadAll(stdin)
-	if strings.Contains(string(b), `write "##ZV:",$zv,!`) {
+	if strings.Contains(string(b), iris.Commands{}.Identity()) {
 		fmt.Fprintln(stdout, "USER>##ZV:irischaos IRIS stand-in 0.1.0")
 	}
 	return nil

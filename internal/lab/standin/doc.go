@@ -64,23 +64,22 @@
 //
 // Commands: set (also set (a,b)=v), write (!, #, ?n, comma lists), zwrite,
 // kill, for (argumentless, var=start:inc[:end], var=list), if, quit, halt,
-// hang, tstart, tcommit, trollback, znspace, postconditionals (cmd:cond) and
+// hang, tstart, tcommit, trollback, znspace, try { } catch { } (argumentless
+// CATCH only; $ZERROR holds the error), postconditionals (cmd:cond) and
 // ; comments. Operators: strictly left to right, as ObjectScript: + - * /
 // \ # ** _ = < > [ ] ]] & ! && || and their ' negations. Functions:
 // $increment, $data, $order (one level, both directions), $get, $length,
 // $piece, $extract, $char, $ascii, $justify, $select, $zdatetime/$zdate
 // (date formats 1, 2, 3, 4, 8; time formats 1-4; precision), special
-// variables $horolog, $ztimestamp (UTC, microseconds), $zversion, $job,
-// $tlevel, $namespace, $x, and $system.INetInfo.LocalHostName(). Class
+// variables $horolog, $ztimestamp (UTC, microseconds), $zversion, $zerror,
+// $job, $tlevel, $namespace, $x, and $system.INetInfo.LocalHostName(). Class
 // methods (with do, or as `iris session` COMMAND, which IRIS runs with DO):
 // ##class(%SYSTEM.Process).Terminate(,n) (exit status n),
 // ##class(Backup.General).ExternalFreeze() / ExternalThaw() (flush and
 // checkpoint, then no database file writes until thawed; exit status 5
 // done, 3 failed, as the seed's backup script expects) and
 // IsExternallyFrozen(). Anything
-// else is a <SYNTAX> error printed on its own line; unlike IRIS the
-// offending line is not echoed, so a client scanning for sentinels such as
-// ##ACK never sees one in an error. Namespaces are USER and %SYS, each with
+// else is a <SYNTAX> error. Namespaces are USER and %SYS, each with
 // its own globals. Numbers are float64 with 15 significant digits in
 // canonical form (IRIS has 18-digit decimals); strings are capped at IRIS's
 // 3,641,144 characters.
@@ -89,8 +88,10 @@
 //
 // Piped sessions print IRIS's banner ("Node: HOST, Instance: IRIS"), a
 // prompt "USER>" before each line, a newline before the prompt when the
-// line's output did not end with one, and errors as "<UNDEFINED> *x". A
-// session against a down instance exits 1 with the reason on stderr; the
-// session exits 0 after HALT or at the end of its input, and 1 when a
-// COMMAND argument fails.
+// line's output did not end with one, and errors as "<UNDEFINED> *x". In
+// strict mode (see instance) they print as IRIS does: an error as the whole
+// offending source line, a caret line under the failing command, then the
+// error; the prompt "TL1:USER>" inside a transaction. A session against a
+// down instance exits 1 with the reason on stderr; the session exits 0 after
+// HALT or at the end of its input, and 1 when a COMMAND argument fails.
 package standin

@@ -6,16 +6,21 @@
 // every marker back after recovery.
 //
 // On the wire, each line sent is one ObjectScript line and each answer is a
-// sentinel line found anywhere in the output (after prompts or banners):
+// sentinel line: at the start of a line, after any prompts (`USER>`,
+// `TL1:USER>`). No line sent contains a sentinel literally: IRIS echoes a
+// failing line in full (source, caret, $ZERROR), and that echo must never
+// read as an answer.
 //
-//	write "##HELLO:",$zv,!                       -> ##HELLO:<$zv>    session answers
-//	set k=$i(^k8stest),^k8stest(k)="seq=N run=R t="_$zdt($zts,3,1,6)_" host="_$system.INetInfo.LocalHostName()
-//	  write "##ACK:N:",k,":",^k8stest(k),!       -> ##ACK:N:<k>:<value>
-//	set k=FROM for  set k=$order(^k8stest(k)) quit:k=""  write "##RB:",k,":",^k8stest(k),!
-//	write "##RBEND",!                            -> ##RB:<k>:<value>... ##RBEND
+//	write "#"_"#HELLO:",$zv,!                     -> ##HELLO:<$zv>    session answers
+//	try { set k=$i(^k8stest),^k8stest(k)="seq=N run=R t="_$zdt($zts,3,1,6)_" host="_$system.INetInfo.LocalHostName(),
+//	  a="#"_"#ACK:"_"N:"_k_":"_^k8stest(k) write a,! }
+//	  catch { write !,"#"_"#ERR:"_"N:",$zerror,! } -> ##ACK:N:<k>:<value> or ##ERR:N:<$zerror>
+//	set k=FROM for  set k=$order(^k8stest(k)) quit:k=""  write "#"_"#RB:",k,":",^k8stest(k),!
+//	write "#"_"#RBEND",!                          -> ##RB:<k>:<value>... ##RBEND
 //
 // A write is ok only once its ##ACK arrived; fail when nothing was sent (no
-// pod, the session would not open); info when the stream broke, IRIS
+// pod, the session would not open, IRIS refused it: <LICENSE LIMIT
+// EXCEEDED>, a Username: prompt); info when the stream broke, IRIS
 // answered an error, or no ack came within WriteTimeout after the line was
 // sent. A session whose write is not ok is never reused.
 package iris

@@ -147,6 +147,9 @@ func TestBrokenStream(t *testing.T) {
 		{"cut after apply", breakAfter, true, "connection reset"},
 		{"no ack in time", silent, true, "no answer"},
 		{"ObjectScript error", objectScriptErr, false, "<PROTECT>"},
+		// Real IRIS echoes the failed line, which holds the ack's text:
+		// it must not read as an acknowledgement.
+		{"echoed error", echoedErr, false, "<SYNTAX>"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake("iris-a")

@@ -29,7 +29,8 @@ const (
 	breakBefore                   // cut the stream before applying
 	breakAfter                    // apply, then cut the stream before the ack
 	silent                        // apply, never answer
-	objectScriptErr               // answer with an ObjectScript error, apply nothing
+	objectScriptErr               // the write's CATCH reports an error, nothing applied
+	echoedErr                     // IRIS's uncaught form: source line, caret, error; nothing applied
 )
 
 // fakeIRIS is an in-process stand-in for `iris session` behind the exec API:
@@ -57,8 +58,8 @@ func newFake(pods ...string) *fakeIRIS {
 }
 
 var (
-	writeRE = regexp.MustCompile(`^set k=\$i\((\^\w+)\),\^\w+\(k\)="seq=(\d+) run=(\S+) t="_\$zdt\(\$zts,3,1,6\)_" host="_\$system\.INetInfo\.LocalHostName\(\) write "##ACK:(\d+):",k,":",\^\w+\(k\),!$`)
-	rbRE    = regexp.MustCompile(`^set k=("(?:[^"]|"")*"|[-0-9.]+) for  set k=\$order\(\^\w+\(k\)\) quit:k=""  write "##RB:",k,":",\^\w+\(k\),!$`)
+	writeRE = regexp.MustCompile(`^try \{ set k=\$i\((\^\w+)\),\^\w+\(k\)="seq=(\d+) run=(\S+) t="_\$zdt\(\$zts,3,1,6\)_" host="_\$system\.INetInfo\.LocalHostName\(\),a="#"_"#ACK:"_"(\d+):"_k_":"_\^\w+\(k\) write a,! \} catch \{ write !,"#"_"#ERR:"_"(\d+):",\$zerror,! \}$`)
+	rbRE    = regexp.MustCompile(`^set k=("(?:[^"]|"")*"|[-0-9.]+) for  set k=\$order\(\^\w+\(k\)\) quit:k=""  write "#"_"#RB:",k,":",\^\w+\(k\),!$`)
 )
 
 func (f *fakeIRIS) setLive(pod string, live bool) {
@@ -110,11 +111,11 @@ func (f *fakeIRIS) Exec(ctx context.Context, t podexec.Target, cmd []string, std
 		switch {
 		case line == "halt" || line == "h":
 			return nil
-		case line == `write "##HELLO:",$zv,!`:
+		case line == Commands{}.Hello():
 			out("##HELLO:fake IRIS")
-		case line == `write "##ZV:",$zv,!`:
+		case line == Commands{}.Identity():
 			out("##ZV:fake IRIS")
-		case line == `write "##RBEND",!`:
+		case line == `write "#"_"#RBEND",!`:
 			out("##RBEND")
 		case writeRE.MatchString(line):
 			m := writeRE.FindStringSubmatch(line)
@@ -128,9 +129,14 @@ func (f *fakeIRIS) Exec(ctx context.Context, t podexec.Target, cmd []string, std
 				f.mu.Unlock()
 				return errors.New("connection reset by peer")
 			}
-			if a == objectScriptErr {
+			switch a {
+			case objectScriptErr:
 				f.mu.Unlock()
-				fmt.Fprintln(stdout, "USER><PROTECT>")
+				fmt.Fprintf(stdout, "USER>\n##ERR:%s:<PROTECT> ^k8stest,/external/iris/mgr/user/\n", m[5])
+				continue
+			case echoedErr:
+				f.mu.Unlock()
+				fmt.Fprintf(stdout, "USER>\n%s\n^\n<SYNTAX>\n", line)
 				continue
 			}
 			f.counter++

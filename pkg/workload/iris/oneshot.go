@@ -1,7 +1,6 @@
 package iris
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -21,13 +20,7 @@ func runOnce(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []stri
 	var stderr tailBuffer
 	err := e.Exec(ctx, t, cmd, strings.NewReader(script+"\nhalt\n"), &out, &stderr)
 	var lines []Line
-	sc := bufio.NewScanner(&out)
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for sc.Scan() {
-		if l := ParseLine(sc.Text()); l.Kind != LineOther {
-			lines = append(lines, l)
-		}
-	}
+	scanLines(&out, func(l Line) { lines = append(lines, l) })
 	if err != nil {
 		if tail := stderr.String(); tail != "" {
 			err = fmt.Errorf("%w (stderr: %s)", err, tail)
@@ -47,8 +40,12 @@ func WriteOnce(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []st
 		}
 	}
 	for _, l := range lines {
-		if l.Kind == LineError {
-			return Line{}, fmt.Errorf("write %d in %s: IRIS answered %s", seq, t, l.Value)
+		switch {
+		case l.Kind == LineLicense, l.Kind == LineLogin:
+			// IRIS refused the session before it ran a line.
+			return Line{}, fmt.Errorf("write %d in %s: %w", seq, t, errors.Join(errNotApplied, refusal(l)))
+		case l.Kind == LineError && (l.Seq == 0 || l.Seq == seq):
+			return Line{}, fmt.Errorf("write %d in %s: %w", seq, t, refusal(l))
 		}
 	}
 	if err != nil {
@@ -74,8 +71,9 @@ func DatabaseIdentity(ctx context.Context, e podexec.Execer, t podexec.Target, c
 		}
 	}
 	for _, l := range lines {
-		if l.Kind == LineError {
-			return "", fmt.Errorf("$zv in %s: IRIS answered %s", t, l.Value)
+		switch l.Kind {
+		case LineError, LineLicense, LineLogin:
+			return "", fmt.Errorf("$zv in %s: %w", t, refusal(l))
 		}
 	}
 	if err != nil {

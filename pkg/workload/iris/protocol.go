@@ -8,10 +8,15 @@ import (
 )
 
 // The client never scrapes prompts: every command it sends ends by writing a
-// sentinel line it can find anywhere in the output, after whatever prompt
-// (`USER>`, `USER 1d0>`) or banner IRIS prints before it.
+// sentinel line, found at the start of a line after whatever prompt IRIS
+// printed before it (`USER>`, `TL1:USER>`, `USER 1d0>`). The command lines
+// never contain a sentinel literally (it is concatenated at run time, see
+// lit): real IRIS answers an error by echoing the whole offending source
+// line, a caret line and $ZERROR, and an echoed line that carried
+// "##ACK:" would read as an acknowledgement of a write that failed.
 const (
 	sentinelAck    = "##ACK:"   // ##ACK:<seq>:<subscript>:<value>
+	sentinelErr    = "##ERR:"   // ##ERR:<seq>:<$ZERROR>, the write's CATCH
 	sentinelRB     = "##RB:"    // ##RB:<subscript>:<value>
 	sentinelRBEnd  = "##RBEND"  // end of a read-back
 	sentinelHello  = "##HELLO:" // ##HELLO:<$zv>, a session answering
@@ -21,67 +26,129 @@ const (
 	markerRunField = "run="
 )
 
+// What IRIS prints instead of a prompt when it will not run commands.
+const (
+	// licenseLimit is IRIS's error when no license unit is free for a new
+	// process: Community Edition has few, each session takes one and IRIS
+	// releases it about a second after the session ends.
+	licenseLimit = "<LICENSE LIMIT EXCEEDED>"
+	// loginPrompt is printed (without a newline) when the terminal service
+	// requires a password: nothing the client sends will run.
+	loginPrompt = "Username:"
+)
+
+// lit is the ObjectScript expression that evaluates to sentinel s without
+// containing it: "#"_"#ACK:".
+func lit(s string) string { return `"` + s[:1] + `"_"` + s[1:] + `"` }
+
 // LineKind says what a line of session output is.
 type LineKind int
 
 // Kinds of output line.
 const (
-	LineOther       LineKind = iota // prompt, banner, echo: ignored
+	LineOther       LineKind = iota // prompt, banner, echoed source, caret: ignored
 	LineAck                         // a write's acknowledgement
 	LineReadback                    // one marker read back
 	LineReadbackEnd                 // the read-back loop finished
 	LineHello                       // the session answered (carries $zv)
 	LineIdentity                    // $zv
-	LineError                       // an ObjectScript error such as <UNDEFINED>
+	LineError                       // an ObjectScript error such as <UNDEFINED>; Seq > 0 when a write's CATCH reported it
+	LineLicense                     // <LICENSE LIMIT EXCEEDED>: IRIS refused the session
+	LineLogin                       // a Username: prompt: IRIS wants a password
 )
 
 // Line is one parsed line of session output.
 type Line struct {
 	Kind      LineKind
-	Seq       int64  // LineAck: the harness's sequence number
+	Seq       int64  // LineAck, LineError from a write: the harness's sequence number
 	Subscript string // LineAck, LineReadback: the marker's subscript in the global
 	Value     string // LineAck, LineReadback: the marker's value; LineHello, LineIdentity: $zv; LineError: the error text
 }
 
-// errorRE matches an ObjectScript error as a session prints it, after an
-// optional prompt: `<UNDEFINED>x`, `USER 1d0><SYNTAX>`.
-var errorRE = regexp.MustCompile(`^(?:[%\w.-]+(?: \d+\w*)?>\s*)*(<[A-Z][A-Z0-9 _-]*>.*)$`)
+// promptRE is what may precede a sentinel or an error on its line: any
+// number of prompts such as `USER>`, `%SYS>`, `TL1:USER>`, `USER 1d0>`.
+const promptRE = `^(?:(?:TL\d+:)?[%\w.-]+(?: \d+d\d+)?>\s*)*`
+
+// errorRE matches an ObjectScript error as a session prints it (the third
+// line of IRIS's echo, source, caret): `<UNDEFINED> *x`, `USER><SYNTAX>`.
+var errorRE = regexp.MustCompile(promptRE + `(<[A-Z][A-Z0-9 _-]*>.*)$`)
+
+// sentinelLineRE splits a line into the prompts and what follows them.
+var sentinelLineRE = regexp.MustCompile(promptRE)
 
 // ParseLine classifies one line of output (without its newline). It never
-// fails: anything it does not recognise is LineOther.
+// fails: anything it does not recognise is LineOther. Sentinels count only at
+// the start of the line after optional prompts, never inside echoed source.
 func ParseLine(s string) Line {
 	s = strings.TrimRight(s, "\r")
-	if i := strings.Index(s, sentinelAck); i >= 0 {
-		rest := s[i+len(sentinelAck):]
-		seqText, rest, _ := strings.Cut(rest, ":")
-		seq, err := strconv.ParseInt(seqText, 10, 64)
-		if err != nil || seq < 0 {
+	body := s[len(sentinelLineRE.FindString(s)):]
+	if !strings.HasPrefix(body, "##") {
+		return parseNonSentinel(body, s)
+	}
+	if rest, ok := strings.CutPrefix(body, sentinelAck); ok {
+		seq, rest, ok := cutSeq(rest)
+		if !ok {
 			return Line{Kind: LineOther}
 		}
 		sub, val, _ := strings.Cut(rest, ":")
 		return Line{Kind: LineAck, Seq: seq, Subscript: sub, Value: val}
 	}
-	if i := strings.Index(s, sentinelRBEnd); i >= 0 {
+	if rest, ok := strings.CutPrefix(body, sentinelErr); ok {
+		seq, rest, ok := cutSeq(rest)
+		if !ok || seq == 0 {
+			return Line{Kind: LineOther}
+		}
+		return Line{Kind: LineError, Seq: seq, Value: strings.TrimSpace(rest)}
+	}
+	if strings.HasPrefix(body, sentinelRBEnd) {
 		return Line{Kind: LineReadbackEnd}
 	}
-	if i := strings.Index(s, sentinelRB); i >= 0 {
-		rest := s[i+len(sentinelRB):]
+	if rest, ok := strings.CutPrefix(body, sentinelRB); ok {
 		sub, val, ok := strings.Cut(rest, ":")
 		if !ok || sub == "" {
 			return Line{Kind: LineOther}
 		}
 		return Line{Kind: LineReadback, Subscript: sub, Value: val}
 	}
-	if i := strings.Index(s, sentinelHello); i >= 0 {
-		return Line{Kind: LineHello, Value: s[i+len(sentinelHello):]}
+	if rest, ok := strings.CutPrefix(body, sentinelHello); ok {
+		return Line{Kind: LineHello, Value: rest}
 	}
-	if i := strings.Index(s, sentinelZV); i >= 0 {
-		return Line{Kind: LineIdentity, Value: s[i+len(sentinelZV):]}
+	if rest, ok := strings.CutPrefix(body, sentinelZV); ok {
+		return Line{Kind: LineIdentity, Value: rest}
+	}
+	return Line{Kind: LineOther}
+}
+
+// cutSeq reads the sequence number that starts s, up to the next colon.
+func cutSeq(s string) (int64, string, bool) {
+	text, rest, _ := strings.Cut(s, ":")
+	seq, err := strconv.ParseInt(text, 10, 64)
+	if err != nil || seq < 0 {
+		return 0, "", false
+	}
+	return seq, rest, true
+}
+
+// parseNonSentinel classifies a line without a sentinel: IRIS's refusals
+// and errors.
+func parseNonSentinel(body, s string) Line {
+	t := strings.TrimSpace(body)
+	switch {
+	case strings.HasPrefix(t, licenseLimit):
+		return Line{Kind: LineLicense, Value: t}
+	case strings.HasPrefix(strings.TrimSpace(s), loginPrompt):
+		return Line{Kind: LineLogin, Value: strings.TrimSpace(s)}
 	}
 	if m := errorRE.FindStringSubmatch(s); m != nil {
 		return Line{Kind: LineError, Value: strings.TrimSpace(m[1])}
 	}
 	return Line{Kind: LineOther}
+}
+
+// IsLoginPrompt reports whether partial output that has not ended its line
+// yet is IRIS asking for a username (it waits for input after it).
+func IsLoginPrompt(partial string) bool {
+	return strings.HasPrefix(strings.TrimSpace(partial), loginPrompt)
 }
 
 // Marker is what a marker's value says about itself.
@@ -128,22 +195,24 @@ func (c Commands) global() string {
 // Write is the line that writes marker seq in the seed's shape
 // ^k8stest($i(^k8stest)) and acknowledges it with the subscript and the value
 // as stored. $zts is UTC with microseconds, so markers order to well below
-// the 2 s journal cycle.
+// the 2 s journal cycle. The ack is built in full before it is written, so
+// an error part-way never leaves half an ack; the CATCH turns any error of
+// the write into an error line carrying seq.
 func (c Commands) Write(seq int64) string {
 	g := c.global()
-	return fmt.Sprintf(`set k=$i(%s),%s(k)="seq=%d run=%s t="_$zdt($zts,3,1,6)_" host="_$system.INetInfo.LocalHostName() write "%s%d:",k,":",%s(k),!`,
-		g, g, seq, c.Run, sentinelAck, seq, g)
+	return fmt.Sprintf(`try { set k=$i(%s),%s(k)="seq=%d run=%s t="_$zdt($zts,3,1,6)_" host="_$system.INetInfo.LocalHostName(),a=%s_"%d:"_k_":"_%s(k) write a,! } catch { write !,%s_"%d:",$zerror,! }`,
+		g, g, seq, c.Run, lit(sentinelAck), seq, g, lit(sentinelErr), seq)
 }
 
 // Hello is the line a freshly opened session answers first: proof that the
 // database takes commands, and its identity.
 func (c Commands) Hello() string {
-	return `write "` + sentinelHello + `",$zv,!`
+	return `write ` + lit(sentinelHello) + `,$zv,!`
 }
 
 // Identity writes $zv.
 func (c Commands) Identity() string {
-	return `write "` + sentinelZV + `",$zv,!`
+	return `write ` + lit(sentinelZV) + `,$zv,!`
 }
 
 // ReadBack lists every marker after subscript from ("" = all) in subscript
@@ -157,6 +226,6 @@ func (c Commands) ReadBack(from string) string {
 			start = `"` + strings.ReplaceAll(from, `"`, `""`) + `"`
 		}
 	}
-	return fmt.Sprintf(`set k=%s for  set k=$order(%s(k)) quit:k=""  write "%s",k,":",%s(k),!`, start, g, sentinelRB, g) +
-		"\n" + `write "` + sentinelRBEnd + `",!`
+	return fmt.Sprintf(`set k=%s for  set k=$order(%s(k)) quit:k=""  write %s,k,":",%s(k),!`, start, g, lit(sentinelRB), g) +
+		"\n" + `write ` + lit(sentinelRBEnd) + `,!`
 }

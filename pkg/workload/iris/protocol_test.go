@@ -17,9 +17,20 @@ func TestParseLine(t *testing.T) {
 		{"##ACK:7", Line{Kind: LineAck, Seq: 7}},
 		{"##ACK:x:1:v", Line{Kind: LineOther}},
 		{"##ACK:-1:1:v", Line{Kind: LineOther}},
+		{"TL1:USER>##ACK:3:9:v", Line{Kind: LineAck, Seq: 3, Subscript: "9", Value: "v"}},
+		{"USER 1d0>##ACK:3:9:v", Line{Kind: LineAck, Seq: 3, Subscript: "9", Value: "v"}},
+		// Sentinels inside echoed source or other text are not sentinels.
+		{`set a="##ACK:3:" write a`, Line{Kind: LineOther}},
+		{`x ##ACK:3:9:v`, Line{Kind: LineOther}},
+		{"##ERR:7:<UNDEFINED> *k", Line{Kind: LineError, Seq: 7, Value: "<UNDEFINED> *k"}},
+		{"##ERR:0:<X>", Line{Kind: LineOther}},
+		{"<LICENSE LIMIT EXCEEDED>", Line{Kind: LineLicense, Value: "<LICENSE LIMIT EXCEEDED>"}},
+		{"Username: ", Line{Kind: LineLogin, Value: "Username:"}},
+		{"TL1:USER><UNDEFINED> *x", Line{Kind: LineError, Value: "<UNDEFINED> *x"}},
 		{"##ACK:99999999999999999999:1:v", Line{Kind: LineOther}},
 		{"##RB:17:seq=1 run=r", Line{Kind: LineReadback, Subscript: "17", Value: "seq=1 run=r"}},
 		{"USER>##RB:3:", Line{Kind: LineReadback, Subscript: "3"}},
+		{`USER>write "#"_"#RB:",k`, Line{Kind: LineOther}},
 		{"##RB::v", Line{Kind: LineOther}},
 		{"##RB:nocolon", Line{Kind: LineOther}},
 		{"USER>##RBEND", Line{Kind: LineReadbackEnd}},
@@ -69,13 +80,21 @@ func TestParseMarker(t *testing.T) {
 func TestCommands(t *testing.T) {
 	c := Commands{Run: "r1"}
 	w := c.Write(42)
-	for _, want := range []string{`$i(^k8stest)`, `"seq=42 run=r1 t="`, `$zdt($zts,3,1,6)`, `$system.INetInfo.LocalHostName()`, `"##ACK:42:"`} {
+	for _, want := range []string{`$i(^k8stest)`, `"seq=42 run=r1 t="`, `$zdt($zts,3,1,6)`, `$system.INetInfo.LocalHostName()`, `"#"_"#ACK:"_"42:"`, `catch {`} {
 		if !strings.Contains(w, want) {
 			t.Errorf("Write(42) = %s; missing %s", w, want)
 		}
 	}
 	if strings.Contains(w, "\n") {
 		t.Errorf("Write must be one line: %q", w)
+	}
+	// No command may carry a sentinel literally: IRIS echoes a failed line.
+	for _, line := range []string{w, c.Hello(), c.Identity(), c.ReadBack(""), c.ReadBack("3")} {
+		for _, s := range []string{sentinelAck, sentinelErr, sentinelRB, sentinelHello, sentinelZV} {
+			if strings.Contains(line, s) {
+				t.Errorf("command %s contains the sentinel %s", line, s)
+			}
+		}
 	}
 	if got := c.ReadBack(""); !strings.HasPrefix(got, `set k="" for  set k=$order(^k8stest(k)) quit:k=""`) {
 		t.Errorf("ReadBack(\"\") = %s", got)
@@ -110,6 +129,9 @@ func FuzzParseLine(f *testing.F) {
 			i := strings.Index(s, sentinelAck)
 			if i < 0 {
 				t.Fatalf("ack without sentinel in %q", s)
+			}
+			if p := sentinelLineRE.FindString(s); len(p) != i {
+				t.Fatalf("ack sentinel not right after the prompts in %q", s)
 			}
 			rest := strings.TrimRight(s[i+len(sentinelAck):], "\r")
 			if !strings.HasPrefix(rest, strings.SplitN(rest, ":", 2)[0]) {

@@ -1,7 +1,7 @@
 package iris
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -67,16 +67,12 @@ func OpenSession(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []
 	go func() {
 		defer close(s.done)
 		defer close(s.lines)
-		sc := bufio.NewScanner(outR)
-		sc.Buffer(make([]byte, 0, 4096), 1<<20)
-		for sc.Scan() {
-			if l := ParseLine(sc.Text()); l.Kind != LineOther {
-				select {
-				case s.lines <- l:
-				case <-s.quit:
-				}
+		scanLines(outR, func(l Line) {
+			select {
+			case s.lines <- l:
+			case <-s.quit:
 			}
-		}
+		})
 		// Drain so the exec goroutine never blocks on a full pipe.
 		_, _ = io.Copy(io.Discard, outR)
 	}()
@@ -84,6 +80,11 @@ func OpenSession(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []
 	tctx, tcancel := context.WithTimeout(ctx, timeout)
 	defer tcancel()
 	if err := s.send(tctx, cmds.Hello()); err != nil {
+		// IRIS may have refused the session and ended it before the
+		// hello went in: say why, from what it printed.
+		if r := s.refusalAfterEnd(tctx); r != nil {
+			err = r
+		}
 		s.Close()
 		return nil, fmt.Errorf("open session in %s: %w", t, errors.Join(errNotApplied, err))
 	}
@@ -97,9 +98,84 @@ func OpenSession(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []
 		case LineHello:
 			s.zv = l.Value
 			return s, nil
-		case LineError:
+		case LineError, LineLicense, LineLogin:
 			s.Close()
-			return nil, fmt.Errorf("open session in %s: IRIS answered %s: %w", t, l.Value, errNotApplied)
+			return nil, fmt.Errorf("open session in %s: %w", t, errors.Join(errNotApplied, refusal(l)))
+		}
+	}
+}
+
+// refusalAfterEnd waits (within ctx) for the output of a session that
+// ended to be parsed and returns IRIS's refusal in it, if any.
+func (s *Session) refusalAfterEnd(ctx context.Context) error {
+	for {
+		select {
+		case l, ok := <-s.lines:
+			if !ok {
+				return nil
+			}
+			switch l.Kind {
+			case LineError, LineLicense, LineLogin:
+				return refusal(l)
+			}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// refusal says what a line that ends a session's usefulness means and what
+// to do about it.
+func refusal(l Line) error {
+	switch l.Kind {
+	case LineLicense:
+		return fmt.Errorf("IRIS refused the session: %s (no license unit free; Community Edition has few, each session holds one until about a second after it ends: use fewer --streams, or a license key with more units)", l.Value)
+	case LineLogin:
+		return fmt.Errorf("IRIS asked for a username (%q): the terminal service needs a password here; run the session as the instance owner with OS authentication enabled for %%Service_Terminal", l.Value)
+	}
+	return fmt.Errorf("IRIS answered %s", l.Value)
+}
+
+// scanLines parses r's output line by line and hands each meaningful line
+// to emit. After every read, a line that has not ended yet is checked for
+// IRIS's login prompt, which waits for input without a newline.
+func scanLines(r io.Reader, emit func(Line)) {
+	const maxLine = 1 << 20
+	buf := make([]byte, 32<<10)
+	var pending []byte
+	prompted := false // the pending line was reported as a login prompt
+	for {
+		n, err := r.Read(buf)
+		data := buf[:n]
+		for {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				break
+			}
+			if len(pending)+i <= maxLine {
+				pending = append(pending, data[:i]...)
+			}
+			if !prompted {
+				if l := ParseLine(string(pending)); l.Kind != LineOther {
+					emit(l)
+				}
+			}
+			pending, prompted, data = pending[:0], false, data[i+1:]
+		}
+		if len(pending)+len(data) <= maxLine {
+			pending = append(pending, data...)
+		}
+		if !prompted && IsLoginPrompt(string(pending)) {
+			prompted = true
+			emit(Line{Kind: LineLogin, Value: strings.TrimSpace(string(pending))})
+		}
+		if err != nil {
+			if len(pending) > 0 && !prompted {
+				if l := ParseLine(string(pending)); l.Kind != LineOther {
+					emit(l)
+				}
+			}
+			return
 		}
 	}
 }
@@ -171,8 +247,10 @@ func (s *Session) Write(ctx context.Context, cmds Commands, seq int64, timeout t
 		switch {
 		case l.Kind == LineAck && l.Seq == seq:
 			return l, nil
-		case l.Kind == LineError:
-			return Line{}, fmt.Errorf("IRIS answered %s", l.Value)
+		case l.Kind == LineError && l.Seq != 0 && l.Seq != seq:
+			// A late error of an earlier write: not this one's answer.
+		case l.Kind == LineError, l.Kind == LineLicense, l.Kind == LineLogin:
+			return Line{}, refusal(l)
 		}
 		// A late ack of an earlier write or other chatter: keep waiting.
 	}
@@ -194,8 +272,8 @@ func (s *Session) ReadBack(ctx context.Context, cmds Commands, from string) ([]L
 			out = append(out, l)
 		case LineReadbackEnd:
 			return out, nil
-		case LineError:
-			return out, fmt.Errorf("read-back after %d markers: IRIS answered %s", len(out), l.Value)
+		case LineError, LineLicense, LineLogin:
+			return out, fmt.Errorf("read-back after %d markers: %w", len(out), refusal(l))
 		}
 	}
 }

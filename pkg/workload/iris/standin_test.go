@@ -19,7 +19,10 @@ import (
 // in-process on one in-memory database: the client's ObjectScript and its
 // parsing of the session's output (banner, prompts, batching) are checked
 // against the same code the stand-in image runs.
-type standinExec struct{ db *engine.DB }
+type standinExec struct {
+	db     *engine.DB
+	strict bool // errors echoed as IRIS prints them (source, caret, error)
+}
 
 func (s standinExec) Exec(ctx context.Context, _ podexec.Target, cmd []string, stdin io.Reader, stdout, _ io.Writer) error {
 	if !slices.Equal(cmd, []string{"iris", "session", "iris", "-U", "USER"}) {
@@ -27,14 +30,21 @@ func (s standinExec) Exec(ctx context.Context, _ podexec.Target, cmd []string, s
 	}
 	w := bufio.NewWriter(stdout)
 	in := objectscript.New(s.db, "USER", w)
+	in.Strict = s.strict
 	defer in.Close()
 	return objectscript.Run(ctx, in, bufio.NewReader(stdin), "\nNode: iris-a, Instance: IRIS\n\n")
 }
 
 func TestAgainstStandinInterpreter(t *testing.T) {
+	for _, strict := range []bool{false, true} {
+		t.Run(map[bool]string{false: "lenient", true: "strict"}[strict], func(t *testing.T) { testAgainstStandin(t, strict) })
+	}
+}
+
+func testAgainstStandin(t *testing.T, strict bool) {
 	db := engine.Memory()
 	defer db.Close()
-	ex := standinExec{db: db}
+	ex := standinExec{db: db, strict: strict}
 	// A marker written by hand the seed's way, before the run.
 	if _, err := runOnce(context.Background(), ex, podexecTarget("iris-a"), []string{"iris", "session", "iris", "-U", "USER"},
 		`set ^k8stest($i(^k8stest))=$zdt($h)_" running on "_$system.INetInfo.LocalHostName() write ^k8stest(^k8stest)`, 5*time.Second); err != nil {
@@ -91,5 +101,49 @@ func TestAgainstStandinInterpreter(t *testing.T) {
 	rec := Sort(lines, "nobody")
 	if len(rec.Extra) != 1 || !strings.Contains(rec.Extra[0], "running on") {
 		t.Errorf("extra %q", rec.Extra)
+	}
+}
+
+// Against the stand-in's interpreter printing errors as IRIS does: a write
+// whose line fails is an error, never an ack read from the echoed line, and
+// a run-time error of the write comes back through its CATCH.
+func TestStandinStrictErrors(t *testing.T) {
+	db := engine.Memory()
+	defer db.Close()
+	ex := standinExec{db: db, strict: true}
+	cmd := []string{"iris", "session", "iris", "-U", "USER"}
+	s, err := OpenSession(context.Background(), ex, podexecTarget("iris-a"), cmd, Commands{}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// A subscripted "global" does not parse: IRIS echoes the whole line.
+	_, err = s.Write(context.Background(), Commands{Global: "^bad(1)", Run: "r"}, 3, 5*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "<SYNTAX>") {
+		t.Fatalf("Write into ^bad(1) = %v; want <SYNTAX>", err)
+	}
+	// A run-time error (the database is gone: <TERMINATE>) is caught by
+	// the write's CATCH and reported as that write's error.
+	closed := engine.Memory()
+	closed.Close()
+	lines, err := runOnce(context.Background(), standinExec{db: closed, strict: true}, podexecTarget("iris-a"), cmd, Commands{Run: "r"}.Write(4), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 1 || lines[0].Kind != LineError || lines[0].Seq != 4 || !strings.HasPrefix(lines[0].Value, "<TERMINATE>") {
+		t.Fatalf("write on a closed database: %+v; want the CATCH's error line for seq 4", lines)
+	}
+
+	var raw strings.Builder
+	if err := ex.Exec(context.Background(), podexecTarget("iris-a"), cmd, strings.NewReader("set x=1 write \"##\"_\"ACK:1:\"_y,!\nhalt\n"), &raw, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(raw.String(), "\n"+`set x=1 write "##"_"ACK:1:"_y,!`+"\n        ^\n<UNDEFINED> *y\n") {
+		t.Fatalf("strict transcript lacks the echoed line, caret and error:\n%s", raw.String())
+	}
+	var got []Line
+	scanLines(strings.NewReader(raw.String()), func(l Line) { got = append(got, l) })
+	if len(got) != 1 || got[0].Kind != LineError {
+		t.Errorf("parsed %+v from\n%s\nwant only the error", got, raw.String())
 	}
 }

@@ -20,7 +20,7 @@ func TestEntrypointChain(t *testing.T) {
 		t.Skip("builds the iris and iris-main binaries")
 	}
 	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", bin+"/", "github.com/irischaos/irischaos/internal/lab/cmd/iris", "github.com/irischaos/irischaos/cmd/iris-main")
+	build := exec.Command("go", "build", "-o", bin+"/", "github.com/irischaos/irischaos/internal/lab/cmd/iris", "github.com/irischaos/irischaos/internal/lab/cmd/iris-main")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

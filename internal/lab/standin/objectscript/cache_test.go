@@ -65,7 +65,7 @@ func TestParseCache(t *testing.T) {
 				if !asError(err, &oe) {
 					t.Fatalf("%q: %v", l, err)
 				}
-				in.printErr(oe)
+				in.printErr(l, oe)
 			}
 		}
 		w.Flush()

@@ -63,6 +63,14 @@ type Interp struct {
 	Now func() time.Time
 	// Job is $JOB.
 	Job int
+	// Strict makes the terminal print errors as IRIS does: the whole
+	// offending source line, a caret line under the failing command, then
+	// the error (see Run).
+	Strict bool
+	// zerror is $ZERROR: the last error.
+	zerror string
+	// errCol is the column of the command that raised the last error.
+	errCol int
 	// ExitCode is the exit status the process asked for: set by
 	// %SYSTEM.Process.Terminate(,n) and by Backup.General's freeze and
 	// thaw (5 done, 3 failed), -1 when none.
@@ -99,11 +107,21 @@ func (in *Interp) Close() error { return in.sess.Close() }
 // It returns ErrHalt after HALT, *Error for syntax and runtime errors (the
 // caller prints them and goes on), and ctx's error when cancelled.
 func (in *Interp) Exec(ctx context.Context, line string) error {
+	in.errCol = 0
 	cmds, err := in.parse(line)
 	if err != nil {
+		var se *SyntaxError
+		if errors.As(err, &se) {
+			in.errCol = se.Col
+		}
+		in.zerror = "<SYNTAX>"
 		return &Error{Code: "SYNTAX"}
 	}
 	_, err = in.run(ctx, cmds)
+	var oe *Error
+	if errors.As(err, &oe) {
+		in.zerror = oe.Error()
+	}
 	return err
 }
 
@@ -148,8 +166,28 @@ func (in *Interp) run(ctx context.Context, cmds []command) (flow, error) {
 			return quitFlow, nil
 		case "halt":
 			return haltFlow, ErrHalt
+		case "try":
+			// QUIT in the TRY block leaves the block; an ObjectScript
+			// error runs the CATCH block with $ZERROR set. HALT and
+			// cancellation are not errors and pass through.
+			a := c.args[0].(tryArg)
+			_, err := in.run(ctx, a.body)
+			var oe *Error
+			if errors.As(err, &oe) {
+				in.zerror = oe.Error()
+				f, err := in.run(ctx, a.handler)
+				if err != nil || f == haltFlow {
+					return f, err
+				}
+			} else if err != nil {
+				return next, err
+			}
 		default:
 			if err := in.exec(ctx, c); err != nil {
+				var oe *Error
+				if errors.As(err, &oe) && in.errCol == 0 {
+					in.errCol = c.col
+				}
 				return next, err
 			}
 		}
@@ -695,6 +733,8 @@ func (in *Interp) specialVar(name string) (string, error) {
 		return "0", nil
 	case "zpi":
 		return canon(math.Pi), nil
+	case "zerror":
+		return in.zerror, nil
 	case "test":
 		return "1", nil
 	}

@@ -86,6 +86,15 @@ func TestExec(t *testing.T) {
 		{"hang", []string{`h 0 w "ok"`}, "ok"},
 		{"locals zwrite", []string{`s b=2,a(1)="x"`, `zw`}, "a(1)=\"x\"\nb=2\n"},
 		{"multiple set", []string{`s (a,b)=3 w a+b`}, "6"},
+		{"try ok", []string{`try { set a=1 write a } catch { write "no" } write "|"`}, "1|"},
+		{"try catch", []string{`try { set a=1 write q } catch { write "E:",$zerror } write "|"`}, "E:<UNDEFINED> *q|"},
+		{"try quit", []string{`try { write 1 quit  write 2 } catch { write "no" } write 3`}, "13"},
+		{"try for", []string{`try { for i=1:1:3 { } } catch { } write "x"`}, "<SYNTAX>\n"},
+		{"try nested for", []string{`try { for i=1:1:3 write i } catch { } write "|"`}, "123|"},
+		{"catch var unsupported", []string{`try { } catch e { }`}, "<SYNTAX>\n"},
+		{"unbalanced", []string{`write 1 }`}, "<SYNTAX>\n"},
+		{"ze short", []string{`write x`, `write $ze`}, "<UNDEFINED> *x\n<UNDEFINED> *x"},
+		{"write sentinel concatenated", []string{`write "#"_"#ACK:"_"7:",1,!`}, "##ACK:7:1\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,7 +102,7 @@ func TestExec(t *testing.T) {
 			for _, l := range tc.lines {
 				err := in.Exec(context.Background(), l)
 				if oe, ok := err.(*Error); ok {
-					in.printErr(oe)
+					in.printErr(l, oe)
 				} else if err != nil {
 					t.Fatalf("%q: %v", l, err)
 				}

@@ -59,6 +59,11 @@ type (
 		tab    expr   // ?col
 		e      expr
 	}
+	// tryArg is TRY { body } CATCH { handler }: an ObjectScript error in
+	// body sets $ZERROR and runs handler.
+	tryArg struct {
+		body, handler []command
+	}
 	forArg struct {
 		v                *ref
 		start, inc, stop expr // a range when inc != nil
@@ -79,7 +84,7 @@ var commandNames = map[string]string{
 	"k": "kill", "kill": "kill", "h": "halt", "halt": "halt", "hang": "hang", "q": "quit", "quit": "quit",
 	"f": "for", "for": "for", "i": "if", "if": "if", "ts": "tstart", "tstart": "tstart",
 	"tc": "tcommit", "tcommit": "tcommit", "tro": "trollback", "trollback": "trollback",
-	"d": "do", "do": "do", "zn": "znspace", "znspace": "znspace",
+	"d": "do", "do": "do", "zn": "znspace", "znspace": "znspace", "try": "try",
 }
 
 var functionNames = map[string]string{
@@ -94,7 +99,7 @@ var specialNames = map[string]string{
 	"h": "horolog", "horolog": "horolog", "zts": "ztimestamp", "ztimestamp": "ztimestamp",
 	"zv": "zversion", "zversion": "zversion", "j": "job", "job": "job", "tl": "tlevel", "tlevel": "tlevel",
 	"zh": "zhorolog", "zhorolog": "zhorolog", "namespace": "namespace", "x": "x", "y": "y",
-	"zpi": "zpi", "t": "test", "test": "test",
+	"zpi": "zpi", "t": "test", "test": "test", "ze": "zerror", "zerror": "zerror",
 }
 
 type parser struct {
@@ -158,14 +163,59 @@ func (p *parser) parse() (cmds []command, err error) {
 func (p *parser) line() []command {
 	var cmds []command
 	for {
-		for p.peek() == ' ' || p.peek() == '\t' {
-			p.pos++
-		}
+		p.skipSpaces()
 		if p.pos >= len(p.s) || p.peek() == ';' || strings.HasPrefix(p.s[p.pos:], "//") {
 			return cmds
 		}
+		if p.peek() == '}' {
+			p.fail("unexpected }")
+		}
 		cmds = append(cmds, p.command())
 	}
+}
+
+func (p *parser) skipSpaces() {
+	for p.peek() == ' ' || p.peek() == '\t' {
+		p.pos++
+	}
+}
+
+// block parses `{ commands }` on the line.
+func (p *parser) block() []command {
+	p.skipSpaces()
+	p.expect('{')
+	var cmds []command
+	for {
+		p.skipSpaces()
+		switch {
+		case p.eat('}'):
+			return cmds
+		case p.pos >= len(p.s):
+			p.fail("expected }")
+		}
+		cmds = append(cmds, p.command())
+	}
+}
+
+// tryCmd parses the rest of TRY { ... } CATCH { ... }. Only the
+// argumentless CATCH: the stand-in has no exception objects ($ZERROR
+// holds the error).
+func (p *parser) tryCmd(c command) command {
+	a := tryArg{body: p.block()}
+	p.skipSpaces()
+	if strings.ToLower(p.word()) != "catch" {
+		p.fail("TRY needs a CATCH block")
+	}
+	p.skipSpaces()
+	if p.peek() != '{' {
+		p.fail("the stand-in supports the argumentless CATCH only (use $ZERROR)")
+	}
+	a.handler = p.block()
+	c.args = []any{a}
+	if p.pos < len(p.s) && p.peek() != ' ' && p.peek() != '}' {
+		p.fail("unexpected character after CATCH")
+	}
+	return c
 }
 
 func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
@@ -188,18 +238,21 @@ func (p *parser) command() command {
 		p.fail("unknown command")
 	}
 	c.name = name
+	if name == "try" {
+		return p.tryCmd(c)
+	}
 	if p.eat(':') {
 		c.post = p.expr()
 	}
-	// End of line or two spaces: an argumentless command.
-	if p.pos >= len(p.s) {
+	// End of line, end of block or two spaces: an argumentless command.
+	if p.pos >= len(p.s) || p.peek() == '}' {
 		return c
 	}
 	if p.peek() != ' ' {
 		p.fail("expected a space after the command")
 	}
 	p.pos++
-	if p.pos >= len(p.s) || p.peek() == ' ' {
+	if p.pos >= len(p.s) || p.peek() == ' ' || p.peek() == '}' {
 		return c
 	}
 	if name == "halt" {
@@ -211,7 +264,7 @@ func (p *parser) command() command {
 			break
 		}
 	}
-	if p.pos < len(p.s) && p.peek() != ' ' {
+	if p.pos < len(p.s) && p.peek() != ' ' && p.peek() != '}' {
 		p.fail("unexpected character after the arguments")
 	}
 	return c

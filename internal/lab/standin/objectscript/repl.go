@@ -5,14 +5,17 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
+	"strings"
 )
 
 // MaxLine is the longest command line a session accepts.
 const MaxLine = 1 << 20
 
 // Run is the terminal loop of `iris session`: it prints the banner and a
-// prompt ("USER>"), reads one line at a time from r, runs it, prints errors
-// as IRIS does ("<UNDEFINED> *x" on its own line) and goes on, until HALT or
+// prompt ("USER>", "TL1:USER>" in a transaction), reads one line at a time
+// from r, runs it, prints errors ("<UNDEFINED> *x" on its own line; with
+// Strict, after the echoed source line and a caret line, as IRIS) and goes on, until HALT or
 // the end of input. Output is buffered and flushed whenever no further input
 // is already buffered, so a pipelined client gets batched output and an
 // interactive one gets its answer at once. banner is the text printed
@@ -22,6 +25,9 @@ func Run(ctx context.Context, in *Interp, r *bufio.Reader, banner string) error 
 	for {
 		if in.x > 0 {
 			in.emit("\n")
+		}
+		if tl := in.sess.TLevel(); tl > 0 && in.Strict {
+			in.emit("TL" + strconv.Itoa(tl) + ":")
 		}
 		in.emit(in.namespace)
 		in.emit(">")
@@ -39,7 +45,7 @@ func Run(ctx context.Context, in *Interp, r *bufio.Reader, banner string) error 
 			return err
 		}
 		if tooLong {
-			in.printErr(&Error{Code: "MAXSTRING"})
+			in.printErr("", &Error{Code: "MAXSTRING"})
 			continue
 		}
 		err = in.Exec(ctx, line)
@@ -52,7 +58,7 @@ func Run(ctx context.Context, in *Interp, r *bufio.Reader, banner string) error 
 			}
 			return in.out.Flush()
 		case errors.As(err, &oe):
-			in.printErr(oe)
+			in.printErr(line, oe)
 		default:
 			in.out.Flush()
 			return err
@@ -60,9 +66,15 @@ func Run(ctx context.Context, in *Interp, r *bufio.Reader, banner string) error 
 	}
 }
 
-func (in *Interp) printErr(e *Error) {
+// printErr prints an error on its own line; in Strict mode first the
+// offending source line and a caret under the failing command, as IRIS's
+// terminal does.
+func (in *Interp) printErr(line string, e *Error) {
 	if in.x > 0 {
 		in.emit("\n")
+	}
+	if in.Strict && line != "" {
+		in.emit(line + "\n" + strings.Repeat(" ", min(in.errCol, len(line))) + "^\n")
 	}
 	in.emit(e.Error() + "\n")
 }
