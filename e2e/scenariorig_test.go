@@ -26,6 +26,7 @@ import (
 	"github.com/irischaos/irischaos/cloud"
 	"github.com/irischaos/irischaos/internal/lab/image"
 	"github.com/irischaos/irischaos/pkg/checker"
+	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/runner"
@@ -104,7 +105,7 @@ func (g *scenarioRig) run(ctx context.Context, t *testing.T, s scenario.Scenario
 		Kube: g.kube, Exec: g.exec, Namespace: g.namespace,
 		Clouds:     clouds,
 		ReportsDir: g.reports, RunName: runName, Ledger: l, Cluster: g.rest.Host,
-		AllowVMActions: true, Out: tlog{t},
+		Allow: fault.Allow{VMActions: true}, Out: tlog{t},
 		Environment: runner.ClusterEnvironment(g.kube, g.exec, g.rest.Host, g.namespace, "e2e", g.kubeconfig),
 		NewWorkload: runner.IRISWorkload(g.kube, g.exec, g.namespace, tlog{t}),
 		NewObserver: runner.ClusterObserver(g.kube, dynamic.NewForConfigOrDie(g.rest), g.namespace, tlog{t}),

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/nemesis"
 	"github.com/irischaos/irischaos/pkg/observe"
@@ -36,15 +36,8 @@ func init() {
 written and nothing is measured. By default the target is the stack's IRIS pod,
 its node and that node's VM; --pod, --node or --provider-id name another.
 
-Faults: ` + strings.Join(nemesis.Names, ", ") + `.
-  iris-stop    iris stop iris quietly in the IRIS container
-  iris-force   iris force iris
-  pod-delete   delete the pod (--grace-period 0 for at once)
-  node-drain   cordon and drain the node with force (healed by uncordon)
-  vm-poweroff  hard power off the node's VM through its cloud (healed by power on)
-  vm-poweron   power a VM on (e.g. one left off with --no-heal)
-  vm-restart   restart the VM
-  vm-delete    delete the VM (never healed: by design)
+Faults:
+` + faultHelp() + `
 
 The fault is written to <reports>/ledger.jsonl before it is injected. After
 its effect is confirmed (or --effect-timeout) it is healed at once, after
@@ -66,21 +59,23 @@ calls and changes nothing.`,
   irischaos inject vm-poweron --provider-id aws:///us-east-1a/i-0abc --allow-vm-actions --aws-endpoint http://127.0.0.1:5000`,
 			Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				name := args[0]
+				name := fault.Name(args[0])
 				set := 0
 				for _, s := range []string{node, providerID, pod} {
 					if s != "" {
 						set++
 					}
 				}
-				if !slices.Contains(nemesis.Names, name) {
-					return withCode(exitUnknown, fmt.Errorf("unknown fault %q (one of %s)", name, strings.Join(nemesis.Names, ", ")))
+				info, err := fault.Lookup(name)
+				if err != nil {
+					return withCode(exitUnknown, err)
 				}
 				if set > 1 {
 					return withCode(exitUnknown, errors.New("give at most one of --node, --provider-id, --pod"))
 				}
-				if nemesis.IsVM(name) && !allowVM && !dryRun {
-					return withCode(exitUnknown, fmt.Errorf("%s: %w", name, nemesis.ErrVMActionsNotAllowed))
+				allow := fault.Allow{VMActions: allowVM}
+				if err := info.Permit(allow); err != nil && !dryRun {
+					return withCode(exitUnknown, err)
 				}
 				if noHeal && cmd.Flags().Changed("heal-after") {
 					return withCode(exitUnknown, errors.New("--heal-after and --no-heal exclude each other"))
@@ -106,7 +101,7 @@ calls and changes nothing.`,
 				if err != nil {
 					return withCode(exitUnknown, err)
 				}
-				spec := nemesis.Spec{Name: name, DrainTimeout: drainTimeout, AllowVMActions: allowVM || dryRun}
+				spec := nemesis.Spec{Name: name, DrainTimeout: drainTimeout, Allow: fault.Allow{VMActions: allowVM || dryRun}}
 				if cmd.Flags().Changed("grace-period") {
 					spec.GracePeriod = &grace
 				}
@@ -120,8 +115,8 @@ calls and changes nothing.`,
 					for _, s := range f.Plan() {
 						fmt.Fprintf(out, "  - %s\n", s)
 					}
-					if nemesis.IsVM(name) && !allowVM {
-						fmt.Fprintf(out, "  ! a real run needs --allow-vm-actions\n")
+					if err := info.Permit(allow); err != nil {
+						fmt.Fprintf(out, "  ! a real run refuses: %v\n", err)
 					}
 					return nil
 				}
@@ -231,7 +226,7 @@ calls and changes nothing.`,
 		cmd.Flags().StringVar(&providerID, "provider-id", "", "act on this VM (vm-*), e.g. aws:///us-east-1a/i-0abc")
 		cmd.Flags().StringVar(&pod, "pod", "", "act on this pod instead of the stack's IRIS pod")
 		cmd.Flags().DurationVar(&grace, "grace-period", 0, "pod-delete / node-drain: deletion grace period (default: the pod's own; 0 deletes at once)")
-		cmd.Flags().DurationVar(&drainTimeout, "drain-timeout", nemesis.DefaultDrainTimeout, "node-drain: how long the drain may take")
+		cmd.Flags().DurationVar(&drainTimeout, "drain-timeout", fault.DefaultDrainTimeout, "node-drain: how long the drain may take")
 		cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the exact calls and change nothing")
 		cmd.Flags().BoolVar(&allowVM, "allow-vm-actions", false, "allow VM faults (power off, restart, delete real machines through the cloud API)")
 		cmd.Flags().DurationVar(&healAfter, "heal-after", 0, "wait this long after the effect before healing")
@@ -244,3 +239,12 @@ calls and changes nothing.`,
 }
 
 const runnerHealTimeout = 5 * time.Minute
+
+// faultHelp lists the vocabulary for --help, one fault a line.
+func faultHelp() string {
+	var b strings.Builder
+	for _, i := range fault.All() {
+		fmt.Fprintf(&b, "  %-12s %s\n", i.Name, i.Does)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}

@@ -16,10 +16,10 @@ import (
 	"github.com/irischaos/irischaos/cloud"
 	"github.com/irischaos/irischaos/cloud/providers"
 	"github.com/irischaos/irischaos/pkg/checker"
+	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/metrics"
-	"github.com/irischaos/irischaos/pkg/nemesis"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/runner"
 	"github.com/irischaos/irischaos/pkg/scenario"
@@ -208,15 +208,16 @@ Exit codes: 0 every verdict passed, 1 a verdict failed, 2 unknown or error.`,
 				if len(scenarios) == 0 {
 					return withCode(exitUnknown, fmt.Errorf("no scenarios in %s", strings.Join(args, ", ")))
 				}
-				if !allowVM && !dryRun {
-					var vm []string
+				allow := fault.Allow{VMActions: allowVM}
+				if !dryRun {
+					var refused []error
 					for _, s := range scenarios {
-						if s.Fault.Type.IsVM() {
-							vm = append(vm, s.Name+" ("+string(s.Fault.Type)+")")
+						if err := s.Fault.Type.Info().Permit(allow); err != nil {
+							refused = append(refused, fmt.Errorf("scenario %s: %w", s.Name, err))
 						}
 					}
-					if len(vm) > 0 {
-						return withCode(exitUnknown, fmt.Errorf("scenarios %s: %w (or leave them out; --dry-run shows the plan)", strings.Join(vm, ", "), nemesis.ErrVMActionsNotAllowed))
+					if len(refused) > 0 {
+						return withCode(exitUnknown, fmt.Errorf("%w (or leave them out; --dry-run shows the plan)", errors.Join(refused...)))
 					}
 				}
 				if name == "" {
@@ -239,7 +240,7 @@ Exit codes: 0 every verdict passed, 1 a verdict failed, 2 unknown or error.`,
 					Kube: cl.Kube, Exec: cl.Exec, Namespace: ns,
 					Clouds:     cf.registry(errOut),
 					ReportsDir: reportsDir, RunName: name, Ledger: l, Cluster: cl.Host,
-					AllowVMActions: allowVM, Out: errOut, HealTimeout: healTimeout,
+					Allow: allow, Out: errOut, HealTimeout: healTimeout,
 					Environment: runner.ClusterEnvironment(cl.Kube, cl.Exec, cl.Host, ns, version, kubeContext),
 					NewWorkload: runner.IRISWorkload(cl.Kube, cl.Exec, ns, errOut),
 					NewObserver: runner.ClusterObserver(cl.Kube, dynamicClient(a), ns, errOut),

@@ -12,8 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/kubectl/pkg/drain"
 
+	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/ledger"
-	"github.com/irischaos/irischaos/pkg/observe"
 	"github.com/irischaos/irischaos/pkg/target"
 )
 
@@ -27,17 +27,17 @@ type nodeDrain struct {
 	timeout time.Duration
 }
 
-func (f *nodeDrain) Name() string          { return NodeDrain }
+func (f *nodeDrain) Name() fault.Name      { return fault.NodeDrain }
 func (f *nodeDrain) Target() target.Target { return f.t }
 func (f *nodeDrain) HealAction() string    { return ledger.HealUncordon }
 
 // Effect: the IRIS pod marked for deletion by its eviction; a drain of a node
 // named by hand, with no IRIS pod on it, is confirmed by the drain itself.
-func (f *nodeDrain) Effect() observe.Effect {
+func (f *nodeDrain) Effect() fault.Effect {
 	if f.t.Pod == "" {
-		return observe.Effect{}
+		return fault.Effect{}
 	}
-	return observe.Effect{Kind: observe.EffectPodTerminating, Pod: f.t.Pod}
+	return fault.Effect{Kind: fault.EffectPodTerminating, Pod: f.t.Pod}
 }
 
 func (f *nodeDrain) graceSeconds() int {

@@ -8,41 +8,18 @@ package nemesis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/irischaos/irischaos/cloud"
+	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/ledger"
-	"github.com/irischaos/irischaos/pkg/observe"
 	"github.com/irischaos/irischaos/pkg/target"
 	"github.com/irischaos/irischaos/pkg/workload/podexec"
 )
-
-// Fault names (the scenario's fault.type and the inject command's FAULT).
-const (
-	IrisStop   = "iris-stop"
-	IrisForce  = "iris-force"
-	PodDelete  = "pod-delete"
-	NodeDrain  = "node-drain"
-	VMPowerOff = "vm-poweroff"
-	VMPowerOn  = "vm-poweron" // by hand only: bring back what a fault left off
-	VMRestart  = "vm-restart"
-	VMDelete   = "vm-delete"
-)
-
-// Names lists every fault in failure-domain order.
-var Names = []string{IrisStop, IrisForce, PodDelete, NodeDrain, VMPowerOff, VMPowerOn, VMRestart, VMDelete}
-
-// IsVM says whether the fault calls a cloud API on a VM (needs --allow-vm-actions).
-func IsVM(name string) bool { return strings.HasPrefix(name, "vm-") }
-
-// ErrVMActionsNotAllowed is returned for a VM fault without AllowVMActions.
-var ErrVMActionsNotAllowed = errors.New("VM faults power off, restart or delete real machines through the cloud API; pass --allow-vm-actions to allow it")
 
 // Env is what faults act through.
 type Env struct {
@@ -60,20 +37,17 @@ func (e Env) printf(format string, args ...any) {
 
 // Spec says which fault and how.
 type Spec struct {
-	Name string
+	Name fault.Name
 	// GracePeriod for pod-delete and node-drain: nil uses the pod's own
 	// terminationGracePeriodSeconds, 0 deletes at once.
 	GracePeriod *time.Duration
-	// DrainTimeout bounds node-drain; 0 means DefaultDrainTimeout.
+	// DrainTimeout bounds node-drain; 0 means fault.DefaultDrainTimeout.
 	DrainTimeout time.Duration
-	// AllowVMActions must be set for vm-* faults (the --allow-vm-actions flag).
-	AllowVMActions bool
+	// Allow holds the opt-ins given; the fault's safety class must be in it.
+	Allow fault.Allow
 	// NoPowerOn (vm-poweroff): leave the VM off when healing.
 	NoPowerOn bool
 }
-
-// DefaultDrainTimeout bounds a drain when the scenario sets none.
-const DefaultDrainTimeout = 2 * time.Minute
 
 // Result is what Inject reports.
 type Result struct {
@@ -90,14 +64,14 @@ type Result struct {
 
 // Fault is one injectable fault bound to its target.
 type Fault interface {
-	// Name is one of the fault names above.
-	Name() string
+	// Name is the fault's name in the vocabulary.
+	Name() fault.Name
 	// Target is what it acts on.
 	Target() target.Target
 	// Plan says exactly what Inject and Heal will do, without doing it.
 	Plan() []string
 	// Effect is what confirms that the fault took hold.
-	Effect() observe.Effect
+	Effect() fault.Effect
 	// Inject breaks something and blocks until its own call has returned.
 	// A Result with a non-zero Issued comes back with any error once the
 	// fault may have been issued: the caller must then still Heal.
@@ -113,8 +87,12 @@ type Fault interface {
 // drain, no providerID for a VM fault) and VM faults without AllowVMActions
 // are errors saying what to do.
 func New(env Env, s Spec, t target.Target) (Fault, error) {
-	if IsVM(s.Name) && !s.AllowVMActions {
-		return nil, fmt.Errorf("%s on %s: %w", s.Name, t, ErrVMActionsNotAllowed)
+	info, err := fault.Lookup(s.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := info.Permit(s.Allow); err != nil {
+		return nil, fmt.Errorf("%w (on %s)", err, t)
 	}
 	needPod := func() error {
 		if t.Pod == "" || t.Namespace == "" {
@@ -129,7 +107,7 @@ func New(env Env, s Spec, t target.Target) (Fault, error) {
 		return nil
 	}
 	switch s.Name {
-	case IrisStop, IrisForce:
+	case fault.IrisStop, fault.IrisForce:
 		if err := needPod(); err != nil {
 			return nil, err
 		}
@@ -137,21 +115,21 @@ func New(env Env, s Spec, t target.Target) (Fault, error) {
 			return nil, fmt.Errorf("%s: no exec transport configured", s.Name)
 		}
 		return &irisProcess{env: env, name: s.Name, t: t}, nil
-	case PodDelete:
+	case fault.PodDelete:
 		if err := needPod(); err != nil {
 			return nil, err
 		}
 		return &podDelete{env: env, t: t, grace: s.GracePeriod}, nil
-	case NodeDrain:
+	case fault.NodeDrain:
 		if err := needNode(); err != nil {
 			return nil, err
 		}
 		timeout := s.DrainTimeout
 		if timeout <= 0 {
-			timeout = DefaultDrainTimeout
+			timeout = fault.DefaultDrainTimeout
 		}
 		return &nodeDrain{env: env, t: t, grace: s.GracePeriod, timeout: timeout}, nil
-	case VMPowerOff, VMPowerOn, VMRestart, VMDelete:
+	case fault.VMPowerOff, fault.VMPowerOn, fault.VMRestart, fault.VMDelete:
 		if t.ProviderID == "" {
 			if t.Node != "" {
 				return nil, fmt.Errorf("%s: node %s has no spec.providerID, so its VM is unknown; pass --provider-id", s.Name, t.Node)
@@ -166,17 +144,15 @@ func New(env Env, s Spec, t target.Target) (Fault, error) {
 			return nil, fmt.Errorf("%s on %s: %w", s.Name, t, err)
 		}
 		return &vmFault{env: env, name: s.Name, t: t, p: p, vm: vm, noPowerOn: s.NoPowerOn}, nil
-	case "":
-		return nil, fmt.Errorf("no fault named (one of %s)", strings.Join(Names, ", "))
 	default:
-		return nil, fmt.Errorf("unknown fault %q (one of %s)", s.Name, strings.Join(Names, ", "))
+		return nil, fmt.Errorf("%s (%s): no nemesis implements it", s.Name, info.Kind)
 	}
 }
 
 // LedgerEntry is the ledger's record of f, written before injecting it.
 func LedgerEntry(f Fault) ledger.Entry {
 	t := f.Target()
-	return ledger.Entry{Fault: f.Name(), Heal: f.HealAction(), Namespace: t.Namespace, Pod: t.Pod, Node: t.Node, ProviderID: t.ProviderID}
+	return ledger.Entry{Fault: string(f.Name()), Heal: f.HealAction(), Namespace: t.Namespace, Pod: t.Pod, Node: t.Node, ProviderID: t.ProviderID}
 }
 
 // Recover heals a fault found pending in the ledger, from what the entry

@@ -22,8 +22,8 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/irischaos/irischaos/cloud"
+	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/ledger"
-	"github.com/irischaos/irischaos/pkg/observe"
 	"github.com/irischaos/irischaos/pkg/target"
 	"github.com/irischaos/irischaos/pkg/workload/podexec"
 )
@@ -68,18 +68,18 @@ func TestNewValidates(t *testing.T) {
 	}{
 		{Spec{Name: ""}, irisTarget, "no fault named"},
 		{Spec{Name: "iris-explode"}, irisTarget, `unknown fault "iris-explode"`},
-		{Spec{Name: IrisStop}, target.Target{Node: "w1"}, "needs a pod"},
-		{Spec{Name: PodDelete}, target.Target{}, "needs a pod"},
-		{Spec{Name: NodeDrain}, target.Target{Namespace: "db", Pod: "p"}, "needs a node"},
-		{Spec{Name: VMPowerOff}, irisTarget, "--allow-vm-actions"},
-		{Spec{Name: VMDelete, AllowVMActions: true}, target.Target{Node: "w1"}, "no spec.providerID"},
-		{Spec{Name: VMRestart, AllowVMActions: true}, target.Target{}, "pass --node or --provider-id"},
-		{Spec{Name: VMRestart, AllowVMActions: true}, target.Target{ProviderID: "gcp:///x"}, `no cloud provider for scheme "gcp"`},
-		{Spec{Name: IrisForce}, irisTarget, ""},
-		{Spec{Name: VMPowerOn, AllowVMActions: true}, target.Target{ProviderID: "fake:///w9"}, ""},
+		{Spec{Name: fault.IrisStop}, target.Target{Node: "w1"}, "needs a pod"},
+		{Spec{Name: fault.PodDelete}, target.Target{}, "needs a pod"},
+		{Spec{Name: fault.NodeDrain}, target.Target{Namespace: "db", Pod: "p"}, "needs a node"},
+		{Spec{Name: fault.VMPowerOff}, irisTarget, "--allow-vm-actions"},
+		{Spec{Name: fault.VMDelete, Allow: fault.Allow{VMActions: true}}, target.Target{Node: "w1"}, "no spec.providerID"},
+		{Spec{Name: fault.VMRestart, Allow: fault.Allow{VMActions: true}}, target.Target{}, "pass --node or --provider-id"},
+		{Spec{Name: fault.VMRestart, Allow: fault.Allow{VMActions: true}}, target.Target{ProviderID: "gcp:///x"}, `no cloud provider for scheme "gcp"`},
+		{Spec{Name: fault.IrisForce}, irisTarget, ""},
+		{Spec{Name: fault.VMPowerOn, Allow: fault.Allow{VMActions: true}}, target.Target{ProviderID: "fake:///w9"}, ""},
 	}
 	for _, tc := range tests {
-		t.Run(tc.spec.Name+"/"+tc.wantErr, func(t *testing.T) {
+		t.Run(string(tc.spec.Name)+"/"+tc.wantErr, func(t *testing.T) {
 			f, err := New(env, tc.spec, tc.t)
 			if tc.wantErr == "" {
 				if err != nil || f.Name() != tc.spec.Name {
@@ -92,7 +92,7 @@ func TestNewValidates(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New(Env{Client: env.Client}, Spec{Name: IrisStop}, irisTarget); err == nil {
+	if _, err := New(Env{Client: env.Client}, Spec{Name: fault.IrisStop}, irisTarget); err == nil {
 		t.Fatal("iris-stop without exec accepted")
 	}
 }
@@ -100,18 +100,18 @@ func TestNewValidates(t *testing.T) {
 func TestIrisProcess(t *testing.T) {
 	tests := []struct {
 		name    string
-		fault   string
+		fault   fault.Name
 		execErr error
 		wantCmd string
 		wantErr string
 		detail  string
 	}{
-		{name: "stop ok", fault: IrisStop, wantCmd: "db/iris-0/iris iris stop iris quietly"},
-		{name: "force ok", fault: IrisForce, wantCmd: "db/iris-0/iris iris force iris"},
-		{name: "container killed under exec", fault: IrisStop, execErr: podexec.ExitError(137, "killed"), wantCmd: "db/iris-0/iris iris stop iris quietly", detail: "exec ended with the container"},
-		{name: "stream cut", fault: IrisForce, execErr: io.ErrUnexpectedEOF, wantCmd: "db/iris-0/iris iris force iris", detail: "exec ended with the container"},
-		{name: "no iris command", fault: IrisStop, execErr: podexec.ExitError(127, "not found"), wantErr: "exited 127"},
-		{name: "exec refused", fault: IrisStop, execErr: apierrors.NewForbidden(podsGVR.GroupResource(), "iris-0", errors.New("rbac")), wantErr: "refused"},
+		{name: "stop ok", fault: fault.IrisStop, wantCmd: "db/iris-0/iris iris stop iris quietly"},
+		{name: "force ok", fault: fault.IrisForce, wantCmd: "db/iris-0/iris iris force iris"},
+		{name: "container killed under exec", fault: fault.IrisStop, execErr: podexec.ExitError(137, "killed"), wantCmd: "db/iris-0/iris iris stop iris quietly", detail: "exec ended with the container"},
+		{name: "stream cut", fault: fault.IrisForce, execErr: io.ErrUnexpectedEOF, wantCmd: "db/iris-0/iris iris force iris", detail: "exec ended with the container"},
+		{name: "no iris command", fault: fault.IrisStop, execErr: podexec.ExitError(127, "not found"), wantErr: "exited 127"},
+		{name: "exec refused", fault: fault.IrisStop, execErr: apierrors.NewForbidden(podsGVR.GroupResource(), "iris-0", errors.New("rbac")), wantErr: "refused"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,7 +121,7 @@ func TestIrisProcess(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if f.Effect() != (observe.Effect{Kind: observe.EffectContainerRestart, Pod: "iris-0"}) || f.HealAction() != ledger.HealNone {
+			if f.Effect() != (fault.Effect{Kind: fault.EffectContainerRestart, Pod: "iris-0"}) || f.HealAction() != ledger.HealNone {
 				t.Fatalf("effect %+v heal %q", f.Effect(), f.HealAction())
 			}
 			if !strings.Contains(strings.Join(f.Plan(), "\n"), strings.Join(f.(*irisProcess).command(), " ")) {
@@ -155,7 +155,7 @@ func TestIrisProcessRefusesReplacedPod(t *testing.T) {
 	p := irisPod("iris-0", "w1")
 	p.UID = "uid-new"
 	ex := &fakeExec{}
-	f, _ := New(Env{Client: fake.NewClientset(p), Exec: ex}, Spec{Name: IrisStop}, irisTarget)
+	f, _ := New(Env{Client: fake.NewClientset(p), Exec: ex}, Spec{Name: fault.IrisStop}, irisTarget)
 	if _, err := f.Inject(context.Background()); err == nil || !strings.Contains(err.Error(), "replaced") {
 		t.Fatalf("err = %v", err)
 	}
@@ -195,8 +195,8 @@ func TestPodDelete(t *testing.T) {
 			if tc.uid != "uid-1" {
 				tg.PodUID = "uid-other"
 			}
-			f, _ := New(Env{Client: cs}, Spec{Name: PodDelete, GracePeriod: tc.grace}, tg)
-			if f.Effect().Kind != observe.EffectPodTerminating {
+			f, _ := New(Env{Client: cs}, Spec{Name: fault.PodDelete, GracePeriod: tc.grace}, tg)
+			if f.Effect().Kind != fault.EffectPodTerminating {
 				t.Fatalf("effect %+v", f.Effect())
 			}
 			res, err := f.Inject(context.Background())
@@ -280,11 +280,11 @@ func TestNodeDrainAndHeal(t *testing.T) {
 	cs, evicted := drainCluster(t)
 	ctx := context.Background()
 	var out strings.Builder
-	f, err := New(Env{Client: cs, Out: &out}, Spec{Name: NodeDrain, DrainTimeout: 20 * time.Second}, irisTarget)
+	f, err := New(Env{Client: cs, Out: &out}, Spec{Name: fault.NodeDrain, DrainTimeout: 20 * time.Second}, irisTarget)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.HealAction() != ledger.HealUncordon || f.Effect() != (observe.Effect{Kind: observe.EffectPodTerminating, Pod: "iris-0"}) {
+	if f.HealAction() != ledger.HealUncordon || f.Effect() != (fault.Effect{Kind: fault.EffectPodTerminating, Pod: "iris-0"}) {
 		t.Fatalf("heal %q effect %+v", f.HealAction(), f.Effect())
 	}
 	res, err := f.Inject(ctx)
@@ -318,7 +318,7 @@ func TestNodeDrainAndHeal(t *testing.T) {
 func TestRecoverUncordon(t *testing.T) {
 	cs := fake.NewClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w1"}, Spec: corev1.NodeSpec{Unschedulable: true}})
 	ctx := context.Background()
-	e := ledger.Entry{ID: "x", Fault: NodeDrain, Heal: ledger.HealUncordon, Node: "w1"}
+	e := ledger.Entry{ID: "x", Fault: string(fault.NodeDrain), Heal: ledger.HealUncordon, Node: "w1"}
 	if err := Recover(ctx, Env{Client: cs}, e); err != nil {
 		t.Fatal(err)
 	}
@@ -389,23 +389,23 @@ func (p *fakeVMs) State(_ context.Context, vm cloud.VM) (cloud.State, error) {
 
 func TestVMFaults(t *testing.T) {
 	tests := []struct {
-		fault     string
+		fault     fault.Name
 		noPowerOn bool
 		wantHeal  string
 		wantCalls string // after inject and heal
 		wantState cloud.State
 	}{
-		{fault: VMPowerOff, wantHeal: ledger.HealPowerOn, wantCalls: "poweroff w1,poweron w1", wantState: cloud.Running},
-		{fault: VMPowerOff, noPowerOn: true, wantHeal: ledger.HealNone, wantCalls: "poweroff w1", wantState: cloud.Stopped},
-		{fault: VMRestart, wantHeal: ledger.HealPowerOn, wantCalls: "restart w1", wantState: cloud.Running},
-		{fault: VMDelete, wantHeal: ledger.HealNone, wantCalls: "delete w1", wantState: cloud.Terminated},
-		{fault: VMPowerOn, wantHeal: ledger.HealNone, wantCalls: "poweron w1", wantState: cloud.Running},
+		{fault: fault.VMPowerOff, wantHeal: ledger.HealPowerOn, wantCalls: "poweroff w1,poweron w1", wantState: cloud.Running},
+		{fault: fault.VMPowerOff, noPowerOn: true, wantHeal: ledger.HealNone, wantCalls: "poweroff w1", wantState: cloud.Stopped},
+		{fault: fault.VMRestart, wantHeal: ledger.HealPowerOn, wantCalls: "restart w1", wantState: cloud.Running},
+		{fault: fault.VMDelete, wantHeal: ledger.HealNone, wantCalls: "delete w1", wantState: cloud.Terminated},
+		{fault: fault.VMPowerOn, wantHeal: ledger.HealNone, wantCalls: "poweron w1", wantState: cloud.Running},
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("%s-nopoweron=%v", tc.fault, tc.noPowerOn), func(t *testing.T) {
 			vms := newFakeVMs()
 			env := Env{Client: fake.NewClientset(), Clouds: registry(vms)}
-			f, err := New(env, Spec{Name: tc.fault, AllowVMActions: true, NoPowerOn: tc.noPowerOn}, irisTarget)
+			f, err := New(env, Spec{Name: tc.fault, Allow: fault.Allow{VMActions: true}, NoPowerOn: tc.noPowerOn}, irisTarget)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -439,7 +439,7 @@ func TestVMFailureAndRecover(t *testing.T) {
 	vms := newFakeVMs()
 	vms.failOn = cloud.PowerOff
 	env := Env{Client: fake.NewClientset(), Clouds: registry(vms)}
-	f, _ := New(env, Spec{Name: VMPowerOff, AllowVMActions: true}, irisTarget)
+	f, _ := New(env, Spec{Name: fault.VMPowerOff, Allow: fault.Allow{VMActions: true}}, irisTarget)
 	res, err := f.Inject(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "throttled") || res.Issued.IsZero() {
 		t.Fatalf("res %+v err %v: want the provider's error and the issue time", res, err)

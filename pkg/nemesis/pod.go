@@ -8,8 +8,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/ledger"
-	"github.com/irischaos/irischaos/pkg/observe"
 	"github.com/irischaos/irischaos/pkg/target"
 )
 
@@ -21,7 +21,7 @@ type podDelete struct {
 	grace *time.Duration
 }
 
-func (f *podDelete) Name() string               { return PodDelete }
+func (f *podDelete) Name() fault.Name           { return fault.PodDelete }
 func (f *podDelete) Target() target.Target      { return f.t }
 func (f *podDelete) HealAction() string         { return ledger.HealNone }
 func (f *podDelete) Heal(context.Context) error { return nil }
@@ -30,8 +30,8 @@ func (f *podDelete) Heal(context.Context) error { return nil }
 // Not "removed from the API": after a graceful delete the ReplicaSet's
 // replacement can be serving writes before the kubelet has confirmed the old
 // pod's end, and an effect seen after recovery would void the measurement.
-func (f *podDelete) Effect() observe.Effect {
-	return observe.Effect{Kind: observe.EffectPodTerminating, Pod: f.t.Pod}
+func (f *podDelete) Effect() fault.Effect {
+	return fault.Effect{Kind: fault.EffectPodTerminating, Pod: f.t.Pod}
 }
 func (f *podDelete) deleteOptions() metav1.DeleteOptions {
 	o := metav1.DeleteOptions{}

@@ -10,8 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/ledger"
-	"github.com/irischaos/irischaos/pkg/observe"
 	"github.com/irischaos/irischaos/pkg/target"
 	"github.com/irischaos/irischaos/pkg/workload/podexec"
 )
@@ -21,11 +21,11 @@ import (
 // exits and the kubelet restarts the container; Kubernetes heals it.
 type irisProcess struct {
 	env  Env
-	name string
+	name fault.Name
 	t    target.Target
 }
 
-func (f *irisProcess) Name() string          { return f.name }
+func (f *irisProcess) Name() fault.Name      { return f.name }
 func (f *irisProcess) Target() target.Target { return f.t }
 func (f *irisProcess) HealAction() string    { return ledger.HealNone }
 func (f *irisProcess) Heal(context.Context) error {
@@ -33,7 +33,7 @@ func (f *irisProcess) Heal(context.Context) error {
 }
 
 func (f *irisProcess) command() []string {
-	if f.name == IrisForce {
+	if f.name == fault.IrisForce {
 		return []string{"iris", "force", "iris"}
 	}
 	return []string{"iris", "stop", "iris", "quietly"}
@@ -47,8 +47,8 @@ func (f *irisProcess) Plan() []string {
 	}
 }
 
-func (f *irisProcess) Effect() observe.Effect {
-	return observe.Effect{Kind: observe.EffectContainerRestart, Pod: f.t.Pod}
+func (f *irisProcess) Effect() fault.Effect {
+	return fault.Effect{Kind: fault.EffectContainerRestart, Pod: f.t.Pod}
 }
 
 func (f *irisProcess) Inject(ctx context.Context) (Result, error) {

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/irischaos/irischaos/cloud"
+	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/ledger"
-	"github.com/irischaos/irischaos/pkg/observe"
 	"github.com/irischaos/irischaos/pkg/target"
 )
 
@@ -16,23 +16,23 @@ import (
 // by design never healed, and a power on (by hand) needs no healing.
 type vmFault struct {
 	env       Env
-	name      string
+	name      fault.Name
 	t         target.Target
 	p         cloud.Provider
 	vm        cloud.VM
 	noPowerOn bool
 }
 
-func (f *vmFault) Name() string          { return f.name }
+func (f *vmFault) Name() fault.Name      { return f.name }
 func (f *vmFault) Target() target.Target { return f.t }
 
 func (f *vmFault) action() cloud.Action {
 	switch f.name {
-	case VMPowerOn:
+	case fault.VMPowerOn:
 		return cloud.PowerOn
-	case VMRestart:
+	case fault.VMRestart:
 		return cloud.Restart
-	case VMDelete:
+	case fault.VMDelete:
 		return cloud.Delete
 	default:
 		return cloud.PowerOff
@@ -41,18 +41,18 @@ func (f *vmFault) action() cloud.Action {
 
 func (f *vmFault) HealAction() string {
 	switch {
-	case f.name == VMPowerOff && !f.noPowerOn, f.name == VMRestart:
+	case f.name == fault.VMPowerOff && !f.noPowerOn, f.name == fault.VMRestart:
 		return ledger.HealPowerOn
 	default:
 		return ledger.HealNone
 	}
 }
 
-func (f *vmFault) Effect() observe.Effect {
-	if f.name == VMPowerOn || f.t.Node == "" {
-		return observe.Effect{}
+func (f *vmFault) Effect() fault.Effect {
+	if f.name == fault.VMPowerOn || f.t.Node == "" {
+		return fault.Effect{}
 	}
-	return observe.Effect{Kind: observe.EffectNodeNotReady, Node: f.t.Node}
+	return fault.Effect{Kind: fault.EffectNodeNotReady, Node: f.t.Node}
 }
 
 func (f *vmFault) Plan() []string {
@@ -68,7 +68,7 @@ func (f *vmFault) Plan() []string {
 	case ledger.HealPowerOn:
 		plan = append(plan, "heal: power the VM on if it is not running: "+f.p.Describe(f.vm, cloud.PowerOn))
 	default:
-		if f.name == VMDelete {
+		if f.name == fault.VMDelete {
 			plan = append(plan, "heal: none (deleted by design; the node group replaces it)")
 		} else {
 			plan = append(plan, "heal: none")

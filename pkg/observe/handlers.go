@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/history"
 )
 
@@ -76,17 +77,17 @@ func (ob *Observer) podUpdate(oldObj, newObj any) {
 			grace = fmt.Sprintf(" (grace %ds)", *n.DeletionGracePeriodSeconds)
 		}
 		ev("Terminating", "", "marked for deletion"+grace)
-		ob.confirm(EffectPodTerminating, n.Name, "pod marked for deletion"+grace, now, nil)
+		ob.confirm(fault.EffectPodTerminating, n.Name, "pod marked for deletion"+grace, now, nil)
 	}
 	if oc, nc := readyCond(o), readyCond(n); oc != nc && nc != "" {
 		ev("Ready", "", fmt.Sprintf("pod Ready %s -> %s", orNone(oc), nc))
 		if nc != string(corev1.ConditionTrue) {
-			ob.confirm(EffectPodNotReady, n.Name, "pod Ready "+nc, now, nil)
+			ob.confirm(fault.EffectPodNotReady, n.Name, "pod Ready "+nc, now, nil)
 			// The readiness probe saw the database down while the container
 			// still runs: the first sign of a stopped IRIS process the API
 			// shows, before the liveness probe restarts the container.
 			if n.DeletionTimestamp == nil {
-				ob.confirm(EffectContainerRestart, n.Name, "pod Ready "+nc+" (readiness probe: database down)", now, nil)
+				ob.confirm(fault.EffectContainerRestart, n.Name, "pod Ready "+nc+" (readiness probe: database down)", now, nil)
 			}
 		}
 	}
@@ -109,12 +110,12 @@ func (ob *Observer) podUpdate(oldObj, newObj any) {
 	// two updates we saw.
 	if ncs.State.Running == nil || (ocs != nil && ncs.RestartCount > ocs.RestartCount) {
 		why := fmt.Sprintf("container %s %s (restarts %d)", ob.o.Container, containerState(*ncs), ncs.RestartCount)
-		ob.confirm(EffectContainerRestart, n.Name, why, now, func(ex *expectation) bool {
+		ob.confirm(fault.EffectContainerRestart, n.Name, why, now, func(ex *expectation) bool {
 			return ncs.State.Running == nil || ex.restarts < 0 || ncs.RestartCount > ex.restarts
 		})
 	} else if ncs.RestartCount > 0 {
 		// Restarted since the expectation was armed, however briefly.
-		ob.confirm(EffectContainerRestart, n.Name, fmt.Sprintf("container %s restarted (restarts %d)", ob.o.Container, ncs.RestartCount), now, func(ex *expectation) bool {
+		ob.confirm(fault.EffectContainerRestart, n.Name, fmt.Sprintf("container %s restarted (restarts %d)", ob.o.Container, ncs.RestartCount), now, func(ex *expectation) bool {
 			return ex.restarts >= 0 && ncs.RestartCount > ex.restarts
 		})
 	}
@@ -127,9 +128,9 @@ func (ob *Observer) podDelete(obj any) {
 	}
 	now := ob.o.Now()
 	ob.record(history.Record{T: now, Source: "pod", Target: "pod/" + p.Name, Node: p.Spec.NodeName, Reason: "Deleted", Message: "removed from the API"})
-	ob.confirm(EffectPodGone, p.Name, "pod removed from the API", now, nil)
-	ob.confirm(EffectPodTerminating, p.Name, "pod removed from the API", now, nil)
-	ob.confirm(EffectPodNotReady, p.Name, "pod removed from the API", now, nil)
+	ob.confirm(fault.EffectPodGone, p.Name, "pod removed from the API", now, nil)
+	ob.confirm(fault.EffectPodTerminating, p.Name, "pod removed from the API", now, nil)
+	ob.confirm(fault.EffectPodNotReady, p.Name, "pod removed from the API", now, nil)
 }
 
 func readyCond(p *corev1.Pod) string {
@@ -229,7 +230,7 @@ func (ob *Observer) nodeUpdate(oldObj, newObj any) {
 		ev(reason, fmt.Sprintf("Ready %s -> %s (%s)", os, ns, why))
 	}
 	if ns != corev1.ConditionTrue {
-		ob.confirm(EffectNodeNotReady, n.Name, fmt.Sprintf("node Ready=%s (%s)", ns, why), now, nil)
+		ob.confirm(fault.EffectNodeNotReady, n.Name, fmt.Sprintf("node Ready=%s (%s)", ns, why), now, nil)
 	}
 	if o.Spec.Unschedulable != n.Spec.Unschedulable {
 		if n.Spec.Unschedulable {
@@ -250,7 +251,7 @@ func (ob *Observer) nodeDelete(obj any) {
 	}
 	now := ob.o.Now()
 	ob.record(history.Record{T: now, Source: "node", Target: "node/" + n.Name, Node: n.Name, Reason: "Deleted", Message: "node removed from the API"})
-	ob.confirm(EffectNodeNotReady, n.Name, "node removed from the API", now, nil)
+	ob.confirm(fault.EffectNodeNotReady, n.Name, "node removed from the API", now, nil)
 }
 
 // ---- volume attachments ----

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/history"
 )
 
@@ -41,44 +42,8 @@ type Options struct {
 	Now      func() time.Time
 }
 
-// EffectKind is what counts as a fault having taken hold.
-type EffectKind string
-
-// Effects the observer can confirm.
-const (
-	// EffectContainerRestart: the IRIS process is down (iris stop, iris
-	// force): the container stopped or restarted, or the pod's Ready
-	// condition left True while it runs, whichever the API shows first.
-	EffectContainerRestart EffectKind = "container_restart"
-	// EffectPodGone: the pod was removed from the API (pod delete).
-	EffectPodGone EffectKind = "pod_gone"
-	// EffectPodTerminating: the pod was marked for deletion (eviction, drain).
-	EffectPodTerminating EffectKind = "pod_terminating"
-	// EffectPodNotReady: the pod's Ready condition left True (the readiness
-	// probe saw the database down while the container still runs, as after
-	// `iris stop` until the liveness probe restarts it), or the pod is gone.
-	EffectPodNotReady EffectKind = "pod_not_ready"
-	// EffectNodeNotReady: the node's Ready condition left True, or the node
-	// was deleted (power off, VM delete).
-	EffectNodeNotReady EffectKind = "node_not_ready"
-)
-
-// Effect names the effect and its object.
-type Effect struct {
-	Kind EffectKind
-	Pod  string // for the pod kinds
-	Node string // for EffectNodeNotReady
-}
-
-func (e Effect) target() string {
-	if e.Kind == EffectNodeNotReady {
-		return "node/" + e.Node
-	}
-	return "pod/" + e.Pod
-}
-
 type expectation struct {
-	Effect
+	fault.Effect
 	restarts int32 // container restart count when armed
 	ch       chan time.Time
 	done     bool
@@ -221,9 +186,9 @@ func (ob *Observer) Events() []history.Record {
 // The returned channel receives the instant the effect was seen (and an
 // effect_confirmed event is recorded), then is closed. It never fires if the
 // effect never shows: select on it with a timeout.
-func (ob *Observer) ExpectEffect(e Effect) <-chan time.Time {
+func (ob *Observer) ExpectEffect(e fault.Effect) <-chan time.Time {
 	ex := &expectation{Effect: e, ch: make(chan time.Time, 1), restarts: -1}
-	if e.Kind == EffectContainerRestart && ob.pods != nil {
+	if e.Kind == fault.EffectContainerRestart && ob.pods != nil {
 		if obj, ok, _ := ob.pods.GetStore().GetByKey(ob.o.Namespace + "/" + e.Pod); ok {
 			if cs := ob.container(obj.(*corev1.Pod)); cs != nil {
 				ex.restarts = cs.RestartCount
@@ -237,14 +202,14 @@ func (ob *Observer) ExpectEffect(e Effect) <-chan time.Time {
 }
 
 // confirm fires the expectations that match (kind, name).
-func (ob *Observer) confirm(kind EffectKind, name, why string, t time.Time, check func(*expectation) bool) {
+func (ob *Observer) confirm(kind fault.EffectKind, name, why string, t time.Time, check func(*expectation) bool) {
 	ob.mu.Lock()
 	var fired []*expectation
 	for _, ex := range ob.expects {
 		if ex.done || ex.Kind != kind {
 			continue
 		}
-		if (kind == EffectNodeNotReady && ex.Node != name) || (kind != EffectNodeNotReady && ex.Pod != name) {
+		if (kind == fault.EffectNodeNotReady && ex.Node != name) || (kind != fault.EffectNodeNotReady && ex.Pod != name) {
 			continue
 		}
 		if check != nil && !check(ex) {
@@ -256,10 +221,10 @@ func (ob *Observer) confirm(kind EffectKind, name, why string, t time.Time, chec
 	ob.mu.Unlock()
 	for _, ex := range fired {
 		src := "pod"
-		if kind == EffectNodeNotReady {
+		if kind == fault.EffectNodeNotReady {
 			src = "node"
 		}
-		ob.record(history.Record{T: t, Source: src, Phase: history.PhaseEffectConfirmed, Target: ex.target(), Reason: string(kind), Message: why, Node: ex.Node})
+		ob.record(history.Record{T: t, Source: src, Phase: history.PhaseEffectConfirmed, Target: ex.Target(), Reason: string(kind), Message: why, Node: ex.Node})
 		ex.ch <- t
 		close(ex.ch)
 	}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 
+	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/history"
 )
 
@@ -310,14 +311,14 @@ func TestEffects(t *testing.T) {
 	tests := []struct {
 		name   string
 		objs   []runtime.Object
-		effect Effect
+		effect fault.Effect
 		decoy  func(e *env) // something that must not confirm it
 		cause  func(e *env)
 	}{
 		{
 			name:   "container restart (iris stop)",
 			objs:   []runtime.Object{pod("iris-a", "n1", running(2))},
-			effect: Effect{Kind: EffectContainerRestart, Pod: "iris-a"},
+			effect: fault.Effect{Kind: fault.EffectContainerRestart, Pod: "iris-a"},
 			decoy: func(e *env) {
 				p := pod("iris-a", "n1", running(2))
 				p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
@@ -328,19 +329,19 @@ func TestEffects(t *testing.T) {
 		{
 			name:   "container down (iris force)",
 			objs:   []runtime.Object{pod("iris-a", "n1", running(0))},
-			effect: Effect{Kind: EffectContainerRestart, Pod: "iris-a"},
+			effect: fault.Effect{Kind: fault.EffectContainerRestart, Pod: "iris-a"},
 			cause:  func(e *env) { e.updatePod(pod("iris-a", "n1", waiting("CrashLoopBackOff", 1))) },
 		},
 		{
 			name:   "process down seen by the readiness probe (iris stop)",
 			objs:   []runtime.Object{pod("iris-a", "n1", running(0), readyStatus(corev1.ConditionTrue))},
-			effect: Effect{Kind: EffectContainerRestart, Pod: "iris-a"},
+			effect: fault.Effect{Kind: fault.EffectContainerRestart, Pod: "iris-a"},
 			cause:  func(e *env) { e.updatePod(pod("iris-a", "n1", running(0), readyStatus(corev1.ConditionFalse))) },
 		},
 		{
 			name:   "pod not ready (iris stop, container still running)",
 			objs:   []runtime.Object{pod("iris-a", "n1", running(0), readyStatus(corev1.ConditionTrue))},
-			effect: Effect{Kind: EffectPodNotReady, Pod: "iris-a"},
+			effect: fault.Effect{Kind: fault.EffectPodNotReady, Pod: "iris-a"},
 			decoy: func(e *env) {
 				e.updatePod(pod("iris-a", "n1", running(0), readyStatus(corev1.ConditionTrue), func(p *corev1.Pod) { p.Spec.Hostname = "x" }))
 			},
@@ -349,7 +350,7 @@ func TestEffects(t *testing.T) {
 		{
 			name:   "pod gone",
 			objs:   []runtime.Object{pod("iris-a", "n1", running(0)), pod("iris-z", "n1", running(0))},
-			effect: Effect{Kind: EffectPodGone, Pod: "iris-a"},
+			effect: fault.Effect{Kind: fault.EffectPodGone, Pod: "iris-a"},
 			decoy: func(e *env) {
 				_ = e.cs.CoreV1().Pods(ns).Delete(e.ctx, "iris-z", metav1.DeleteOptions{})
 			},
@@ -358,7 +359,7 @@ func TestEffects(t *testing.T) {
 		{
 			name:   "pod terminating (drain)",
 			objs:   []runtime.Object{pod("iris-a", "n1", running(0))},
-			effect: Effect{Kind: EffectPodTerminating, Pod: "iris-a"},
+			effect: fault.Effect{Kind: fault.EffectPodTerminating, Pod: "iris-a"},
 			cause: func(e *env) {
 				p := pod("iris-a", "n1", running(0))
 				now := metav1.Now()
@@ -369,14 +370,14 @@ func TestEffects(t *testing.T) {
 		{
 			name:   "node not ready (power off)",
 			objs:   []runtime.Object{node("n1", corev1.ConditionTrue), node("n2", corev1.ConditionTrue)},
-			effect: Effect{Kind: EffectNodeNotReady, Node: "n1"},
+			effect: fault.Effect{Kind: fault.EffectNodeNotReady, Node: "n1"},
 			decoy:  func(e *env) { mustUpdateNode(e, node("n2", corev1.ConditionFalse)) },
 			cause:  func(e *env) { mustUpdateNode(e, node("n1", corev1.ConditionUnknown)) },
 		},
 		{
 			name:   "node deleted (VM delete)",
 			objs:   []runtime.Object{node("n1", corev1.ConditionTrue)},
-			effect: Effect{Kind: EffectNodeNotReady, Node: "n1"},
+			effect: fault.Effect{Kind: fault.EffectNodeNotReady, Node: "n1"},
 			cause:  func(e *env) { _ = e.cs.CoreV1().Nodes().Delete(e.ctx, "n1", metav1.DeleteOptions{}) },
 		},
 	}
@@ -406,7 +407,7 @@ func TestEffects(t *testing.T) {
 			for _, r := range e.ob.Events() {
 				if r.Phase == history.PhaseEffectConfirmed {
 					n++
-					if r.Reason != string(tt.effect.Kind) || r.Target != tt.effect.target() {
+					if r.Reason != string(tt.effect.Kind) || r.Target != tt.effect.Target() {
 						t.Errorf("effect record %+v", r)
 					}
 				}

@@ -155,7 +155,7 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 		return nil, err
 	}
 	st.target = t.String()
-	f, err := nemesis.New(r.env(rec), r.spec(s, r.cfg.AllowVMActions), t)
+	f, err := nemesis.New(r.env(rec), r.spec(s, r.cfg.Allow), t)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +180,7 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 			return
 		}
 		faultWritten = true
-		_ = h.Add(history.Record{Kind: history.KindFault, T: res.Issued, EffectT: effect, Name: f.Name(), Target: t.String(), Message: res.Detail})
+		_ = h.Add(history.Record{Kind: history.KindFault, T: res.Issued, EffectT: effect, Name: string(f.Name()), Target: t.String(), Message: res.Detail})
 	}
 	if r.cfg.OnFault != nil {
 		r.cfg.OnFault(s, true)
@@ -262,7 +262,7 @@ func (r *Runner) heal(ctx context.Context, f nemesis.Fault, id string, h *histor
 	}
 	start := r.cfg.Now()
 	err := f.Heal(hctx)
-	rec := history.Record{Kind: history.KindHeal, T: start, Name: f.Name(), Target: f.Target().String(), Result: history.OK, Duration: r.cfg.Now().Sub(start).Seconds()}
+	rec := history.Record{Kind: history.KindHeal, T: start, Name: string(f.Name()), Target: f.Target().String(), Result: history.OK, Duration: r.cfg.Now().Sub(start).Seconds()}
 	if err != nil {
 		rec.Result, rec.Error = history.Fail, err.Error()
 	}
@@ -274,7 +274,7 @@ func (r *Runner) heal(ctx context.Context, f nemesis.Fault, id string, h *histor
 		return nil
 	}
 	r.printf("UNHEALED: %s on %s: %v (kept in %s; run `irischaos recover`)", f.Name(), f.Target(), err, r.cfg.Ledger.Path())
-	u := &report.Unhealed{Fault: f.Name(), Target: f.Target().String(), Since: start.UTC(), Error: err.Error()}
+	u := &report.Unhealed{Fault: string(f.Name()), Target: f.Target().String(), Since: start.UTC(), Error: err.Error()}
 	r.healed[id] = u
 	return u
 }

@@ -25,10 +25,10 @@ import (
 
 	"github.com/irischaos/irischaos/cloud"
 	"github.com/irischaos/irischaos/pkg/checker"
+	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/nemesis"
-	"github.com/irischaos/irischaos/pkg/observe"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/scenario"
 	"github.com/irischaos/irischaos/pkg/target"
@@ -47,7 +47,7 @@ type Workload interface {
 // (*observe.Observer; fakes in tests).
 type Observer interface {
 	Start(ctx context.Context) error
-	ExpectEffect(observe.Effect) <-chan time.Time
+	ExpectEffect(fault.Effect) <-chan time.Time
 }
 
 // Config is what a run needs. Kube, Namespace, ReportsDir and Ledger are
@@ -66,9 +66,9 @@ type Config struct {
 	Ledger     *ledger.Ledger
 	Cluster    string // the API server, recorded with each ledger entry
 
-	AllowVMActions bool
-	RTOBudget      *time.Duration // overrides every scenario's budget
-	RPOBudget      *time.Duration
+	Allow     fault.Allow    // the opt-ins given (--allow-vm-actions)
+	RTOBudget *time.Duration // overrides every scenario's budget
+	RPOBudget *time.Duration
 
 	Out io.Writer // progress; os.Stderr when nil
 	// Abort, when closed, cuts healing short (a second Ctrl-C).
@@ -169,12 +169,12 @@ func (r *Runner) findTarget(ctx context.Context, s scenario.Scenario) (target.Ta
 	return n, nil
 }
 
-func (r *Runner) spec(s scenario.Scenario, allow bool) nemesis.Spec {
+func (r *Runner) spec(s scenario.Scenario, allow fault.Allow) nemesis.Spec {
 	sp := nemesis.Spec{
-		Name:           string(s.Fault.Type),
-		DrainTimeout:   s.Fault.DrainTimeoutD(),
-		AllowVMActions: allow,
-		NoPowerOn:      !s.Fault.PowerOnAfter(),
+		Name:         s.Fault.Type,
+		DrainTimeout: s.Fault.DrainTimeoutD(),
+		Allow:        allow,
+		NoPowerOn:    !s.Fault.PowerOnAfter(),
 	}
 	if s.Fault.GracePeriod != nil {
 		g := time.Duration(*s.Fault.GracePeriod)
@@ -216,14 +216,13 @@ func (r *Runner) Plan(ctx context.Context, scenarios []scenario.Scenario) []Plan
 		p.Target = t
 		if err == nil {
 			var f nemesis.Fault
-			f, err = nemesis.New(nemesis.Env{Client: r.cfg.Kube, Exec: r.cfg.Exec, Clouds: r.cfg.Clouds(nil)}, r.spec(s, true), t)
+			// Planned as if allowed, so the plan shows what the opt-in would do.
+			f, err = nemesis.New(nemesis.Env{Client: r.cfg.Kube, Exec: r.cfg.Exec, Clouds: r.cfg.Clouds(nil)}, r.spec(s, fault.Allow{VMActions: true}), t)
 			if err == nil {
 				p.Steps = f.Plan()
 			}
 		}
-		if nemesis.IsVM(string(s.Fault.Type)) && !r.cfg.AllowVMActions {
-			err = errors.Join(fmt.Errorf("%s: %w", s.Fault.Type, nemesis.ErrVMActionsNotAllowed), err)
-		}
+		err = errors.Join(s.Fault.Type.Info().Permit(r.cfg.Allow), err)
 		p.Err = err
 		out = append(out, p)
 	}

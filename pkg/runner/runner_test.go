@@ -17,9 +17,9 @@ import (
 
 	"github.com/irischaos/irischaos/cloud"
 	"github.com/irischaos/irischaos/pkg/checker"
+	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/ledger"
-	"github.com/irischaos/irischaos/pkg/observe"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/scenario"
 )
@@ -114,7 +114,7 @@ func (db *fakeDB) ReadBack(context.Context) (history.Record, error) {
 type fakeObserver struct{}
 
 func (fakeObserver) Start(context.Context) error { return nil }
-func (fakeObserver) ExpectEffect(observe.Effect) <-chan time.Time {
+func (fakeObserver) ExpectEffect(fault.Effect) <-chan time.Time {
 	ch := make(chan time.Time, 1)
 	ch <- time.Now()
 	close(ch)
@@ -123,7 +123,7 @@ func (fakeObserver) ExpectEffect(observe.Effect) <-chan time.Time {
 
 func scen(name string, f scenario.FaultType) scenario.Scenario {
 	return scenario.Scenario{
-		Name: name, FailureDomain: scenario.DefaultDomain(f), MitigatedBy: "test",
+		Name: name, FailureDomain: f.Info().Domain, MitigatedBy: "test",
 		Fault:       scenario.Fault{Type: f, DrainTimeout: dur(5 * time.Second)},
 		Budgets:     scenario.Budgets{RTO: dur(5 * time.Second), RPO: dur(2 * time.Second)},
 		Warmup:      dur(100 * time.Millisecond),
@@ -171,7 +171,7 @@ func TestRunPodDeletePasses(t *testing.T) {
 	cs := fake.NewClientset(irisPod(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w1"}})
 	db := &fakeDB{cs: cs, downFor: 300 * time.Millisecond}
 	r, l, dir := newRunner(t, db)
-	run, runDir, err := r.Run(context.Background(), []scenario.Scenario{scen("pod", scenario.PodDelete)})
+	run, runDir, err := r.Run(context.Background(), []scenario.Scenario{scen("pod", fault.PodDelete)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestRunLostWritesFail(t *testing.T) {
 	cs := fake.NewClientset(irisPod(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w1"}})
 	db := &fakeDB{cs: cs, downFor: 200 * time.Millisecond, lose: 3}
 	r, _, _ := newRunner(t, db)
-	s := scen("pod", scenario.PodDelete)
+	s := scen("pod", fault.PodDelete)
 	s.Budgets.RPO = dur(0)
 	run, _, err := r.Run(context.Background(), []scenario.Scenario{s})
 	if err != nil {
@@ -250,7 +250,7 @@ func TestInterruptedRunHeals(t *testing.T) {
 			}
 		}
 	}()
-	s := scen("drain", scenario.NodeDrain)
+	s := scen("drain", fault.NodeDrain)
 	// The fake lists pods on every node; the drain evicts iris-0 only.
 	run, _, err := r.Run(ctx, []scenario.Scenario{s})
 	if err == nil || !strings.Contains(err.Error(), "interrupted") {
@@ -275,7 +275,7 @@ func TestLeftoversHealedFirst(t *testing.T) {
 	r, l, _ := newRunner(t, db)
 	e, _ := l.Record(ledger.Entry{Fault: "node-drain", Heal: ledger.HealUncordon, Node: "w3", Cluster: "https://test"})
 	other, _ := l.Record(ledger.Entry{Fault: "node-drain", Heal: ledger.HealUncordon, Node: "x", Cluster: "https://elsewhere"})
-	if _, _, err := r.Run(context.Background(), []scenario.Scenario{scen("pod", scenario.PodDelete)}); err != nil {
+	if _, _, err := r.Run(context.Background(), []scenario.Scenario{scen("pod", fault.PodDelete)}); err != nil {
 		t.Fatal(err)
 	}
 	n, _ := cs.CoreV1().Nodes().Get(context.Background(), "w3", metav1.GetOptions{})
@@ -292,7 +292,7 @@ func TestPlanChangesNothing(t *testing.T) {
 	cs := fake.NewClientset(irisPod(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w1"}, Spec: corev1.NodeSpec{ProviderID: "aws:///z/i-1"}})
 	db := &fakeDB{cs: cs}
 	r, _, _ := newRunner(t, db)
-	plans := r.Plan(context.Background(), []scenario.Scenario{scen("pod", scenario.PodDelete), scen("drain", scenario.NodeDrain), scen("vm", scenario.VMPowerOff)})
+	plans := r.Plan(context.Background(), []scenario.Scenario{scen("pod", fault.PodDelete), scen("drain", fault.NodeDrain), scen("vm", fault.VMPowerOff)})
 	var b strings.Builder
 	PrintPlans(&b, plans)
 	out := b.String()
@@ -373,7 +373,7 @@ func TestAbortedHealStaysInLedger(t *testing.T) {
 		reg.Register("fake", func() (cloud.Provider, error) { return vms, nil })
 		return reg
 	}
-	r.cfg.AllowVMActions = true
+	r.cfg.Allow.VMActions = true
 	abort := make(chan struct{})
 	r.cfg.Abort = abort
 	var fired []bool
@@ -385,7 +385,7 @@ func TestAbortedHealStaysInLedger(t *testing.T) {
 		time.Sleep(900 * time.Millisecond) // past the quiet period: healing is under way
 		close(abort)                       // the second Ctrl-C
 	}()
-	run, _, err := r.Run(context.Background(), []scenario.Scenario{scen("vm", scenario.VMPowerOff)})
+	run, _, err := r.Run(context.Background(), []scenario.Scenario{scen("vm", fault.VMPowerOff)})
 	if err == nil || !strings.Contains(err.Error(), "unhealed") {
 		t.Fatalf("err = %v, want the unhealed fault reported", err)
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/irischaos/irischaos/pkg/fault"
 )
 
 // Error is a problem in a scenario file, at a line (0 when not known).
@@ -194,7 +196,7 @@ func (v *validator) validate(s *Scenario) {
 	}
 	if f.GracePeriod != nil {
 		switch {
-		case f.Type != PodDelete:
+		case f.Type != fault.PodDelete:
 			v.errf("fault.gracePeriod", "fault.gracePeriod applies to pod-delete only, not %s", f.Type)
 		case f.GracePeriod.D() < 0:
 			v.errf("fault.gracePeriod", "fault.gracePeriod %s is negative", f.GracePeriod)
@@ -204,21 +206,21 @@ func (v *validator) validate(s *Scenario) {
 	}
 	if f.DrainTimeout != nil {
 		switch {
-		case f.Type != NodeDrain:
+		case f.Type != fault.NodeDrain:
 			v.errf("fault.drainTimeout", "fault.drainTimeout applies to node-drain only, not %s", f.Type)
 		case f.DrainTimeout.D() <= 0:
 			v.errf("fault.drainTimeout", "fault.drainTimeout must be positive, got %s", f.DrainTimeout)
 		}
 	}
-	if f.PowerOn != nil && f.Type != VMPowerOff {
+	if f.PowerOn != nil && f.Type != fault.VMPowerOff {
 		v.errf("fault.powerOn", "fault.powerOn applies to vm-poweroff only, not %s", f.Type)
 	}
-	if s.Targets.Node != "" && knownFault(f.Type) && !f.Type.OnNode() {
+	if s.Targets.Node != "" && knownFault(f.Type) && !f.Type.Info().Kind.OnNode() {
 		v.errf("targets.node", "targets.node applies to node faults (node-drain, vm-*), not %s: it always hits the IRIS pod", f.Type)
 	}
 
 	if s.FailureDomain == "" && knownFault(f.Type) {
-		s.FailureDomain = DefaultDomain(f.Type)
+		s.FailureDomain = f.Type.Info().Domain
 	}
 	if s.FailureDomain != "" && !contains(Domains, s.FailureDomain) {
 		v.errf("failureDomain", "unknown failure domain %q (known: %q)", s.FailureDomain, Domains)
@@ -299,19 +301,6 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// UnmarshalYAML accepts only the known fault types, listing them otherwise.
-func (f *FaultType) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: fault.type is a string (one of %s)", n.Line, faultList())}}
-	}
-	t := FaultType(n.Value)
-	if !knownFault(t) {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: unknown fault type %q (known: %s)", n.Line, n.Value, faultList())}}
-	}
-	*f = t
-	return nil
-}
-
 func kindName(k yaml.Kind) string {
 	switch k {
 	case yaml.MappingNode:
@@ -387,15 +376,9 @@ func fieldsOf(typeName string) (section string, fields []string) {
 	return t.section, fields
 }
 
-func knownFault(t FaultType) bool { return contains(FaultTypes, t) }
+func knownFault(t FaultType) bool { return t.Info().Domain != "" }
 
-func faultList() string {
-	s := make([]string, len(FaultTypes))
-	for i, f := range FaultTypes {
-		s[i] = string(f)
-	}
-	return strings.Join(s, ", ")
-}
+func faultList() string { return fault.List(fault.Scenario()) }
 
 func contains[T comparable](s []T, v T) bool {
 	for _, x := range s {

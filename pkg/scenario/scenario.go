@@ -10,64 +10,23 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/irischaos/irischaos/pkg/fault"
 )
 
-// FaultType is what the nemesis does.
-type FaultType string
+// FaultType is what the nemesis does: a name from the fault vocabulary.
+type FaultType = fault.Name
 
-// Fault types, one per nemesis.
-const (
-	IrisStop   FaultType = "iris-stop"   // `iris stop iris quietly` in the IRIS container
-	IrisForce  FaultType = "iris-force"  // `iris force iris`
-	PodDelete  FaultType = "pod-delete"  // delete the IRIS pod (graceful, or gracePeriod 0)
-	NodeDrain  FaultType = "node-drain"  // cordon and drain the IRIS pod's node with force
-	VMPowerOff FaultType = "vm-poweroff" // hard power off the node's VM
-	VMRestart  FaultType = "vm-restart"  // restart the node's VM
-	VMDelete   FaultType = "vm-delete"   // delete the node's VM (not healed: by design)
-)
-
-// FaultTypes lists every fault type in the order of the failure domains.
-var FaultTypes = []FaultType{IrisStop, IrisForce, PodDelete, NodeDrain, VMPowerOff, VMRestart, VMDelete}
-
-// IsVM says whether the fault acts on a VM through a cloud provider (such
-// faults need --allow-vm-actions).
-func (f FaultType) IsVM() bool { return f == VMPowerOff || f == VMRestart || f == VMDelete }
-
-// OnNode says whether the fault acts on a node (drain or its VM).
-func (f FaultType) OnNode() bool { return f == NodeDrain || f.IsVM() }
-
-// The failure domains of the seed article's table, in its order.
-const (
-	DomainIRIS          = "IRIS instance"
-	DomainPod           = "Pod / container"
-	DomainNodeTemporary = "Node temporarily unavailable"
-	DomainNodeLost      = "Node or disk permanently lost"
-)
-
-// Domains lists the failure domains in the seed's order; reports use it for row order.
-var Domains = []string{DomainIRIS, DomainPod, DomainNodeTemporary, DomainNodeLost}
+// Domains lists the failure domains in the seed's order (the vocabulary's).
+var Domains = fault.Domains
 
 // MitigatedBy is the seed's "mitigated automatically by" column, the default
 // of a scenario's mitigatedBy.
 var MitigatedBy = map[string]string{
-	DomainIRIS:          "Deployment liveness probe restarts the container when IRIS is down",
-	DomainPod:           "Deployment recreates the pod",
-	DomainNodeTemporary: "Deployment recreates the pod on another node; replicated storage makes the data available there",
-	DomainNodeLost:      "As above, plus the cluster autoscaler replaces the node and replicated storage rebuilds its data",
-}
-
-// DefaultDomain is the failure domain a fault type exercises by default.
-func DefaultDomain(f FaultType) string {
-	switch f {
-	case IrisStop, IrisForce:
-		return DomainIRIS
-	case PodDelete:
-		return DomainPod
-	case NodeDrain, VMRestart:
-		return DomainNodeTemporary
-	default:
-		return DomainNodeLost
-	}
+	fault.DomainIRIS:          "Deployment liveness probe restarts the container when IRIS is down",
+	fault.DomainPod:           "Deployment recreates the pod",
+	fault.DomainNodeTemporary: "Deployment recreates the pod on another node; replicated storage makes the data available there",
+	fault.DomainNodeLost:      "As above, plus the cluster autoscaler replaces the node and replicated storage rebuilds its data",
 }
 
 // Defaults of optional fields.
@@ -79,7 +38,6 @@ const (
 	DefaultAfterRecovery = 10 * time.Second
 	DefaultInterval      = 100 * time.Millisecond
 	DefaultStreams       = 1
-	DefaultDrainTimeout  = 2 * time.Minute
 	MaxIterations        = 1000
 	MaxStreams           = 64
 )
@@ -180,7 +138,7 @@ func (s Scenario) StreamCount() int { return max(s.Workload.Streams, DefaultStre
 func (s Scenario) IterationCount() int { return max(s.Iterations, DefaultIterations) }
 
 // DrainTimeout of a node-drain.
-func (f Fault) DrainTimeoutD() time.Duration { return f.DrainTimeout.Or(DefaultDrainTimeout) }
+func (f Fault) DrainTimeoutD() time.Duration { return f.DrainTimeout.Or(fault.DefaultDrainTimeout) }
 
 // PowerOnAfter says whether healing a vm-poweroff powers the VM back on.
 func (f Fault) PowerOnAfter() bool { return f.PowerOn == nil || *f.PowerOn }

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"github.com/irischaos/irischaos/pkg/fault"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,7 +30,7 @@ func TestParseGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Name != "pod-delete" || s.Fault.Type != PodDelete || s.IterationCount() != 3 || s.StreamCount() != 2 {
+	if s.Name != "pod-delete" || s.Fault.Type != fault.PodDelete || s.IterationCount() != 3 || s.StreamCount() != 2 {
 		t.Errorf("decoded %+v", s)
 	}
 	if g := s.Fault.GracePeriodSeconds(); g == nil || *g != 0 {
@@ -51,7 +52,7 @@ func TestParseGood(t *testing.T) {
 			t.Errorf("%s = %s, want %s", c.what, c.got, c.want)
 		}
 	}
-	if s.MitigatedBy != MitigatedBy[DomainPod] {
+	if s.MitigatedBy != MitigatedBy[fault.DomainPod] {
 		t.Errorf("mitigatedBy default = %q", s.MitigatedBy)
 	}
 }
@@ -61,7 +62,7 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Name != "node-lost" || s.FailureDomain != DomainNodeLost || !s.Fault.PowerOnAfter() || s.IterationCount() != 1 || s.StreamCount() != 1 {
+	if s.Name != "node-lost" || s.FailureDomain != fault.DomainNodeLost || !s.Fault.PowerOnAfter() || s.IterationCount() != 1 || s.StreamCount() != 1 {
 		t.Errorf("defaults not applied: %+v", s)
 	}
 	if s.Fault.GracePeriodSeconds() != nil {
