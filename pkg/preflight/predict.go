@@ -6,7 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/irischaos/irischaos/pkg/scenario"
+	"github.com/irischaos/irischaos/pkg/fault"
 )
 
 // defaultTolerationSeconds is what the DefaultTolerationSeconds admission
@@ -37,7 +37,7 @@ func (f *facts) predict() []Prediction {
 		return p
 	}
 	if c != nil && c.LivenessProbe != nil {
-		out = append(out, mk(scenario.DomainIRIS,
+		out = append(out, mk(fault.DomainIRIS,
 			Term{fmt.Sprintf("liveness probe: %d failures x %ds", failures(c.LivenessProbe), period(c.LivenessProbe)), livenessDetect(c.LivenessProbe)},
 			start))
 	}
@@ -46,8 +46,8 @@ func (f *facts) predict() []Prediction {
 		grace = time.Duration(*g) * time.Second
 	}
 	stop := Term{"clean IRIS shutdown (assumed, within the grace period)", min(a.IRISStop, grace)}
-	out = append(out, mk(scenario.DomainPod, stop, attach, start))
-	out = append(out, mk(scenario.DomainNodeTemporary, stop, Term{"detach from the drained node", a.Attach}, attach, start))
+	out = append(out, mk(fault.DomainPod, stop, attach, start))
+	out = append(out, mk(fault.DomainNodeTemporary, stop, Term{"detach from the drained node", a.Attach}, attach, start))
 
 	lost := []Term{{"node monitor grace period (NotReady)", a.NodeMonitorGrace}}
 	tol, ok := f.tolerates(corev1.Taint{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute})
@@ -56,7 +56,7 @@ func (f *facts) predict() []Prediction {
 		lost = append(lost, Term{"out-of-service taint: pod deleted and volume detached at once", 0})
 	case ok && tol < 0:
 		lost = append(lost, Term{"pod tolerates unreachable forever: never evicted", 0})
-		p := mk(scenario.DomainNodeLost, lost...)
+		p := mk(fault.DomainNodeLost, lost...)
 		p.RTO = -1
 		return append(out, p)
 	default:
@@ -71,5 +71,5 @@ func (f *facts) predict() []Prediction {
 		}
 	}
 	lost = append(lost, attach, start)
-	return append(out, mk(scenario.DomainNodeLost, lost...))
+	return append(out, mk(fault.DomainNodeLost, lost...))
 }

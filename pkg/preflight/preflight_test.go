@@ -19,7 +19,7 @@ import (
 	dynfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/irischaos/irischaos/pkg/scenario"
+	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/stack"
 )
 
@@ -260,7 +260,7 @@ func TestPredictedNodeLoss(t *testing.T) {
 				c.lhSet(settingNodeDown, tc.policy)
 			}
 			r := c.run(t, Assumptions{OutOfService: tc.oos})
-			p, ok := r.Predicted(scenario.DomainNodeLost)
+			p, ok := r.Predicted(fault.DomainNodeLost)
 			if !ok {
 				t.Fatalf("no node-loss prediction in %+v", r.Predictions)
 			}
@@ -271,7 +271,7 @@ func TestPredictedNodeLoss(t *testing.T) {
 	}
 	// The IRIS instance: the liveness probe's 3 x 10 s, then IRIS's start.
 	r := goodCluster(t, stack.Options{}).run(t, Assumptions{})
-	if p, _ := r.Predicted(scenario.DomainIRIS); p.RTO != 30*time.Second+30*time.Second {
+	if p, _ := r.Predicted(fault.DomainIRIS); p.RTO != 30*time.Second+30*time.Second {
 		t.Errorf("IRIS instance predicted %s", p.RTO)
 	}
 }
@@ -289,7 +289,7 @@ func TestPreflightErrorsAndFormats(t *testing.T) {
 		if err := Write(&b, r, f); err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"deployment.liveness", scenario.DomainNodeLost} {
+		for _, want := range []string{"deployment.liveness", fault.DomainNodeLost} {
 			if !strings.Contains(b.String(), want) {
 				t.Errorf("%s output lacks %q:\n%s", f, want, b.String())
 			}
