@@ -1,4 +1,4 @@
-# irischaos: the two commands a newcomer needs are `make run` and `make test`.
+# irischaos: a newcomer needs `make run` and `make test`; `make check` is the everyday one.
 SHELL := /bin/bash
 GO ?= go
 BIN := $(CURDIR)/bin
@@ -11,7 +11,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 KEEP ?=
 export PATH := $(BIN):$(GOBIN):$(PATH)
 
-.PHONY: all build run test unit lint e2e image deps bench clean cluster-up cluster-down
+.PHONY: all build run test check unit lint e2e image deps bench clean cluster-up cluster-down
 
 all: build
 
@@ -25,6 +25,9 @@ run: build
 
 ## test: everything CI runs: lint, unit tests, and the chaos e2e against the local cluster.
 test: lint unit e2e
+
+## check: the everyday command: lint and unit tests; no root, no cluster, under a minute.
+check: lint unit
 
 unit:
 	$(GO) test -count=1 ./...

@@ -29,6 +29,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/report"
+	"github.com/irischaos/irischaos/pkg/rundir"
 	"github.com/irischaos/irischaos/pkg/runner"
 	"github.com/irischaos/irischaos/pkg/scenario"
 	"github.com/irischaos/irischaos/pkg/stack"
@@ -144,7 +145,7 @@ func checkRun(t *testing.T, run report.Run, dir string, l *ledger.Ledger) {
 			t.Errorf("%s #%d: RPO %s (known %v), want <= %s", it.Scenario, it.Iteration, rpo, ok, scenariosRPOLimit)
 		}
 	}
-	for _, f := range []string{report.ResultFile, report.MDFile, report.JUnitFile} {
+	for _, f := range []string{rundir.ResultFile, rundir.MDFile, rundir.JUnitFile} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("report file: %v", err)
 		}

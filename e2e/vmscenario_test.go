@@ -40,6 +40,7 @@ import (
 	"github.com/irischaos/irischaos/internal/lab/nodepower"
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/report"
+	"github.com/irischaos/irischaos/pkg/rundir"
 	"github.com/irischaos/irischaos/pkg/scenario"
 	"github.com/irischaos/irischaos/pkg/target"
 )
@@ -248,7 +249,7 @@ func (c *cloudCluster) vmScenario(g *scenarioRig, s scenario.Scenario, short str
 			rto, rtoOK := res.RTO()
 			rpo, rpoOK := res.RPO()
 			t.Logf("%s through the %s: verdict %s, RTO %s (known %v), RPO %s (known %v), target %s; report %s",
-				s.Name, vc.name, res.Verdict, rto, rtoOK, rpo, rpoOK, run.Iterations[0].Target, filepath.Join(dir, report.MDFile))
+				s.Name, vc.name, res.Verdict, rto, rtoOK, rpo, rpoOK, run.Iterations[0].Target, filepath.Join(dir, rundir.MDFile))
 			if !rtoOK {
 				t.Errorf("RTO unknown: %s", strings.Join(res.Reasons, "; "))
 			}
@@ -273,7 +274,7 @@ func (c *cloudCluster) vmScenario(g *scenarioRig, s scenario.Scenario, short str
 			if dir == "" {
 				t.Skip("no run to check")
 			}
-			onDisk, err := report.ReadRun(dir)
+			onDisk, err := rundir.Read(dir)
 			if err != nil || len(onDisk.Iterations) != 1 {
 				t.Fatalf("report of %s: %v (%d iterations)", dir, err, len(onDisk.Iterations))
 			}
@@ -318,13 +319,13 @@ func (c *cloudCluster) vmScenario(g *scenarioRig, s scenario.Scenario, short str
 			if n := len(report.CloudCallsFrom(recs)); n != len(it.CloudCalls) {
 				t.Errorf("history %s has %d cloud_call records, the report %d", it.History, n, len(it.CloudCalls))
 			}
-			md, err := os.ReadFile(filepath.Join(dir, report.MDFile))
+			md, err := os.ReadFile(filepath.Join(dir, rundir.MDFile))
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, a := range []string{vc.powerOff.action, vc.powerOn.action} {
 				if !strings.Contains(string(md), a) {
-					t.Errorf("%s does not list the %s call", report.MDFile, a)
+					t.Errorf("%s does not list the %s call", rundir.MDFile, a)
 				}
 			}
 			return ctx

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,6 +12,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/report"
+	"github.com/irischaos/irischaos/pkg/rundir"
 )
 
 func init() {
@@ -41,7 +41,7 @@ or error.`,
 				path := args[0]
 				if st, err := os.Stat(path); err == nil && st.IsDir() {
 					// An iteration directory of a run: its history.
-					path = filepath.Join(path, "history.jsonl")
+					path = rundir.HistoryIn(path)
 				}
 				recs, err := history.ReadFile(path)
 				if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/report"
+	"github.com/irischaos/irischaos/pkg/rundir"
 )
 
 // runCLI runs the root command with args and returns stdout and the exit code.
@@ -27,7 +28,7 @@ func writeHistory(t *testing.T, down float64, rto string, readback bool, lose ..
 	t.Helper()
 	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
-	p := filepath.Join(t.TempDir(), "history.jsonl")
+	p := filepath.Join(t.TempDir(), rundir.HistoryFile)
 	w, err := history.Create(p)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +136,8 @@ func TestReportCommand(t *testing.T) {
 	recs, _ := history.ReadFile(writeHistory(t, 5, "45s", true))
 	run := report.Run{Name: "t", Iterations: []report.Iteration{{Scenario: "pod", Iteration: 1, FailureDomain: "Pod / container", Fault: "pod-delete",
 		Result: checker.Check(recs, checker.Budgets{RTO: 45 * time.Second, RPO: 2 * time.Second})}}}
-	if err := report.WriteRun(dir, run); err != nil {
+	run.Verdict = checker.RunVerdict(run.IterationVerdicts(), true)
+	if err := rundir.Write(dir, run); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range report.Formats {

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/irischaos/irischaos/pkg/report"
+	"github.com/irischaos/irischaos/pkg/rundir"
 )
 
 func init() {
@@ -33,12 +34,12 @@ as well.`,
   irischaos report reports/20261127T101500Z-local -o junit`,
 			Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				run, err := report.ReadRun(args[0])
+				run, err := rundir.Read(args[0])
 				if err != nil {
 					return withCode(exitUnknown, err)
 				}
 				if write {
-					if err := report.WriteRun(args[0], run); err != nil {
+					if err := rundir.Write(args[0], run); err != nil {
 						return withCode(exitUnknown, err)
 					}
 				}

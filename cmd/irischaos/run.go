@@ -21,6 +21,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/metrics"
 	"github.com/irischaos/irischaos/pkg/report"
+	"github.com/irischaos/irischaos/pkg/rundir"
 	"github.com/irischaos/irischaos/pkg/runner"
 	"github.com/irischaos/irischaos/pkg/scenario"
 )
@@ -310,7 +311,7 @@ Exit codes: 0 every verdict passed, 1 a verdict failed, 2 unknown or error.`,
 				}
 				if m != nil && pushgateway != "" {
 					pctx, pcancel := context.WithTimeout(context.WithoutCancel(a.ctx), 30*time.Second)
-					if err := m.Push(pctx, pushgateway, report.RunDirName(name, run.Started)); err != nil {
+					if err := m.Push(pctx, pushgateway, rundir.DirName(name, run.Started)); err != nil {
 						fmt.Fprintf(errOut, "pushgateway: %v\n", err)
 					}
 					pcancel()

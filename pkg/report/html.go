@@ -12,10 +12,6 @@ import (
 	"github.com/irischaos/irischaos/pkg/checker"
 )
 
-// HTMLFile is the self-contained page for auditors: report.md's content
-// with the timelines shown inline.
-const HTMLFile = "report.html"
-
 //go:embed report.html.tmpl
 var htmlTemplate string
 
@@ -49,7 +45,8 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	},
 }).Parse(htmlTemplate))
 
-// RenderHTML writes report.html.
+// RenderHTML writes report.html: the page for auditors, report.md's content
+// with the timelines shown.
 func RenderHTML(w io.Writer, run Run) error {
 	e := run.Environment
 	data := struct {
@@ -66,5 +63,3 @@ func RenderHTML(w io.Writer, run Run) error {
 	_, err := w.Write(b.Bytes())
 	return err
 }
-
-func renderHTMLTo(b *bytes.Buffer, run Run) error { return RenderHTML(b, run) }

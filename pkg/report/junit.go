@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -136,5 +135,3 @@ func caseSummary(it Iteration) string {
 	}
 	return s
 }
-
-func renderJUnitTo(b *bytes.Buffer, run Run) error { return RenderJUnit(b, run) }

@@ -90,7 +90,7 @@ func fixture() Run {
 	}
 	forced := it("pod-force", "Pod / container", "pod-delete", "Deployment recreates the pod", 1, noRB, b(45*time.Second))
 	forced.Error = "read-back: session to pod/iris-1 closed"
-	return Run{
+	run := Run{
 		Name: "local", Started: at(-1), Finished: at(500),
 		Environment: Environment{
 			Database: "irischaos IRIS stand-in v0.1", DatabaseStandIn: true,
@@ -107,6 +107,8 @@ func fixture() Run {
 		},
 		Unhealed: []Unhealed{{Scenario: "node-lost", Iteration: 1, Fault: "vm-poweroff", Target: "local:///node-1", Since: at(403), Error: "power on timed out"}},
 	}
+	run.Verdict = checker.RunVerdict(run.IterationVerdicts(), true)
+	return run
 }
 
 func golden(t *testing.T, name string, got []byte) {
@@ -195,74 +197,6 @@ func TestPercentile(t *testing.T) {
 	}
 }
 
-func TestWriteAndReadRun(t *testing.T) {
-	base := t.TempDir()
-	dir, err := NewRunDir(base, "local", time.Date(2026, 11, 27, 10, 1, 2, 0, time.FixedZone("X", 3600)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if filepath.Base(dir) != "20261127T090102Z-local" {
-		t.Errorf("run dir %s, want UTC time then name", dir)
-	}
-	run := fixture()
-	// pod #1's history is on disk: WriteRun draws its timeline.
-	hp := HistoryPath(dir, "pod", 1)
-	os.MkdirAll(filepath.Dir(hp), 0o755)
-	w, err := history.Create(hp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range hist(0, 20, 6) {
-		w.Add(r)
-	}
-	w.Close()
-	if err := WriteRun(dir, run); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "pod", "1", TimelineFile)); err != nil {
-		t.Error(err)
-	}
-	if md, _ := os.ReadFile(filepath.Join(dir, MDFile)); !bytes.Contains(md, []byte("](pod/1/timeline.svg)")) {
-		t.Error("report.md does not show the timeline")
-	}
-	if run.Iterations[0].Timeline != "" {
-		t.Error("WriteRun changed the caller's run")
-	}
-	for _, f := range []string{ResultFile, TableFile, MDFile, JUnitFile, HTMLFile} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			t.Error(err)
-		}
-	}
-	back, err := ReadRun(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if back.Verdict != checker.Fail || len(back.Iterations) != len(run.Iterations) {
-		t.Errorf("read back verdict %s with %d iterations", back.Verdict, len(back.Iterations))
-	}
-	// Re-rendering from the files gives the same report as the run wrote.
-	var again bytes.Buffer
-	if err := RenderMarkdown(&again, back); err != nil {
-		t.Fatal(err)
-	}
-	written, _ := os.ReadFile(filepath.Join(dir, MDFile))
-	if !bytes.Equal(again.Bytes(), written) {
-		t.Error("report.md rendered from result.json differs from the one the run wrote")
-	}
-	if err := WriteIterationResult(dir, run.Iterations[0]); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "pod", "1", "result.json")); err != nil {
-		t.Error(err)
-	}
-	if HistoryPath(dir, "pod", 2) != filepath.Join(dir, "pod", "2", "history.jsonl") {
-		t.Error("history path layout changed")
-	}
-	if _, err := ReadRun(t.TempDir()); err == nil || !strings.Contains(err.Error(), "is ") {
-		t.Errorf("reading an empty dir: %v", err)
-	}
-}
-
 func TestJUnitCounts(t *testing.T) {
 	var b bytes.Buffer
 	if err := RenderJUnit(&b, fixture()); err != nil {
@@ -324,58 +258,5 @@ func TestRenderSparse(t *testing.T) {
 				t.Errorf("run %d table does not say UNKNOWN:\n%s", i, b.String())
 			}
 		}
-	}
-}
-
-func TestRebuildUnfinishedRun(t *testing.T) {
-	base := t.TempDir()
-	dir, _ := NewRunDir(base, "local", t0)
-	write := func(scenario string, n int, recs []history.Record) {
-		hp := HistoryPath(dir, scenario, n)
-		os.MkdirAll(filepath.Dir(hp), 0o755)
-		w, err := history.Create(hp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Add(history.Record{Kind: history.KindMeta, T: recs[0].Invoke, Meta: map[string]string{
-			history.MetaScenario: scenario, history.MetaIteration: fmt.Sprint(n), history.MetaFailureDomain: "Pod / container",
-			history.MetaFault: "pod-delete", history.MetaRTOBudget: "45s", history.MetaKubernetesVersion: "v1.36.3"}})
-		for _, r := range recs {
-			w.Add(r)
-		}
-		w.Close()
-	}
-	// Iteration 1 finished: its result.json is there (a pass).
-	done := hist(0, 20, 6)
-	write("pod", 1, done)
-	if err := WriteIterationResult(dir, Iteration{Scenario: "pod", Iteration: 1, Result: checker.Check(done, checker.Budgets{RTO: 45 * time.Second, RPO: 2 * time.Second})}); err != nil {
-		t.Fatal(err)
-	}
-	// Iteration 2 was cut before its read-back.
-	cut := hist(100, 20, 6)
-	write("pod", 2, cut[:len(cut)-1])
-
-	run, err := ReadRun(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if run.Name != "local" || len(run.Iterations) != 2 || run.Verdict != checker.Unknown || run.Environment.Kubernetes != "v1.36.3" {
-		t.Fatalf("rebuilt run: name %q, %d iterations, verdict %s, env %+v", run.Name, len(run.Iterations), run.Verdict, run.Environment)
-	}
-	if v := run.Iterations[0].Result.Verdict; v != checker.Pass {
-		t.Errorf("iteration 1 verdict %s, want its saved pass", v)
-	}
-	if it := run.Iterations[1]; it.Result.Verdict != checker.Unknown || !strings.Contains(it.Error, "did not finish") || it.Result.Budgets.RTOSeconds == nil {
-		t.Errorf("iteration 2: verdict %s, error %q, budgets %+v", it.Result.Verdict, it.Error, it.Result.Budgets)
-	}
-	if len(run.Errors) == 0 || !strings.Contains(run.Errors[0], "did not finish") {
-		t.Errorf("errors %q", run.Errors)
-	}
-	var b bytes.Buffer
-	if err := RenderTable(&b, run); err != nil || !strings.Contains(b.String(), "UNKNOWN") {
-		t.Errorf("table: %v\n%s", err, b.String())
-	}
-	if runName("not-a-time") != "not-a-time" || runName("20261127T101500Z-my-run") != "my-run" {
-		t.Error("runName")
 	}
 }

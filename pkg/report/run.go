@@ -1,36 +1,23 @@
-// Package report renders a run's results (terminal table, report.md,
-// junit.xml, result.json) from what the runner and the checker produced. It
-// never computes a verdict: every verdict comes from pkg/checker.
-//
-// Run directory layout (reports/<UTC time>-<name>/):
-//
-//	result.json                          the whole run: Run as JSON (re-rendered by `irischaos report`)
-//	report.txt                           the terminal table
-//	report.md                            the report for auditors
-//	junit.xml                            one test case per scenario and iteration
-//	report.html                          report.md's content as one page, timelines inline
-//	<scenario>/<iteration>/history.jsonl the evidence of one iteration (see docs/history.md)
-//	<scenario>/<iteration>/result.json   the checker's result for it
-//	<scenario>/<iteration>/timeline.svg  its writes by latency, outage shaded, phases marked
+// Package report holds the run model (what a report shows about one run) and
+// renders it: terminal table, report.md, junit.xml, result.json, report.html
+// and the per-iteration timeline. It only renders: verdicts come from
+// pkg/checker, files on disk are pkg/rundir's.
 package report
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/irischaos/irischaos/pkg/checker"
 )
 
 // Run is everything a report shows about one run. The runner fills it and
-// calls WriteRun; `irischaos report` reads it back from result.json.
+// hands it to rundir.Write; `irischaos report` reads it back (rundir.Read).
 type Run struct {
 	Name     string    `json:"name"`
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished,omitzero"`
-	// Verdict of the whole run: checker.Combine of every iteration's verdict.
+	// Verdict of the whole run: checker.RunVerdict, set by whoever built the
+	// run (the runner, or rundir.Rebuild); empty is shown as unknown.
 	Verdict checker.Verdict `json:"verdict"`
 	// Environment: what was measured.
 	Environment Environment `json:"environment"`
@@ -70,7 +57,7 @@ type Iteration struct {
 	Finished      time.Time `json:"finished,omitzero"`
 	// History is the path of the iteration's history, relative to the run directory.
 	History string `json:"history,omitempty"`
-	// Timeline is the SVG plot of the writes WriteRun draws from the history
+	// Timeline is the SVG plot of the writes rundir.Write draws from the history
 	// (relative to the run directory); empty when there was no history.
 	Timeline string `json:"timeline,omitempty"`
 	// Result is the checker's; when Error is set the iteration did not
@@ -101,38 +88,12 @@ type Unhealed struct {
 	Error     string    `json:"error,omitempty"` // why healing failed or did not happen
 }
 
-// TimeFormat names run directories: sortable, no colons (safe on every filesystem).
-const TimeFormat = "20060102T150405Z"
-
-// RunDirName is "<UTC time>-<name>".
-func RunDirName(name string, t time.Time) string {
-	return t.UTC().Format(TimeFormat) + "-" + name
-}
-
-// NewRunDir creates base/<UTC time>-<name>/ and returns its path.
-func NewRunDir(base, name string, t time.Time) (string, error) {
-	dir := filepath.Join(base, RunDirName(name, t))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("create run directory: %w", err)
+// IterationVerdicts lists every iteration's verdict, in order (the input of
+// checker.RunVerdict).
+func (r Run) IterationVerdicts() []checker.Verdict {
+	vs := make([]checker.Verdict, len(r.Iterations))
+	for i, it := range r.Iterations {
+		vs[i] = it.Result.Verdict
 	}
-	return dir, nil
+	return vs
 }
-
-// IterationDir is where one iteration's files go: <runDir>/<scenario>/<iteration>.
-func IterationDir(runDir, scenario string, iteration int) string {
-	return filepath.Join(runDir, scenario, strconv.Itoa(iteration))
-}
-
-// HistoryPath is the history file of one iteration; the runner creates its
-// directory (os.MkdirAll(filepath.Dir(p))) and writes the history there.
-func HistoryPath(runDir, scenario string, iteration int) string {
-	return filepath.Join(IterationDir(runDir, scenario, iteration), "history.jsonl")
-}
-
-// File names inside a run directory.
-const (
-	ResultFile = "result.json"
-	TableFile  = "report.txt"
-	MDFile     = "report.md"
-	JUnitFile  = "junit.xml"
-)

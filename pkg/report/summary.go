@@ -188,17 +188,13 @@ func orDash(s string) string {
 	return s
 }
 
-// runVerdict is the run's verdict as recorded, or combined from the
-// iterations when the runner left it empty.
+// runVerdict is the run's verdict as recorded (see checker.RunVerdict);
+// a run without one was never judged.
 func runVerdict(run Run) checker.Verdict {
-	if run.Verdict != "" {
-		return run.Verdict
+	if run.Verdict == "" {
+		return checker.Unknown
 	}
-	var vs []checker.Verdict
-	for _, it := range run.Iterations {
-		vs = append(vs, it.Result.Verdict)
-	}
-	return checker.Combine(vs...)
+	return run.Verdict
 }
 
 // iterationCounts is e.g. "6 iterations of 4 scenarios: 4 pass, 1 fail, 1 unknown".

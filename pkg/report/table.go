@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -63,5 +62,3 @@ func faultCell(r Row) string {
 }
 
 func verdictWord(v checker.Verdict) string { return strings.ToUpper(string(v)) }
-
-func renderTableTo(b *bytes.Buffer, run Run) error { return RenderTable(b, run) }

@@ -1,21 +1,15 @@
 package report
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/history"
 )
-
-// TimelineFile is the SVG written next to each iteration's history.
-const TimelineFile = "timeline.svg"
 
 // Plot geometry (pixels).
 const (
@@ -161,45 +155,6 @@ func RenderTimeline(w io.Writer, recs []history.Record, res checker.Result) erro
 	p("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// writeTimelines draws timeline.svg next to every iteration history that
-// exists in runDir and records its relative path in the iteration.
-func writeTimelines(runDir string, run *Run) error {
-	var errs []string
-	for i := range run.Iterations {
-		it := &run.Iterations[i]
-		if it.History == "" {
-			continue
-		}
-		hp := filepath.Join(runDir, filepath.FromSlash(it.History))
-		recs, err := history.ReadFile(hp)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			errs = append(errs, err.Error())
-			continue
-		}
-		var b strings.Builder
-		if err := RenderTimeline(&b, recs, it.Result); err != nil {
-			errs = append(errs, err.Error())
-			continue
-		}
-		out := filepath.Join(filepath.Dir(hp), TimelineFile)
-		if err := writeAtomic(out, []byte(b.String())); err != nil {
-			errs = append(errs, err.Error())
-			continue
-		}
-		rel, err := filepath.Rel(runDir, out)
-		if err == nil {
-			it.Timeline = filepath.ToSlash(rel)
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("timelines: %s", strings.Join(errs, "; "))
-	}
-	return nil
 }
 
 func niceStep(raw float64) float64 {

@@ -17,6 +17,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/nemesis"
 	"github.com/irischaos/irischaos/pkg/report"
+	"github.com/irischaos/irischaos/pkg/rundir"
 	"github.com/irischaos/irischaos/pkg/scenario"
 )
 
@@ -32,7 +33,7 @@ func (r *Runner) iteration(ctx context.Context, runDir string, env report.Enviro
 	}
 	r.printf("== %s #%d/%d: %s (%s)", s.Name, i, s.IterationCount(), s.Fault.Type, s.FailureDomain)
 
-	path := report.HistoryPath(runDir, s.Name, i)
+	path := rundir.HistoryPath(runDir, s.Name, i)
 	var h *history.Writer
 	err := os.MkdirAll(filepath.Dir(path), 0o755)
 	if err == nil {

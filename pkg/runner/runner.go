@@ -30,6 +30,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/nemesis"
 	"github.com/irischaos/irischaos/pkg/report"
+	"github.com/irischaos/irischaos/pkg/rundir"
 	"github.com/irischaos/irischaos/pkg/scenario"
 	"github.com/irischaos/irischaos/pkg/target"
 	"github.com/irischaos/irischaos/pkg/workload/podexec"
@@ -295,7 +296,7 @@ func orText(s, alt string) string {
 // returned run still holds everything gathered.
 func (r *Runner) Run(ctx context.Context, scenarios []scenario.Scenario) (report.Run, string, error) {
 	run := report.Run{Name: r.cfg.RunName, Started: r.cfg.Now().UTC(), Unhealed: []report.Unhealed{}}
-	runDir, err := report.NewRunDir(r.cfg.ReportsDir, r.cfg.RunName, run.Started)
+	runDir, err := rundir.Create(r.cfg.ReportsDir, r.cfg.RunName, run.Started)
 	if err != nil {
 		return run, "", err
 	}
@@ -327,7 +328,7 @@ loop:
 			it, unhealed := r.iteration(ctx, runDir, env, s, i)
 			run.Iterations = append(run.Iterations, it)
 			run.Unhealed = append(run.Unhealed, unhealed...)
-			if err := report.WriteIterationResult(runDir, it); err != nil {
+			if err := rundir.WriteIterationResult(runDir, it); err != nil {
 				run.Errors = append(run.Errors, err.Error())
 			}
 			if r.cfg.OnIteration != nil {
@@ -347,15 +348,8 @@ loop:
 		run.Errors = append(run.Errors, runErr.Error())
 	}
 	run.Finished = r.cfg.Now().UTC()
-	var vs []checker.Verdict
-	for _, it := range run.Iterations {
-		vs = append(vs, it.Result.Verdict)
-	}
-	run.Verdict = checker.Combine(vs...)
-	if len(run.Iterations) == 0 || runErr != nil {
-		run.Verdict = checker.Combine(run.Verdict, checker.Unknown)
-	}
-	if err := report.WriteRun(runDir, run); err != nil {
+	run.Verdict = checker.RunVerdict(run.IterationVerdicts(), runErr == nil)
+	if err := rundir.Write(runDir, run); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("write reports in %s: %w", runDir, err))
 	}
 	return run, runDir, runErr
@@ -404,9 +398,9 @@ func (r *Runner) healContext(ctx context.Context) (context.Context, context.Canc
 
 // Path of an iteration's history relative to the run directory.
 func relHistory(runDir, s string, i int) string {
-	rel, err := filepath.Rel(runDir, report.HistoryPath(runDir, s, i))
+	rel, err := filepath.Rel(runDir, rundir.HistoryPath(runDir, s, i))
 	if err != nil {
-		return report.HistoryPath(runDir, s, i)
+		return rundir.HistoryPath(runDir, s, i)
 	}
 	return rel
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/report"
+	"github.com/irischaos/irischaos/pkg/rundir"
 	"github.com/irischaos/irischaos/pkg/scenario"
 )
 
@@ -183,7 +184,7 @@ func TestRunPodDeletePasses(t *testing.T) {
 	if !ok || rto < 250*time.Millisecond || rto > 3*time.Second || res.LostAcked != 0 {
 		t.Fatalf("RTO %v (%v), lost %d: %+v", rto, ok, res.LostAcked, res.Reasons)
 	}
-	for _, f := range []string{report.ResultFile, report.MDFile, report.JUnitFile, "pod/1/history.jsonl", "pod/1/result.json"} {
+	for _, f := range []string{rundir.ResultFile, rundir.MDFile, rundir.JUnitFile, "pod/1/" + rundir.HistoryFile, "pod/1/" + rundir.ResultFile} {
 		if _, err := os.Stat(filepath.Join(runDir, f)); err != nil {
 			t.Errorf("missing %s: %v", f, err)
 		}
@@ -191,7 +192,7 @@ func TestRunPodDeletePasses(t *testing.T) {
 	if !strings.HasPrefix(runDir, dir) {
 		t.Fatalf("run dir %s outside %s", runDir, dir)
 	}
-	recs, err := history.ReadFile(filepath.Join(runDir, "pod/1/history.jsonl"))
+	recs, err := history.ReadFile(rundir.HistoryPath(runDir, "pod", 1))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package report
+package rundir
 
 import (
 	"encoding/json"
@@ -9,38 +9,65 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/history"
+	"github.com/irischaos/irischaos/pkg/report"
 )
+
+// Read reads a run back from dir/result.json. A run that never wrote it
+// (the harness was killed) is rebuilt from its iteration directories: see
+// Rebuild.
+func Read(dir string) (report.Run, error) {
+	p := filepath.Join(dir, ResultFile)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		run, rerr := Rebuild(dir)
+		if rerr != nil {
+			return report.Run{}, fmt.Errorf("read run: %s has no %s and %w (is it a run directory written by irischaos run?)", dir, ResultFile, rerr)
+		}
+		return run, nil
+	}
+	if err != nil {
+		return report.Run{}, fmt.Errorf("read run: %w", err)
+	}
+	var run report.Run
+	if err := json.Unmarshal(b, &run); err != nil {
+		return report.Run{}, fmt.Errorf("%s: %w", p, err)
+	}
+	return run, nil
+}
+
+// Histories lists the iteration histories in a run directory
+// (<scenario>/<iteration>/history.jsonl), sorted.
+func Histories(dir string) ([]string, error) {
+	return filepath.Glob(filepath.Join(dir, "*", "*", HistoryFile))
+}
 
 // Rebuild reconstructs a run from its iteration directories when result.json
 // is missing because the run did not finish. Each iteration takes the
 // checker's result saved next to its history; an iteration cut short before
 // that has its partial history checked (verdicts still come from the
-// checker). The run's verdict includes unknown: it did not finish.
-func Rebuild(dir string) (Run, error) {
-	histories, err := filepath.Glob(filepath.Join(dir, "*", "*", "history.jsonl"))
+// checker). The run did not complete: see checker.RunVerdict.
+func Rebuild(dir string) (report.Run, error) {
+	histories, err := Histories(dir)
 	if err != nil {
-		return Run{}, err
+		return report.Run{}, err
 	}
 	if len(histories) == 0 {
-		return Run{}, errors.New("no <scenario>/<iteration>/history.jsonl in it")
+		return report.Run{}, fmt.Errorf("no <scenario>/<iteration>/%s in it", HistoryFile)
 	}
-	run := Run{Name: runName(filepath.Base(dir)), Unhealed: []Unhealed{}}
+	run := report.Run{Name: runName(filepath.Base(dir)), Unhealed: []report.Unhealed{}}
 	var problems []string
 	for _, hp := range histories {
-		it, err := rebuildIteration(dir, hp)
+		it, recs, err := rebuildIteration(dir, hp)
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue
 		}
 		if run.Environment.Kubernetes == "" && run.Environment.Database == "" {
-			if recs, err := history.ReadFile(hp); err == nil {
-				run.Environment = EnvironmentFromMeta(history.MetaOf(recs))
-			}
+			run.Environment = report.EnvironmentFromMeta(history.MetaOf(recs))
 		}
 		run.Iterations = append(run.Iterations, it)
 		if run.Started.IsZero() || (!it.Started.IsZero() && it.Started.Before(run.Started)) {
@@ -55,18 +82,14 @@ func Rebuild(dir string) (Run, error) {
 		return a.Scenario < b.Scenario || a.Scenario == b.Scenario && a.Iteration < b.Iteration
 	})
 	run.Errors = append([]string{fmt.Sprintf("%s was missing: the run did not finish; rebuilt from %d iteration(s) on disk", ResultFile, len(run.Iterations))}, problems...)
-	var vs []checker.Verdict
-	for _, it := range run.Iterations {
-		vs = append(vs, it.Result.Verdict)
-	}
-	run.Verdict = checker.Combine(append(vs, checker.Unknown)...)
+	run.Verdict = checker.RunVerdict(run.IterationVerdicts(), false)
 	return run, nil
 }
 
-func rebuildIteration(dir, hp string) (Iteration, error) {
+func rebuildIteration(dir, hp string) (report.Iteration, []history.Record, error) {
 	recs, err := history.ReadFile(hp)
 	if err != nil {
-		return Iteration{}, err
+		return report.Iteration{}, nil, err
 	}
 	meta := history.MetaOf(recs)
 	idir := filepath.Dir(hp)
@@ -75,14 +98,14 @@ func rebuildIteration(dir, hp string) (Iteration, error) {
 		n = v
 	}
 	rel, _ := filepath.Rel(dir, hp)
-	it := Iteration{
+	it := report.Iteration{
 		Scenario:      orElse(meta[history.MetaScenario], filepath.Base(filepath.Dir(idir))),
 		Iteration:     n,
 		FailureDomain: meta[history.MetaFailureDomain],
 		MitigatedBy:   meta[history.MetaMitigatedBy],
 		Fault:         meta[history.MetaFault],
 		History:       filepath.ToSlash(rel),
-		CloudCalls:    CloudCallsFrom(recs),
+		CloudCalls:    report.CloudCallsFrom(recs),
 	}
 	for _, r := range recs {
 		if it.Started.IsZero() && !r.T.IsZero() {
@@ -100,33 +123,24 @@ func rebuildIteration(dir, hp string) (Iteration, error) {
 			}
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(idir, ResultFile))
+	rp := filepath.Join(idir, ResultFile)
+	b, err := os.ReadFile(rp)
 	switch {
 	case err == nil:
 		if err := json.Unmarshal(b, &it.Result); err != nil {
-			return Iteration{}, fmt.Errorf("%s: %w", filepath.Join(idir, ResultFile), err)
+			return report.Iteration{}, nil, fmt.Errorf("%s: %w", rp, err)
 		}
 	case errors.Is(err, fs.ErrNotExist):
 		budgets, berr := checker.BudgetsFromMeta(recs)
 		if berr != nil {
-			return Iteration{}, fmt.Errorf("%s: %w", hp, berr)
+			return report.Iteration{}, nil, fmt.Errorf("%s: %w", hp, berr)
 		}
 		it.Result = checker.Check(recs, budgets)
 		it.Error = "the iteration did not finish: result checked from its partial history"
 	default:
-		return Iteration{}, err
+		return report.Iteration{}, nil, err
 	}
-	return it, nil
-}
-
-// runName strips the "<UTC time>-" prefix of a run directory's name.
-func runName(base string) string {
-	if i := strings.IndexByte(base, '-'); i == len(TimeFormat) {
-		if _, err := time.Parse(TimeFormat, base[:i]); err == nil {
-			return base[i+1:]
-		}
-	}
-	return base
+	return it, recs, nil
 }
 
 func orElse(s, def string) string {
