@@ -68,3 +68,20 @@ if [ ! -x "$ETCD_BIN" ]; then
 	build "etcd $ETCD_VERSION" tools/etcd -trimpath -ldflags "-s -w" -o "$ETCD_BIN" go.etcd.io/etcd/server/v3
 fi
 echo "deps: etcd $("$ETCD_BIN" --version 2>/dev/null | awk '/etcd Version/{print $3}') at $ETCD_BIN"
+
+# ---- Ceph (real replicated block storage for the local cluster's volumes) ----
+# Debian's Ceph, without recommends: monitor, manager, OSD, the CLI tools and
+# rbd-fuse (the kernel here has no RBD: images reach a node as rbd-fuse files).
+ceph_need=()
+for b in ceph-mon ceph-mgr ceph-osd ceph rbd monmaptool rbd-fuse; do
+	command -v "$b" >/dev/null 2>&1 || ceph_need+=("$b")
+done
+if [ ${#ceph_need[@]} -gt 0 ]; then
+	echo "deps: missing ${ceph_need[*]}; installing Debian's Ceph"
+	SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+		ceph-mon ceph-mgr ceph-osd ceph-common rbd-fuse
+fi
+echo "deps: $(ceph --version 2>/dev/null | awk '{print "Ceph", $3, $5}')"
+# ---- end Ceph ----

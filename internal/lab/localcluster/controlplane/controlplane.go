@@ -111,8 +111,46 @@ func WriteCredentials(l state.Layout, cluster, bridgeIP string) error {
 	return nil
 }
 
+// Timings are how fast the control plane gives up on a node and its pods.
+type Timings string
+
+const (
+	// TimingsFast: a node is NotReady 20 s after its last heartbeat and its
+	// pods are evicted 20 s later, so a node-lost scenario ends in about a
+	// minute.
+	TimingsFast Timings = "fast"
+	// TimingsUpstream: what a fresh cluster does: node-monitor-grace-period
+	// 50 s, node-monitor-period 5 s, pods evicted after the default
+	// not-ready/unreachable toleration of 300 s; nothing else changed.
+	TimingsUpstream Timings = "upstream"
+)
+
+// ParseTimings checks a --timings value; empty means fast.
+func ParseTimings(s string) (Timings, error) {
+	switch Timings(s) {
+	case "", TimingsFast:
+		return TimingsFast, nil
+	case TimingsUpstream:
+		return TimingsUpstream, nil
+	}
+	return "", fmt.Errorf("--timings %q: use %s (Kubernetes' defaults: node lost after 50 s, pods evicted 300 s later) or %s (20 s + 20 s)", s, TimingsUpstream, TimingsFast)
+}
+
+// flags returns the apiserver's and the controller manager's flags for t.
+// Upstream's values are written out although they are the defaults, so a
+// reader of the command line sees them.
+func (t Timings) flags() (apiserver, kcm []string) {
+	if t == TimingsUpstream {
+		return []string{"--default-not-ready-toleration-seconds=300", "--default-unreachable-toleration-seconds=300"},
+			[]string{"--node-monitor-grace-period=50s", "--node-monitor-period=5s"}
+	}
+	return []string{"--default-not-ready-toleration-seconds=20", "--default-unreachable-toleration-seconds=20"},
+		[]string{"--node-monitor-grace-period=20s", "--node-monitor-period=2s"}
+}
+
 // Args returns each component's command line, in start order.
-func Args(l state.Layout, b binaries.Set, bridgeIP string) [][]string {
+func Args(l state.Layout, b binaries.Set, bridgeIP string, t Timings) [][]string {
+	apiTimings, kcmTimings := t.flags()
 	p := func(n string) string { return filepath.Join(l.PKI(), n) }
 	ip := bridgeIP
 	etcdURL := fmt.Sprintf("https://%s:%d", ip, EtcdClientPort)
@@ -136,9 +174,8 @@ func Args(l state.Layout, b binaries.Set, bridgeIP string) [][]string {
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + p("sa.pub"), "--service-account-signing-key-file=" + p("sa.key"),
 		"--service-cluster-ip-range=" + ServiceCIDR, "--allow-privileged=true", "--profiling=false",
-		// Pods leave a lost node after 20 s, not the default 5 minutes.
-		"--default-not-ready-toleration-seconds=20", "--default-unreachable-toleration-seconds=20",
 	}
+	apiserver = append(apiserver, apiTimings...)
 	kcm := []string{b.ControllerManager,
 		"--kubeconfig=" + l.ComponentKubeconfig("controller-manager"),
 		"--authentication-kubeconfig=" + l.ComponentKubeconfig("controller-manager"),
@@ -151,9 +188,9 @@ func Args(l state.Layout, b binaries.Set, bridgeIP string) [][]string {
 		// No cloud provider: the cloud controllers stay off; node power is
 		// the supervisor's job, as a cloud controller's would be.
 		"--controllers=*", "--leader-elect=false", "--allocate-node-cidrs=false",
-		"--node-monitor-grace-period=20s", "--node-monitor-period=2s",
 		"--service-cluster-ip-range=" + ServiceCIDR,
 	}
+	kcm = append(kcm, kcmTimings...)
 	sched := []string{b.Scheduler,
 		"--kubeconfig=" + l.ComponentKubeconfig("scheduler"),
 		"--authentication-kubeconfig=" + l.ComponentKubeconfig("scheduler"),
@@ -171,8 +208,8 @@ var Components = []string{"etcd", "kube-apiserver", "kube-controller-manager", "
 // Start runs the control plane and returns once the apiserver is ready.
 // record is called for every started process before anything waits on it,
 // so a failure part-way leaves nothing unrecorded.
-func Start(ctx context.Context, l state.Layout, b binaries.Set, bridgeIP string, progress io.Writer, record func(*proc.Started) error) error {
-	args := Args(l, b, bridgeIP)
+func Start(ctx context.Context, l state.Layout, b binaries.Set, bridgeIP string, t Timings, progress io.Writer, record func(*proc.Started) error) error {
+	args := Args(l, b, bridgeIP, t)
 	start := func(i int) (*proc.Started, error) {
 		s, err := proc.Start(proc.Spec{Component: Components[i], Argv: args[i], Log: l.Log(Components[i]), Dir: l.Dir})
 		if err != nil {

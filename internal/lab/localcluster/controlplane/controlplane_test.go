@@ -37,7 +37,7 @@ func TestCredentialsAndArgs(t *testing.T) {
 	if st, _ := os.Stat(filepath.Join(l.PKI(), "ca.key")); st.Mode().Perm() != 0o600 {
 		t.Errorf("ca.key mode %v", st.Mode())
 	}
-	args := Args(l, binaries.Paths("/c"), "10.250.3.1")
+	args := Args(l, binaries.Paths("/c"), "10.250.3.1", TimingsFast)
 	all := strings.Join(args[1], " ")
 	for _, want := range []string{"--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction", "--anonymous-auth=false",
 		"--kubelet-preferred-address-types=InternalIP", "--bind-address=10.250.3.1", "--default-unreachable-toleration-seconds=20"} {
@@ -50,5 +50,30 @@ func TestCredentialsAndArgs(t *testing.T) {
 	}
 	if len(args) != len(Components) {
 		t.Errorf("%d arg lists for %d components", len(args), len(Components))
+	}
+}
+
+func TestTimings(t *testing.T) {
+	l := state.Layout{Dir: t.TempDir()}
+	for _, tc := range []struct {
+		in               string
+		api, kcm, notKCM string
+	}{
+		{"", "--default-unreachable-toleration-seconds=20", "--node-monitor-grace-period=20s", "50s"},
+		{"fast", "--default-not-ready-toleration-seconds=20", "--node-monitor-period=2s", "50s"},
+		{"upstream", "--default-unreachable-toleration-seconds=300", "--node-monitor-grace-period=50s", "20s"},
+	} {
+		tm, err := ParseTimings(tc.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := Args(l, binaries.Paths("/c"), "10.250.3.1", tm)
+		api, kcm := strings.Join(args[1], " "), strings.Join(args[2], " ")
+		if !strings.Contains(api, tc.api) || !strings.Contains(kcm, tc.kcm) || strings.Contains(kcm, tc.notKCM) {
+			t.Errorf("--timings %q: apiserver %q\nkcm %q", tc.in, api, kcm)
+		}
+	}
+	if _, err := ParseTimings("slow"); err == nil || !strings.Contains(err.Error(), "upstream") {
+		t.Errorf("ParseTimings(slow) = %v", err)
 	}
 }

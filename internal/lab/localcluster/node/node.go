@@ -244,9 +244,16 @@ func (n *Node) importImages(ctx context.Context) error {
 	return nil
 }
 
-// PowerOff kills every process of the node at once (freeze, SIGKILL, thaw)
-// and takes its link down.
+// PowerOff takes the node's link down, then kills every process of the node
+// at once (freeze, SIGKILL, thaw). Link first: a machine that loses power
+// sends nothing more, while a process killed on a live link has its kernel
+// reset every connection, and peers that get "connection refused" react at
+// once (Ceph marks such an OSD down in about 2 s instead of after its
+// heartbeat grace, ~26 s, as for a vanished machine).
 func (n *Node) PowerOff(ctx context.Context) error {
+	if err := n.cfg.Net.SetLink(ctx, n.netNode(), false); err != nil {
+		return fmt.Errorf("node %s power off: cutting its link: %w", n.Name(), err)
+	}
 	killed, err := n.Subtree().Kill(ctx)
 	if err != nil {
 		return fmt.Errorf("node %s power off: %w", n.Name(), err)
@@ -255,8 +262,8 @@ func (n *Node) PowerOff(ctx context.Context) error {
 		<-p.Exited
 	}
 	n.running = nil
-	fmt.Fprintf(n.cfg.Progress, "node %s: powered off (%d processes killed)\n", n.Name(), killed)
-	return n.cfg.Net.SetLink(ctx, n.netNode(), false)
+	fmt.Fprintf(n.cfg.Progress, "node %s: powered off (link cut, then %d processes killed)\n", n.Name(), killed)
+	return nil
 }
 
 // Clean removes what a reboot loses: leftover mounts under the node's
