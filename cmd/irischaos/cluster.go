@@ -41,7 +41,8 @@ Nodes can be powered off and on, restarted, deleted and partitioned (the local
 		Short: "Create the cluster and return once every node is Ready (a supervisor keeps running in the background)",
 		Example: `  irischaos cluster up
   irischaos cluster up --name lab --nodes 4
-  irischaos cluster up --cloud aws-emulator   # nodes are EC2 instances in a local moto_server`,
+  irischaos cluster up --cloud aws-emulator   # nodes are EC2 instances in a local moto_server
+  irischaos cluster up --timings upstream     # Kubernetes' default failure detection (pods leave a lost node after ~6 minutes)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Name = name
@@ -53,6 +54,7 @@ Nodes can be powered off and on, restarted, deleted and partitioned (the local
 	}
 	up.Flags().IntVar(&o.Nodes, "nodes", 3, "number of nodes (zones zone-a, zone-b, ...)")
 	up.Flags().StringVar(&o.Cloud, "cloud", localcluster.CloudLocal, "what powers the nodes: local or aws-emulator")
+	up.Flags().StringVar(&o.Timings, "timings", "fast", "node failure detection: fast (node lost after 20 s, pods evicted 20 s later) or upstream (Kubernetes' defaults: 50 s, then 300 s)")
 	up.Flags().StringVar(&o.ToolsDir, "tools-dir", "", "the repository's tools/ directory (to build Kubernetes and etcd); found from the working directory when empty")
 
 	var so localcluster.Options
@@ -80,6 +82,7 @@ Nodes can be powered off and on, restarted, deleted and partitioned (the local
 	}
 	supervise.Flags().IntVar(&so.Nodes, "nodes", 3, "number of nodes")
 	supervise.Flags().StringVar(&so.Cloud, "cloud", localcluster.CloudLocal, "local or aws-emulator")
+	supervise.Flags().StringVar(&so.Timings, "timings", "fast", "fast or upstream")
 	supervise.Flags().StringVar(&so.ToolsDir, "tools-dir", "", "the repository's tools/ directory")
 
 	var all bool

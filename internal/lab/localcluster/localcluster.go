@@ -16,6 +16,8 @@ import (
 	"os/exec"
 	"strings"
 
+	"github.com/irischaos/irischaos/internal/lab/ceph"
+	"github.com/irischaos/irischaos/internal/lab/localcluster/controlplane"
 	"github.com/irischaos/irischaos/internal/lab/localcluster/node"
 	"github.com/irischaos/irischaos/internal/lab/localcluster/state"
 )
@@ -39,6 +41,10 @@ type Options struct {
 	// Exe is the irischaos binary Up re-executes as the supervisor;
 	// default os.Executable().
 	Exe string
+	// Timings: the control plane's failure detection, "fast" (default) or
+	// "upstream" (Kubernetes' defaults); see controlplane.Timings.
+	Timings string
+	timings controlplane.Timings
 }
 
 func (o *Options) defaults() error {
@@ -60,11 +66,16 @@ func (o *Options) defaults() error {
 	if o.Cloud != CloudLocal && o.Cloud != CloudAWSEmulator {
 		return fmt.Errorf("--cloud %q: use %s or %s", o.Cloud, CloudLocal, CloudAWSEmulator)
 	}
+	t, err := controlplane.ParseTimings(o.Timings)
+	if err != nil {
+		return err
+	}
+	o.Timings, o.timings = string(t), t
 	return nil
 }
 
 // InstallCommand installs every host prerequisite (what `make deps` runs).
-const InstallCommand = "sudo apt-get install -y containerd runc containernetworking-plugins busybox-static iproute2 iptables util-linux   (or: make deps)"
+const InstallCommand = "sudo apt-get install -y containerd runc containernetworking-plugins busybox-static iproute2 iptables util-linux && sudo apt-get install -y --no-install-recommends ceph-mon ceph-mgr ceph-osd ceph-common rbd-fuse   (or: make deps)"
 
 // CheckPrerequisites reports every missing host tool at once, with the
 // command that installs them.
@@ -83,6 +94,7 @@ func CheckPrerequisites() error {
 	if _, err := os.Stat("/bin/busybox"); err != nil {
 		missing = append(missing, "/bin/busybox")
 	}
+	missing = append(missing, ceph.Missing()...)
 	var errs []error
 	if len(missing) > 0 {
 		errs = append(errs, fmt.Errorf("missing prerequisites: %s; install them with: %s", strings.Join(missing, ", "), InstallCommand))

@@ -43,7 +43,7 @@ func NodeNames(n int) []string {
 // plan fills the cluster state: addresses, names, cgroups, identities.
 func plan(o Options, index int, h cgroups.Host) *state.Cluster {
 	c := &state.Cluster{
-		Name: o.Name, Index: index, Cloud: o.Cloud,
+		Name: o.Name, Index: index, Cloud: o.Cloud, Timings: string(o.timings),
 		Bridge:     fmt.Sprintf("icbr%d", index),
 		BridgeIP:   fmt.Sprintf("10.250.%d.1", index),
 		CgroupBase: h.Sub("irischaos-" + o.Name).Path,
@@ -309,7 +309,7 @@ func (s *supervisor) createCgroups(context.Context) error {
 }
 
 func (s *supervisor) startControlPlane(ctx context.Context) error {
-	if err := controlplane.Start(ctx, s.l, s.bins, s.c.BridgeIP, s.progress(), s.record); err != nil {
+	if err := controlplane.Start(ctx, s.l, s.bins, s.c.BridgeIP, s.o.timings, s.progress(), s.record); err != nil {
 		return err
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", s.l.Kubeconfig())
@@ -583,6 +583,9 @@ func Teardown(ctx context.Context, l state.Layout, c *state.Cluster, progress io
 		}
 	}
 	if err := node.UnmountUnder(l.Dir); err != nil {
+		errs = append(errs, err)
+	}
+	if err := node.DetachLoopsUnder(l.Dir); err != nil {
 		errs = append(errs, err)
 	}
 	fmt.Fprintf(progress, "teardown of cluster %q done\n", c.Name)

@@ -46,7 +46,16 @@ type Config struct {
 	SandboxImage string
 	Images       []Image     // imported into the node's containerd
 	PodRoutes    [][2]string // other nodes' pod subnets and their node addresses
-	Progress     io.Writer
+	// Services are further daemons of the node (its Ceph OSD), started on
+	// every boot after the kubelet, inside the node like the kubelet.
+	Services []Service
+	Progress io.Writer
+}
+
+// Service is a daemon a node runs on every boot.
+type Service struct {
+	Component string // log and process name: <node>-<Component>
+	Argv      []string
 }
 
 // Image is an image tarball and the reference it carries.
@@ -195,7 +204,15 @@ func (n *Node) Boot(ctx context.Context, record func(*proc.Started) error) error
 		"--config="+n.dir("kubelet.yaml"), "--kubeconfig="+n.dir("kubelet.kubeconfig"),
 		"--root-dir="+n.dir("kubelet"), "--hostname-override="+s.Name, "--node-ip="+s.IP,
 		"--node-labels="+labels, "--v=1"))
-	return err
+	if err != nil {
+		return err
+	}
+	for _, svc := range n.cfg.Services {
+		if _, err := start(svc.Component, in(svc.Argv...)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (n *Node) waitSocket(ctx context.Context, p *proc.Started) error {
@@ -272,6 +289,9 @@ func (n *Node) Clean() error {
 	if err := UnmountUnder(n.dir()); err != nil {
 		return fmt.Errorf("node %s: %w", n.Name(), err)
 	}
+	if err := DetachLoopsUnder(n.dir()); err != nil {
+		return fmt.Errorf("node %s: %w", n.Name(), err)
+	}
 	if err := os.RemoveAll(n.dir("containerd", "state")); err != nil {
 		return fmt.Errorf("node %s: removing runtime state: %w", n.Name(), err)
 	}
@@ -328,6 +348,9 @@ func Destroy(ctx context.Context, l state.Layout, h cgroups.Host, nw *netns.Net,
 	if err := UnmountUnder(l.Node(s.Name)); err != nil {
 		errs = append(errs, err)
 	}
+	if err := DetachLoopsUnder(l.Node(s.Name)); err != nil {
+		errs = append(errs, err)
+	}
 	if s.Cgroup != "" {
 		if err := sub.Remove(); err != nil {
 			errs = append(errs, err)
@@ -337,6 +360,53 @@ func Destroy(ctx context.Context, l state.Layout, h cgroups.Host, nw *netns.Net,
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// DetachLoopsUnder detaches every loop device whose backing file lies below
+// dir (a volume's image file in a node's FUSE mount). Loop devices belong to
+// the one shared kernel: a dead node's would stay, answering I/O errors. A
+// device still open (a lazily unmounted file system) is freed by the kernel
+// on its last close.
+func DetachLoopsUnder(dir string) error {
+	devs, err := loopsUnder("/sys/block", dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, dev := range devs {
+		if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
+			if _, serr := os.Stat("/sys/block/" + filepath.Base(dev) + "/loop/backing_file"); serr != nil {
+				continue // detached meanwhile
+			}
+			errs = append(errs, fmt.Errorf("detaching loop device %s: %v: %s", dev, err, strings.TrimSpace(string(out))))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// loopsUnder lists /dev/loopN whose backing file (sysfs) is below dir.
+func loopsUnder(sysBlock, dir string) ([]string, error) {
+	ents, err := os.ReadDir(sysBlock)
+	if err != nil {
+		return nil, fmt.Errorf("listing loop devices: %w", err)
+	}
+	prefix := strings.TrimRight(dir, "/") + "/"
+	var out []string
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "loop") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(sysBlock, e.Name(), "loop", "backing_file"))
+		if err != nil {
+			continue // not attached
+		}
+		// The kernel appends " (deleted)" when the file is gone.
+		file := strings.TrimSuffix(strings.TrimSpace(string(b)), " (deleted)")
+		if strings.HasPrefix(file, prefix) {
+			out = append(out, "/dev/"+e.Name())
+		}
+	}
+	return out, nil
 }
 
 // UnmountUnder lazily unmounts every mount point below dir, deepest first.

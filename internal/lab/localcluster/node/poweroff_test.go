@@ -84,3 +84,31 @@ func TestPowerOffCutsLinkBeforeKilling(t *testing.T) {
 		})
 	}
 }
+
+func TestLoopsUnder(t *testing.T) {
+	sys := t.TempDir()
+	for name, backing := range map[string]string{
+		"loop0": "/s/c/nodes/node-1/csi/vol/fuse/image\n",
+		"loop1": "/s/c/nodes/node-10/x\n",
+		"loop2": "/s/c/nodes/node-1/old (deleted)\n",
+		"loop3": "", // not attached: no loop directory
+		"vda":   "/s/c/nodes/node-1/not-a-loop\n",
+	} {
+		d := filepath.Join(sys, name)
+		if backing != "" {
+			d = filepath.Join(d, "loop")
+		}
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if backing != "" {
+			if err := os.WriteFile(filepath.Join(d, "backing_file"), []byte(backing), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	got, err := loopsUnder(sys, "/s/c/nodes/node-1")
+	if err != nil || strings.Join(got, ",") != "/dev/loop0,/dev/loop2" {
+		t.Errorf("loopsUnder = %v, %v; want loop0 and loop2", got, err)
+	}
+}

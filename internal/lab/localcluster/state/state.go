@@ -56,9 +56,27 @@ type Cluster struct {
 	Nodes      []Node `json:"nodes"`
 	Procs      []Proc `json:"procs"` // control plane, supervisor helpers
 	Supervisor Proc   `json:"supervisor"`
+	Timings    string `json:"timings"` // control plane failure detection: fast or upstream
+	// Ceph is the cluster's replicated block storage, set once its pool is
+	// active+clean; nil before (or without Ceph).
+	Ceph *Ceph `json:"ceph,omitempty"`
 
 	mu sync.Mutex
 }
+
+// Ceph is what clients (the CSI driver, the storage-health reader) need to
+// reach the cluster's Ceph from the host or a node.
+type Ceph struct {
+	Conf    string `json:"conf"`    // ceph.conf path (auth none, rbd_cache off)
+	MonHost string `json:"monHost"` // e.g. [v2:10.250.0.1:3300,v1:10.250.0.1:6789]
+	Pool    string `json:"pool"`    // the replicated RBD pool
+	Version string `json:"version"` // e.g. 16.2.15
+	Size    int    `json:"size"`    // copies per object
+	MinSize int    `json:"minSize"` // copies that must be up for I/O
+}
+
+// Ceph section of the layout: conf, monitor and manager data, sockets.
+func (l Layout) Ceph() string { return filepath.Join(l.Dir, "ceph") }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$`)
 
