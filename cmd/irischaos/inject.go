@@ -27,6 +27,7 @@ func init() {
 			noHeal                bool
 			effectTimeout         time.Duration
 			reportsDir            string
+			healTimeout           time.Duration
 			cf                    cloudFlags
 		)
 		cmd := &cobra.Command{
@@ -144,52 +145,25 @@ calls and changes nothing.`,
 					effectCh = ob.ExpectEffect(e)
 				}
 
-				entry := nemesis.LedgerEntry(f)
-				entry.Cluster, entry.Run = cl.Host, "inject"
-				entry, err = l.Record(entry)
-				if err != nil {
-					return withCode(exitUnknown, fmt.Errorf("not injecting: %w", err))
-				}
 				abort, stop := healGuard(ctx, errOut)
 				defer stop()
-				healed := false
-				heal := func() error {
-					if healed {
-						return nil
-					}
-					healed = true
-					hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runnerHealTimeout)
-					defer cancel()
-					go func() {
-						select {
-						case <-abort:
-							cancel()
-						case <-hctx.Done():
-						}
-					}()
-					if f.HealAction() != ledger.HealNone {
-						fmt.Fprintf(errOut, "healing: %s\n", f.HealAction())
-					}
-					herr := f.Heal(hctx)
-					if merr := l.MarkHealed(entry.ID, herr); merr != nil {
-						herr = errors.Join(herr, merr)
-					}
-					if herr != nil {
+				g := nemesis.Guard{Ledger: l, Env: env, Cluster: cl.Host, Run: "inject", HealTimeout: healTimeout, Abort: abort}
+				heal := func(active *nemesis.Active) error {
+					if err := active.Heal(ctx); err != nil {
 						printLeft(errOut, l)
-						return withCode(exitUnknown, fmt.Errorf("heal %s: %w", f.Name(), herr))
+						return withCode(exitUnknown, fmt.Errorf("heal %s: %w", f.Name(), err))
 					}
 					return nil
 				}
-
 				fmt.Fprintf(errOut, "injecting %s on %s\n", f.Name(), t)
-				res, ierr := f.Inject(ctx)
-				if ierr != nil {
-					if res.Issued.IsZero() {
-						_ = l.MarkHealed(entry.ID, nil)
-						return withCode(exitUnknown, ierr)
-					}
-					return withCode(exitUnknown, errors.Join(ierr, heal()))
+				active, ierr := g.Inject(ctx, f)
+				if active == nil {
+					return withCode(exitUnknown, ierr)
 				}
+				if ierr != nil {
+					return withCode(exitUnknown, errors.Join(ierr, heal(active)))
+				}
+				res := active.Result
 				fmt.Fprintf(out, "%s issued at %s; its call returned after %s\n", f.Name(), res.Issued.UTC().Format(time.RFC3339Nano), res.Done.Sub(res.Issued).Round(time.Millisecond))
 				if res.Detail != "" {
 					fmt.Fprintf(out, "  %s\n", res.Detail)
@@ -205,8 +179,7 @@ calls and changes nothing.`,
 				}
 				ocancel()
 				if f.HealAction() == ledger.HealNone {
-					_ = l.MarkHealed(entry.ID, nil)
-					return nil
+					return active.Close()
 				}
 				if noHeal {
 					fmt.Fprintf(out, "left in effect (--no-heal): %s; recorded in %s, `irischaos recover --reports %s` heals it\n", f.HealAction(), l.Path(), reportsDir)
@@ -219,7 +192,7 @@ calls and changes nothing.`,
 					case <-ctx.Done():
 					}
 				}
-				return heal()
+				return heal(active)
 			},
 		}
 		cmd.Flags().StringVar(&node, "node", "", "act on this node (node-drain, vm-*) instead of the IRIS pod's")
@@ -233,12 +206,11 @@ calls and changes nothing.`,
 		cmd.Flags().BoolVar(&noHeal, "no-heal", false, "leave the fault in effect (recorded in the ledger for irischaos recover)")
 		cmd.Flags().DurationVar(&effectTimeout, "effect-timeout", 5*time.Minute, "how long to wait for the effect to be confirmed")
 		cmd.Flags().StringVar(&reportsDir, "reports", "reports", "directory holding the fault ledger")
+		cmd.Flags().DurationVar(&healTimeout, "heal-timeout", nemesis.DefaultHealTimeout, "how long healing the fault may take")
 		cf.add(cmd)
 		return cmd
 	})
 }
-
-const runnerHealTimeout = 5 * time.Minute
 
 // faultHelp lists the vocabulary for --help, one fault a line.
 func faultHelp() string {

@@ -1,22 +1,22 @@
 package main
 
 import (
-	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/nemesis"
-	"github.com/irischaos/irischaos/pkg/runner"
 )
 
 func init() {
 	subcommands = append(subcommands, func(a *app) *cobra.Command {
 		var (
-			reportsDir string
-			dryRun     bool
-			cf         cloudFlags
+			reportsDir  string
+			dryRun      bool
+			healTimeout time.Duration
+			cf          cloudFlags
 		)
 		cmd := &cobra.Command{
 			Use:   "recover",
@@ -66,19 +66,13 @@ Exit codes: 0 nothing left unhealed, 2 something could not be healed.`,
 				}
 				abort, stop := healGuard(a.ctx, errOut)
 				defer stop()
-				// Healing is what recover is for: it runs on a context only a
-				// second Ctrl-C (abort) ends.
-				ctx, cancel := context.WithCancel(context.WithoutCancel(a.ctx))
-				defer cancel()
-				go func() {
-					select {
-					case <-abort:
-						cancel()
-					case <-ctx.Done():
-					}
-				}()
-				env := nemesis.Env{Client: cl.Kube, Exec: cl.Exec, Clouds: cf.registry(errOut)(printCalls(errOut)), Out: errOut}
-				left, err := runner.HealLeftovers(ctx, l, env, cl.Host, errOut)
+				// Healing is what recover is for: each heal runs on a context
+				// only a second Ctrl-C (abort) or --heal-timeout ends.
+				g := nemesis.Guard{
+					Ledger: l, Cluster: cl.Host, HealTimeout: healTimeout, Abort: abort,
+					Env: nemesis.Env{Client: cl.Kube, Exec: cl.Exec, Clouds: cf.registry(errOut)(printCalls(errOut)), Out: errOut},
+				}
+				left, err := g.Recover(a.ctx, errOut)
 				if err != nil {
 					return withCode(exitUnknown, err)
 				}
@@ -92,6 +86,7 @@ Exit codes: 0 nothing left unhealed, 2 something could not be healed.`,
 		}
 		cmd.Flags().StringVar(&reportsDir, "reports", "reports", "directory holding the fault ledger")
 		cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list the pending faults and change nothing")
+		cmd.Flags().DurationVar(&healTimeout, "heal-timeout", nemesis.DefaultHealTimeout, "how long healing one fault may take")
 		cf.add(cmd)
 		return cmd
 	})

@@ -20,6 +20,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/metrics"
+	"github.com/irischaos/irischaos/pkg/nemesis"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/rundir"
 	"github.com/irischaos/irischaos/pkg/runner"
@@ -333,7 +334,7 @@ Exit codes: 0 every verdict passed, 1 a verdict failed, 2 unknown or error.`,
 		cmd.Flags().StringVar(&pushgateway, "pushgateway", "", "push the metrics to this Prometheus Pushgateway URL at the end")
 		cmd.Flags().DurationVar(&rtoBudget, "rto-budget", 0, "override every scenario's RTO budget (0: not judged)")
 		cmd.Flags().DurationVar(&rpoBudget, "rpo-budget", 0, "override every scenario's RPO budget")
-		cmd.Flags().DurationVar(&healTimeout, "heal-timeout", runner.DefaultHealTimeout, "how long healing one fault may take")
+		cmd.Flags().DurationVar(&healTimeout, "heal-timeout", nemesis.DefaultHealTimeout, "how long healing one fault may take")
 		cf.add(cmd)
 		return cmd
 	})

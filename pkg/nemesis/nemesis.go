@@ -3,7 +3,8 @@
 // (Effect, confirmed by the observer's watches), injects it (Inject, which
 // returns the instant it was issued: the checker's t_fault) and undoes what
 // Kubernetes will not undo by itself (Heal). HealAction names that undoing
-// for the ledger, so a fault left by a crash is healed by Recover.
+// for the ledger; Guard (lifecycle.go) runs a fault from ledger to heal,
+// and its Recover heals what a crashed or killed process left.
 package nemesis
 
 import (
@@ -155,9 +156,9 @@ func LedgerEntry(f Fault) ledger.Entry {
 	return ledger.Entry{Fault: string(f.Name()), Heal: f.HealAction(), Namespace: t.Namespace, Pod: t.Pod, Node: t.Node, ProviderID: t.ProviderID}
 }
 
-// Recover heals a fault found pending in the ledger, from what the entry
+// recoverEntry heals a fault found pending in the ledger, from what the entry
 // says alone (the process that injected it may be long gone).
-func Recover(ctx context.Context, env Env, e ledger.Entry) error {
+func recoverEntry(ctx context.Context, env Env, e ledger.Entry) error {
 	switch e.Heal {
 	case ledger.HealNone:
 		return nil

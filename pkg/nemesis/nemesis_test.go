@@ -310,7 +310,7 @@ func TestNodeDrainAndHeal(t *testing.T) {
 		t.Fatal("node still cordoned after heal")
 	}
 	// Heal again, and recover from the ledger, are no-ops.
-	if err := Recover(ctx, Env{Client: cs}, LedgerEntry(f)); err != nil {
+	if err := recoverEntry(ctx, Env{Client: cs}, LedgerEntry(f)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -319,7 +319,7 @@ func TestRecoverUncordon(t *testing.T) {
 	cs := fake.NewClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w1"}, Spec: corev1.NodeSpec{Unschedulable: true}})
 	ctx := context.Background()
 	e := ledger.Entry{ID: "x", Fault: string(fault.NodeDrain), Heal: ledger.HealUncordon, Node: "w1"}
-	if err := Recover(ctx, Env{Client: cs}, e); err != nil {
+	if err := recoverEntry(ctx, Env{Client: cs}, e); err != nil {
 		t.Fatal(err)
 	}
 	n, _ := cs.CoreV1().Nodes().Get(ctx, "w1", metav1.GetOptions{})
@@ -327,10 +327,10 @@ func TestRecoverUncordon(t *testing.T) {
 		t.Fatal("not uncordoned")
 	}
 	e.Node = "deleted-node"
-	if err := Recover(ctx, Env{Client: cs}, e); err != nil {
+	if err := recoverEntry(ctx, Env{Client: cs}, e); err != nil {
 		t.Fatalf("gone node: %v", err)
 	}
-	if err := Recover(ctx, Env{Client: cs}, ledger.Entry{ID: "y", Heal: "teleport"}); err == nil {
+	if err := recoverEntry(ctx, Env{Client: cs}, ledger.Entry{ID: "y", Heal: "teleport"}); err == nil {
 		t.Fatal("unknown heal accepted")
 	}
 }
@@ -452,14 +452,14 @@ func TestVMFailureAndRecover(t *testing.T) {
 	if e.Heal != ledger.HealPowerOn || e.ProviderID != "fake:///w1" || e.Node != "w1" {
 		t.Fatalf("entry %+v", e)
 	}
-	if err := Recover(context.Background(), env, e); err != nil {
+	if err := recoverEntry(context.Background(), env, e); err != nil {
 		t.Fatal(err)
 	}
 	if vms.state["w1"] != cloud.Running {
 		t.Fatal("not powered on")
 	}
 	vms.state["w1"] = cloud.Terminated
-	if err := Recover(context.Background(), env, e); err == nil || !strings.Contains(err.Error(), "deleted") {
+	if err := recoverEntry(context.Background(), env, e); err == nil || !strings.Contains(err.Error(), "deleted") {
 		t.Fatalf("terminated VM: %v", err)
 	}
 }

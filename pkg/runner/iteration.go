@@ -14,7 +14,6 @@ import (
 	"github.com/irischaos/irischaos/cloud"
 	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/history"
-	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/nemesis"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/rundir"
@@ -169,10 +168,8 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 	if e := f.Effect(); e.Kind != "" {
 		effectCh = ob.ExpectEffect(e)
 	}
-	entry := nemesisEntry(f, r.cfg.Cluster, r.cfg.RunName)
-	entry, err = r.cfg.Ledger.Record(entry)
-	if err != nil {
-		return nil, fmt.Errorf("not injecting %s: %w", f.Name(), err)
+	if r.cfg.OnFault != nil {
+		r.cfg.OnFault(s, true)
 	}
 	var res nemesis.Result
 	faultWritten := false
@@ -183,12 +180,18 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 		faultWritten = true
 		_ = h.Add(history.Record{Kind: history.KindFault, T: res.Issued, EffectT: effect, Name: string(f.Name()), Target: t.String(), Message: res.Detail})
 	}
-	if r.cfg.OnFault != nil {
-		r.cfg.OnFault(s, true)
+	r.printf("inject %s on %s", f.Name(), t)
+	active, err := r.guard(rec).Inject(ictx, f)
+	if active == nil {
+		if r.cfg.OnFault != nil {
+			r.cfg.OnFault(s, false)
+		}
+		return nil, err
 	}
+	res = active.Result
 	defer func() {
 		writeFault(time.Time{})
-		if u := r.heal(ctx, f, entry.ID, h); u != nil {
+		if u := r.heal(ctx, active, h); u != nil {
 			if len(unhealed) == 0 {
 				unhealed = append(unhealed, *u)
 			}
@@ -196,14 +199,7 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 			r.cfg.OnFault(s, false)
 		}
 	}()
-
-	r.printf("inject %s on %s", f.Name(), t)
-	res, err = f.Inject(ictx)
 	if err != nil {
-		if res.Issued.IsZero() {
-			// Nothing was issued: nothing to heal beyond the ledger entry.
-			_ = r.cfg.Ledger.MarkHealed(entry.ID, nil)
-		}
 		return nil, err
 	}
 	r.printf("fault issued at %s, its call returned after %s%s", res.Issued.UTC().Format("15:04:05.000"), res.Done.Sub(res.Issued).Round(time.Millisecond), errText(res.Detail))
@@ -227,7 +223,7 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 
 	// Heal before reading back: a cordoned node or a VM off may be what keeps
 	// the database from answering the read-back.
-	if u := r.heal(ctx, f, entry.ID, h); u != nil {
+	if u := r.heal(ctx, active, h); u != nil {
 		return []report.Unhealed{*u}, errors.New("heal failed: " + u.Error)
 	}
 
@@ -240,44 +236,25 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 	return nil, nil
 }
 
-func nemesisEntry(f nemesis.Fault, cluster, run string) ledger.Entry {
-	e := nemesis.LedgerEntry(f)
-	e.Cluster, e.Run = cluster, run
-	return e
-}
-
-// heal heals f once (later calls are no-ops) and marks the ledger; it
-// returns the fault as unhealed when healing failed or was aborted.
-func (r *Runner) heal(ctx context.Context, f nemesis.Fault, id string, h *history.Writer) *report.Unhealed {
-	if r.healed == nil {
-		r.healed = map[string]*report.Unhealed{}
-	}
-	if u, done := r.healed[id]; done {
-		return u // healed once already, or given up on: the same answer
-	}
-	r.healed[id] = nil
-	hctx, cancel := r.healContext(ctx)
-	defer cancel()
-	if f.HealAction() != "" {
-		r.printf("heal %s: %s", f.Name(), f.HealAction())
-	}
-	start := r.cfg.Now()
-	err := f.Heal(hctx)
-	rec := history.Record{Kind: history.KindHeal, T: start, Name: string(f.Name()), Target: f.Target().String(), Result: history.OK, Duration: r.cfg.Now().Sub(start).Seconds()}
-	if err != nil {
-		rec.Result, rec.Error = history.Fail, err.Error()
-	}
-	_ = h.Add(rec)
-	if merr := r.cfg.Ledger.MarkHealed(id, err); merr != nil {
-		err = errors.Join(err, merr)
+// heal heals the active fault (once: later calls give the same answer) and
+// records it in the history; it returns the fault as unhealed when healing
+// failed or was aborted.
+func (r *Runner) heal(ctx context.Context, a *nemesis.Active, h *history.Writer) *report.Unhealed {
+	again := !a.HealStarted().IsZero()
+	err := a.Heal(ctx)
+	start := a.HealStarted()
+	if !again {
+		rec := history.Record{Kind: history.KindHeal, T: start, Name: string(a.Fault.Name()), Target: a.Fault.Target().String(), Result: history.OK, Duration: r.cfg.Now().Sub(start).Seconds()}
+		if err != nil {
+			rec.Result, rec.Error = history.Fail, err.Error()
+			r.printf("UNHEALED: %s on %s: %v (kept in %s; run `irischaos recover`)", a.Fault.Name(), a.Fault.Target(), err, r.cfg.Ledger.Path())
+		}
+		_ = h.Add(rec)
 	}
 	if err == nil {
 		return nil
 	}
-	r.printf("UNHEALED: %s on %s: %v (kept in %s; run `irischaos recover`)", f.Name(), f.Target(), err, r.cfg.Ledger.Path())
-	u := &report.Unhealed{Fault: string(f.Name()), Target: f.Target().String(), Since: start.UTC(), Error: err.Error()}
-	r.healed[id] = u
-	return u
+	return &report.Unhealed{Fault: string(a.Fault.Name()), Target: a.Fault.Target().String(), Since: start.UTC(), Error: err.Error()}
 }
 
 // warmup waits d, then until the first acknowledged write (bounded).

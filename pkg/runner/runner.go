@@ -74,7 +74,7 @@ type Config struct {
 	Out io.Writer // progress; os.Stderr when nil
 	// Abort, when closed, cuts healing short (a second Ctrl-C).
 	Abort <-chan struct{}
-	// HealTimeout bounds the healing of one fault; DefaultHealTimeout when 0.
+	// HealTimeout bounds the healing of one fault; nemesis.DefaultHealTimeout when 0.
 	HealTimeout time.Duration
 	// EffectTimeout bounds the wait for a fault's effect; the scenario's
 	// maxRecovery when 0.
@@ -98,16 +98,14 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultHealTimeout = 5 * time.Minute
-	DefaultQuiet       = 15 * time.Second
-	readBackTimeout    = 3 * time.Minute
-	firstWriteGrace    = 60 * time.Second // beyond warm-up, for the first acknowledged write
+	DefaultQuiet    = 15 * time.Second
+	readBackTimeout = 3 * time.Minute
+	firstWriteGrace = 60 * time.Second // beyond warm-up, for the first acknowledged write
 )
 
 // Runner runs scenarios.
 type Runner struct {
-	cfg    Config
-	healed map[string]*report.Unhealed // ledger ids already healed (nil) or given up on
+	cfg Config
 }
 
 // New checks cfg.
@@ -126,9 +124,6 @@ func New(cfg Config) (*Runner, error) {
 	}
 	if cfg.Out == nil {
 		cfg.Out = os.Stderr
-	}
-	if cfg.HealTimeout <= 0 {
-		cfg.HealTimeout = DefaultHealTimeout
 	}
 	if cfg.QuietAfterEffect <= 0 {
 		cfg.QuietAfterEffect = DefaultQuiet
@@ -251,38 +246,6 @@ func budgetText(d time.Duration) string {
 	return d.String()
 }
 
-// HealLeftovers heals every fault the ledger still lists (an earlier run that
-// crashed or was aborted). It returns the entries it could not heal.
-func HealLeftovers(ctx context.Context, l *ledger.Ledger, env nemesis.Env, cluster string, out io.Writer) ([]ledger.Entry, error) {
-	pend, err := l.Pending()
-	if err != nil {
-		return nil, err
-	}
-	var left []ledger.Entry
-	for _, e := range pend {
-		if e.Cluster != "" && cluster != "" && e.Cluster != cluster {
-			fmt.Fprintf(out, "ledger: %s (%s on %s) was injected through %s, not %s: skipped; heal it with --kubeconfig/--context pointing there\n", e.ID, e.Fault, entryTarget(e), e.Cluster, cluster)
-			left = append(left, e)
-			continue
-		}
-		fmt.Fprintf(out, "ledger: healing %s left by an earlier run: %s on %s (heal: %s)\n", e.ID, e.Fault, entryTarget(e), orText(e.Heal, "nothing to undo"))
-		herr := nemesis.Recover(ctx, env, e)
-		if merr := l.MarkHealed(e.ID, herr); merr != nil {
-			return left, merr
-		}
-		if herr != nil {
-			fmt.Fprintf(out, "ledger: %s still unhealed: %v\n", e.ID, herr)
-			e.HealError = herr.Error()
-			left = append(left, e)
-		}
-	}
-	return left, nil
-}
-
-func entryTarget(e ledger.Entry) string {
-	return target.Target{Namespace: e.Namespace, Pod: e.Pod, Node: e.Node, ProviderID: e.ProviderID}.String()
-}
-
 func orText(s, alt string) string {
 	if s == "" {
 		return alt
@@ -304,7 +267,7 @@ func (r *Runner) Run(ctx context.Context, scenarios []scenario.Scenario) (report
 
 	// Faults an earlier run left behind are healed first: measuring on a
 	// cluster with a cordoned node or a VM off would be measuring the wrong thing.
-	if _, err := HealLeftovers(ctx, r.cfg.Ledger, r.env(nil), r.cfg.Cluster, r.cfg.Out); err != nil {
+	if _, err := r.guard(nil).Recover(ctx, r.cfg.Out); err != nil {
 		run.Errors = append(run.Errors, err.Error())
 	}
 
@@ -380,20 +343,9 @@ func (r *Runner) env(rec cloud.Recorder) nemesis.Env {
 	return nemesis.Env{Client: r.cfg.Kube, Exec: r.cfg.Exec, Clouds: r.cfg.Clouds(rec), Out: r.cfg.Out}
 }
 
-// healContext outlives an interrupted run: it ends after HealTimeout or when
-// Abort is closed (a second Ctrl-C), never with the run's own context.
-func (r *Runner) healContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.HealTimeout)
-	if r.cfg.Abort != nil {
-		go func() {
-			select {
-			case <-r.cfg.Abort:
-				cancel()
-			case <-hctx.Done():
-			}
-		}()
-	}
-	return hctx, cancel
+// guard is the fault lifecycle of this run, its cloud calls going to rec.
+func (r *Runner) guard(rec cloud.Recorder) nemesis.Guard {
+	return nemesis.Guard{Ledger: r.cfg.Ledger, Env: r.env(rec), Cluster: r.cfg.Cluster, Run: r.cfg.RunName, HealTimeout: r.cfg.HealTimeout, Abort: r.cfg.Abort}
 }
 
 // Path of an iteration's history relative to the run directory.
