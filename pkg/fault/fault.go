@@ -91,7 +91,7 @@ type Info struct {
 // catalog is every fault, in failure-domain order.
 var catalog = []Info{
 	{IrisStop, KindProcess, DomainIRIS, SafetyNone, "iris stop iris quietly in the IRIS container"},
-	{IrisForce, KindProcess, DomainIRIS, SafetyNone, "iris force iris"},
+	{IrisForce, KindProcess, DomainIRIS, SafetyNone, "iris force iris quietly"},
 	{PodDelete, KindPod, DomainPod, SafetyNone, "delete the pod (grace period 0 for at once)"},
 	{NodeDrain, KindNode, DomainNodeTemporary, SafetyNone, "cordon and drain the node with force (healed by uncordon)"},
 	{VMPowerOff, KindVM, DomainNodeLost, SafetyVM, "hard power off the node's VM through its cloud (healed by power on)"},

@@ -107,9 +107,9 @@ func TestIrisProcess(t *testing.T) {
 		detail  string
 	}{
 		{name: "stop ok", fault: fault.IrisStop, wantCmd: "db/iris-0/iris iris stop iris quietly"},
-		{name: "force ok", fault: fault.IrisForce, wantCmd: "db/iris-0/iris iris force iris"},
+		{name: "force ok", fault: fault.IrisForce, wantCmd: "db/iris-0/iris iris force iris quietly"},
 		{name: "container killed under exec", fault: fault.IrisStop, execErr: podexec.ExitError(137, "killed"), wantCmd: "db/iris-0/iris iris stop iris quietly", detail: "exec ended with the container"},
-		{name: "stream cut", fault: fault.IrisForce, execErr: io.ErrUnexpectedEOF, wantCmd: "db/iris-0/iris iris force iris", detail: "exec ended with the container"},
+		{name: "stream cut", fault: fault.IrisForce, execErr: io.ErrUnexpectedEOF, wantCmd: "db/iris-0/iris iris force iris quietly", detail: "exec ended with the container"},
 		{name: "no iris command", fault: fault.IrisStop, execErr: podexec.ExitError(127, "not found"), wantErr: "exited 127"},
 		{name: "exec refused", fault: fault.IrisStop, execErr: apierrors.NewForbidden(podsGVR.GroupResource(), "iris-0", errors.New("rbac")), wantErr: "refused"},
 	}

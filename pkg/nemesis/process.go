@@ -17,7 +17,7 @@ import (
 )
 
 // irisProcess stops the IRIS instance inside its container: `iris stop iris
-// quietly` (clean shutdown) or `iris force iris` (forced). iris-main then
+// quietly` (clean shutdown) or `iris force iris quietly` (forced, no prompt). iris-main then
 // exits and the kubelet restarts the container; Kubernetes heals it.
 type irisProcess struct {
 	env  Env
@@ -34,7 +34,7 @@ func (f *irisProcess) Heal(context.Context) error {
 
 func (f *irisProcess) command() []string {
 	if f.name == fault.IrisForce {
-		return []string{"iris", "force", "iris"}
+		return []string{"iris", "force", "iris", "quietly"} // no confirmation prompt
 	}
 	return []string{"iris", "stop", "iris", "quietly"}
 }
