@@ -156,4 +156,16 @@ func TestReportCommand(t *testing.T) {
 	if _, code := runCLI(t, "report", dir, "-o", "pdf"); code != exitUnknown {
 		t.Errorf("unknown format: exit %d", code)
 	}
+	if out, code := runCLI(t, "verify", dir); code != exitPass {
+		t.Errorf("verify of an untouched run: exit %d\n%s", code, out)
+	}
+	if err := os.WriteFile(filepath.Join(dir, rundir.MDFile), []byte("edited"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runCLI(t, "verify", dir); code != exitFail || !strings.Contains(out, rundir.MDFile+": changed") {
+		t.Errorf("verify of an edited report: exit %d\n%s", code, out)
+	}
+	if _, code := runCLI(t, "verify", t.TempDir()); code != exitUnknown {
+		t.Errorf("verify of an empty dir: exit %d", code)
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ func init() {
 		var (
 			output string
 			write  bool
+			sign   string
 		)
 		cmd := &cobra.Command{
 			Use:   "report RUN_DIR",
@@ -28,7 +30,8 @@ its iteration directories, with the run's verdict at best unknown.
 Formats: table (the failure-domain table, as report.txt), md (report.md),
 json (result.json), junit (junit.xml), html (report.html). --write rewrites
 report.txt, report.md, junit.xml, report.html and the timelines in RUN_DIR
-as well.`,
+and manifest.json as well. --sign KEY signs manifest.json with an ed25519
+private key (PEM), for irischaos verify --public-key.`,
 			Example: `  irischaos report reports/20261127T101500Z-local
   irischaos report reports/20261127T101500Z-local -o md > report.md
   irischaos report reports/20261127T101500Z-local -o junit`,
@@ -43,6 +46,15 @@ as well.`,
 						return withCode(exitUnknown, err)
 					}
 				}
+				if sign != "" {
+					key, err := os.ReadFile(sign)
+					if err != nil {
+						return withCode(exitUnknown, fmt.Errorf("--sign: %w", err))
+					}
+					if err := rundir.Sign(args[0], key); err != nil {
+						return withCode(exitUnknown, err)
+					}
+				}
 				if err := report.Render(cmd.OutOrStdout(), run, output); err != nil {
 					return withCode(exitUnknown, err)
 				}
@@ -51,6 +63,7 @@ as well.`,
 		}
 		cmd.Flags().StringVarP(&output, "output", "o", "table", fmt.Sprintf("output format: %s", strings.Join(report.Formats, ", ")))
 		cmd.Flags().BoolVar(&write, "write", false, "also rewrite the rendered files in RUN_DIR")
+		cmd.Flags().StringVar(&sign, "sign", "", "sign RUN_DIR's manifest.json with this ed25519 private key (PEM)")
 		return cmd
 	})
 }

@@ -25,6 +25,9 @@ type Run struct {
 	// Unhealed: faults still in effect when the run ended (the next run or
 	// `irischaos recover` heals them).
 	Unhealed []Unhealed `json:"unhealed"`
+	// Scenarios: each scenario's checksum (SHA-256 of its definition as
+	// run), for the manifest.
+	Scenarios map[string]string `json:"scenarios,omitempty"`
 	// Errors of the run outside any iteration (e.g. the stack could not be reached).
 	Errors []string `json:"errors,omitempty"`
 }
@@ -38,7 +41,9 @@ type Environment struct {
 	Provisioner     string `json:"provisioner"`
 	StorageStandIn  bool   `json:"storage_standin"`
 	// Kubernetes is the server version, e.g. "v1.36.3".
-	Kubernetes string   `json:"kubernetes"`
+	Kubernetes string `json:"kubernetes"`
+	// ClusterUID is the kube-system namespace's UID: which cluster it was.
+	ClusterUID string   `json:"cluster_uid,omitempty"`
 	Nodes      []string `json:"nodes"`
 	Namespace  string   `json:"namespace,omitempty"`
 	Context    string   `json:"context,omitempty"` // kubeconfig context, or "local cluster"

@@ -14,6 +14,8 @@
 //	<scenario>/<iteration>/history.jsonl the evidence of one iteration (see docs/history.md)
 //	<scenario>/<iteration>/result.json   the checker's result for it
 //	<scenario>/<iteration>/timeline.svg  its writes by latency, outage shaded, phases marked
+//	manifest.json                        SHA-256 of every other file, versions, cluster identity (see Verify)
+//	manifest.json.sig                    optional ed25519 signature of manifest.json (see Sign)
 package rundir
 
 import (

@@ -17,8 +17,9 @@ import (
 )
 
 // Write writes result.json, report.txt, report.md, junit.xml and
-// report.html into dir (the run directory, which must exist), and a
-// timeline.svg next to every iteration's history found there. The run's
+// report.html into dir (the run directory, which must exist), a
+// timeline.svg next to every iteration's history found there, and last the
+// manifest of everything in dir. The run's
 // verdict is written as given (see checker.RunVerdict).
 func Write(dir string, run report.Run) error {
 	run.Iterations = slices.Clone(run.Iterations) // Timeline is set on our copy only
@@ -44,6 +45,9 @@ func Write(dir string, run report.Run) error {
 		if err := writeAtomic(filepath.Join(dir, f.name), b.Bytes()); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := WriteManifest(dir, run); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

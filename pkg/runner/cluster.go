@@ -33,6 +33,11 @@ func ClusterEnvironment(kube kubernetes.Interface, exec podexec.Execer, host, na
 			return env, fmt.Errorf("server version of %s: %w", host, err)
 		}
 		env.Kubernetes = v.GitVersion
+		// The cluster's identity for the manifest; not fatal: the run can
+		// measure without it.
+		if ns, err := kube.CoreV1().Namespaces().Get(ctx, metav1.NamespaceSystem, metav1.GetOptions{}); err == nil {
+			env.ClusterUID = string(ns.UID)
+		}
 		nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return env, fmt.Errorf("list nodes: %w", err)

@@ -13,6 +13,9 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -259,6 +262,16 @@ func orText(s, alt string) string {
 // returned run still holds everything gathered.
 func (r *Runner) Run(ctx context.Context, scenarios []scenario.Scenario) (report.Run, string, error) {
 	run := report.Run{Name: r.cfg.RunName, Started: r.cfg.Now().UTC(), Unhealed: []report.Unhealed{}}
+	run.Scenarios = map[string]string{}
+	for _, s := range scenarios {
+		// The scenario as it was run (defaults applied), whatever file it came from.
+		b, err := json.Marshal(s)
+		if err != nil {
+			return run, "", fmt.Errorf("checksum of scenario %s: %w", s.Name, err)
+		}
+		sum := sha256.Sum256(b)
+		run.Scenarios[s.Name] = hex.EncodeToString(sum[:])
+	}
 	runDir, err := rundir.Create(r.cfg.ReportsDir, r.cfg.RunName, run.Started)
 	if err != nil {
 		return run, "", err
