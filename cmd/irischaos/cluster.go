@@ -54,6 +54,7 @@ Nodes can be powered off and on, restarted, deleted and partitioned (the local
 	}
 	up.Flags().IntVar(&o.Nodes, "nodes", 3, "number of nodes (zones zone-a, zone-b, ...)")
 	up.Flags().StringVar(&o.Cloud, "cloud", localcluster.CloudLocal, "what powers the nodes: local or aws-emulator")
+	up.Flags().BoolVar(&o.Ceph, "ceph", false, "run Ceph in the cluster: a monitor and manager on the host, one BlueStore OSD per node (inside the node), pool rbd with one copy per node up to 3")
 	up.Flags().StringVar(&o.Timings, "timings", "fast", "node failure detection: fast (node lost after 20 s, pods evicted 20 s later) or upstream (Kubernetes' defaults: 50 s, then 300 s)")
 	up.Flags().StringVar(&o.ToolsDir, "tools-dir", "", "the repository's tools/ directory (to build Kubernetes and etcd); found from the working directory when empty")
 
@@ -83,6 +84,7 @@ Nodes can be powered off and on, restarted, deleted and partitioned (the local
 	supervise.Flags().IntVar(&so.Nodes, "nodes", 3, "number of nodes")
 	supervise.Flags().StringVar(&so.Cloud, "cloud", localcluster.CloudLocal, "local or aws-emulator")
 	supervise.Flags().StringVar(&so.Timings, "timings", "fast", "fast or upstream")
+	supervise.Flags().BoolVar(&so.Ceph, "ceph", false, "run Ceph")
 	supervise.Flags().StringVar(&so.ToolsDir, "tools-dir", "", "the repository's tools/ directory")
 
 	var all bool

@@ -45,6 +45,10 @@ type Options struct {
 	// "upstream" (Kubernetes' defaults); see controlplane.Timings.
 	Timings string
 	timings controlplane.Timings
+	// Ceph runs Ceph in the cluster (monitor and manager on the host, an
+	// OSD per node, pool rbd); see internal/lab/ceph. Off by default until
+	// the CSI driver serves the replicated StorageClass from it.
+	Ceph bool
 }
 
 func (o *Options) defaults() error {

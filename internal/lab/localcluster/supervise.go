@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/irischaos/irischaos/internal/lab/awsemulator"
+	"github.com/irischaos/irischaos/internal/lab/ceph"
 	"github.com/irischaos/irischaos/internal/lab/image"
 	"github.com/irischaos/irischaos/internal/lab/localcluster/binaries"
 	"github.com/irischaos/irischaos/internal/lab/localcluster/cgroups"
@@ -213,6 +214,7 @@ type supervisor struct {
 	bins  binaries.Set
 	// images delivers the result of the image build the images step starts.
 	images chan imagesBuilt
+	ceph   *ceph.Cluster // planned by the ceph monitor step; nil without --ceph
 }
 
 type imagesBuilt struct {
@@ -238,8 +240,10 @@ var upSteps = []step{
 	{"credentials", (*supervisor).writeCredentials},
 	{"cgroups", (*supervisor).createCgroups},
 	{"control plane", (*supervisor).startControlPlane},
+	{"ceph monitor", (*supervisor).startCephMonitors},
 	{"node identities", (*supervisor).assignIdentities},
 	{"nodes", (*supervisor).bootNodes},
+	{"ceph pool", (*supervisor).startCephPool},
 	{"storage", (*supervisor).startStorage},
 	{"nodes Ready", (*supervisor).waitAllNodesReady},
 	{"default ServiceAccount", (*supervisor).waitDefaultServiceAccount},
@@ -356,7 +360,7 @@ func (s *supervisor) bootNodes(ctx context.Context) error {
 			}
 		}
 		n := node.New(node.Config{Layout: s.l, Cluster: s.o.Name, Spec: spec, Net: s.net, Cgroups: s.h, Bins: s.bins,
-			BridgeIP: s.c.BridgeIP, SandboxImage: image.PauseRef, Images: images, PodRoutes: routes,
+			BridgeIP: s.c.BridgeIP, SandboxImage: image.PauseRef, Images: images, PodRoutes: routes, Services: s.nodeServices(spec.Name),
 			Progress: s.progress()})
 		s.nodes[spec.Name] = n
 		wg.Add(1)

@@ -64,7 +64,7 @@ func Up(ctx context.Context, o Options, progress io.Writer) error {
 	for _, f := range []string{l.Ready(), l.Failed(), l.Progress()} {
 		os.Remove(f)
 	}
-	args := []string{"cluster", "supervise", "--name", o.Name, "--nodes", strconv.Itoa(o.Nodes), "--cloud", o.Cloud, "--timings", o.Timings}
+	args := []string{"cluster", "supervise", "--name", o.Name, "--nodes", strconv.Itoa(o.Nodes), "--cloud", o.Cloud, "--timings", o.Timings, "--ceph=" + strconv.FormatBool(o.Ceph)}
 	if o.ToolsDir != "" {
 		args = append(args, "--tools-dir", o.ToolsDir)
 	}
