@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -70,6 +71,8 @@ type daemon struct {
 	host     string
 	since    time.Time
 	stopping chan net.Conn // a stop request, with the connection to answer
+	strict   bool          // see StrictEnv
+	units    chan struct{} // license units in strict mode; nil: unlimited
 
 	mu      sync.Mutex
 	conns   map[net.Conn]func() // each connection's cut: ends it at shutdown
@@ -98,6 +101,11 @@ func Serve(ctx context.Context, inst Instance, logTo io.Writer) error {
 	defer lf.Close()
 	d := &daemon{inst: inst, conf: conf, log: &logger{f: lf, err: logTo}, conns: map[net.Conn]func(){}, stopping: make(chan net.Conn, 1)}
 	d.host, _ = os.Hostname()
+	if d.strict = Strict(); d.strict {
+		if n, err := strconv.Atoi(os.Getenv(LicenseUnitsEnv)); err == nil && n > 0 {
+			d.units = make(chan struct{}, n)
+		}
+	}
 	if s := inst.State(); s.Status != "down" && s.PID != os.Getpid() {
 		return fmt.Errorf("instance %s is already %s (pid %d)", inst.Name, s.Status, s.PID)
 	}
@@ -298,8 +306,22 @@ func (d *daemon) session(ctx context.Context, c io.Writer, r *bufio.Reader, h he
 		writeFrame(c, frameExit, []byte{1})
 		return
 	}
+	if d.units != nil {
+		select {
+		case d.units <- struct{}{}:
+			// IRIS frees a session's license unit about a second after
+			// it ends.
+			defer time.AfterFunc(time.Second, func() { <-d.units })
+		default:
+			fmt.Fprintf(w, "\n<LICENSE LIMIT EXCEEDED>\n")
+			w.Flush()
+			writeFrame(c, frameExit, []byte{1})
+			return
+		}
+	}
 	in := objectscript.New(d.db, ns, w)
 	in.Hostname = d.host
+	in.Strict = d.strict
 	code := byte(0)
 	if h.HasCmd {
 		// The argument is an entry reference that IRIS runs with DO, as

@@ -142,6 +142,23 @@ func alive(pid int) bool {
 	return true
 }
 
+// StrictEnv names the environment variable that puts the stand-in in strict
+// mode ("1"): it then behaves as InterSystems IRIS is documented to where the
+// default stand-in is lenient: sessions echo a failing line before the error
+// (source, caret, error) and show "TL1:" prompts, qlist prints the CPF file's
+// name only and an empty state field when the instance is down, and
+// LicenseUnitsEnv limits concurrent sessions.
+const StrictEnv = "IRISCHAOS_STANDIN_STRICT"
+
+// LicenseUnitsEnv is the number of license units (concurrent sessions) in
+// strict mode; unset or 0 is unlimited. A session beyond it gets
+// "<LICENSE LIMIT EXCEEDED>" and exit status 1; a unit is released about a
+// second after its session ends, as IRIS's.
+const LicenseUnitsEnv = "IRISCHAOS_STANDIN_LICENSE_UNITS"
+
+// Strict reports whether strict mode is on (see StrictEnv).
+func Strict() bool { return os.Getenv(StrictEnv) == "1" }
+
 // qlistTime is the time format of qlist's status field.
 const qlistTime = "Mon Jan _2 15:04:05 2006"
 
@@ -167,9 +184,17 @@ func (i Instance) Qlist() (string, error) {
 			status += ", " + s.Detail
 		}
 	}
+	cpf, state := filepath.Join(c.DataDir, "iris.cpf"), "ok"
+	if Strict() {
+		// IRIS prints the CPF's file name only, and no state when down.
+		cpf = "iris.cpf"
+		if s.Status == "down" {
+			state = ""
+		}
+	}
 	fields := []string{
 		strings.ToUpper(i.Name), InstallDir, standin.Version + " (" + standin.Product + ")", status,
-		filepath.Join(c.DataDir, "iris.cpf"), "1972", "52773", "1972", "ok", standin.Product, "", "",
+		cpf, "1972", "52773", "1972", state, standin.Product, "", "",
 		c.DataDir,
 	}
 	return strings.Join(fields, "^"), nil

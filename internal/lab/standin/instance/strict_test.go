@@ -1,0 +1,75 @@
+package instance
+
+import (
+	"bytes"
+	"io"
+	"sync"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Strict mode behaves as IRIS is documented to: qlist fields as IRIS prints
+// them, echoed error lines, and a license limit on concurrent sessions with
+// a unit released about a second after its session ends.
+func TestStrictMode(t *testing.T) {
+	t.Setenv(StrictEnv, "1")
+	t.Setenv(LicenseUnitsEnv, "1")
+	inst := setup(t, "", "")
+	line, _ := inst.Qlist()
+	if f := strings.Split(line, "^"); len(f) != 13 || f[4] != "iris.cpf" || f[8] != "" || !strings.HasPrefix(f[3], "down") {
+		t.Errorf("strict qlist of a down instance: %q; want cpf file name only and an empty state", line)
+	}
+	start(t, inst)
+	line, _ = inst.Qlist()
+	if f := strings.Split(line, "^"); f[4] != "iris.cpf" || f[8] != "ok" {
+		t.Errorf("strict qlist of a running instance: %q", line)
+	}
+
+	// One unit: a session holds it, a second is refused.
+	pr, pw := io.Pipe()
+	held := make(chan struct{})
+	var heldOut syncBuffer
+	go func() {
+		defer close(held)
+		inst.Session("USER", "", false, pr, &heldOut)
+	}()
+	pw.Write([]byte("write \"up\",!\n"))
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(heldOut.String(), "up") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	var out bytes.Buffer
+	code, _ := inst.Session("USER", "", false, strings.NewReader("write 1\n"), &out)
+	if code != 1 || !strings.Contains(out.String(), "<LICENSE LIMIT EXCEEDED>") {
+		t.Errorf("second session with one unit: exit %d, output %q", code, out.String())
+	}
+	pw.Close()
+	<-held
+
+	// The unit comes back about a second later; the error is echoed.
+	time.Sleep(1200 * time.Millisecond)
+	out.Reset()
+	code, err := inst.Session("USER", "", false, strings.NewReader("write x\nhalt\n"), &out)
+	if code != 0 || err != nil || !strings.Contains(out.String(), "\nwrite x\n^\n<UNDEFINED> *x\n") {
+		t.Errorf("session after release: exit %d, %v, output %q; want the echoed three-line error", code, err, out.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a session writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
