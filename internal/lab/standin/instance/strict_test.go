@@ -3,8 +3,8 @@ package instance
 import (
 	"bytes"
 	"io"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
