@@ -2,6 +2,8 @@ package csi
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -148,5 +150,24 @@ func TestIsRBDFuse(t *testing.T) {
 	}
 	if isRBDFuse(-5) || isRBDFuse(0) {
 		t.Error("non-pid taken for rbd-fuse")
+	}
+}
+
+func TestLoopIn(t *testing.T) {
+	sys := t.TempDir()
+	for dev, backing := range map[string]string{"loop0": "/x/a/fuse/pvc-1\n", "loop1": "", "loop2": "/x/b/fuse/pvc-2\n", "sda": "/x/b/fuse/pvc-3\n"} {
+		if err := os.MkdirAll(filepath.Join(sys, dev, "loop"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if backing != "" {
+			if err := os.WriteFile(filepath.Join(sys, dev, "loop", "backing_file"), []byte(backing), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for file, want := range map[string]string{"/x/b/fuse/pvc-2": "/dev/loop2", "/x/a/fuse/pvc-1": "/dev/loop0", "/x/b/fuse/pvc-3": "", "/x/c": ""} {
+		if got, err := loopIn(sys, file); err != nil || got != want {
+			t.Errorf("loopIn(%s) = %q, %v; want %q", file, got, err, want)
+		}
 	}
 }

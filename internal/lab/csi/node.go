@@ -162,13 +162,31 @@ func (n *Node) startFuse(ctx context.Context, vol string) error {
 	}
 }
 
-// loopOf returns the loop device backed by file, or "".
-func loopOf(ctx context.Context, file string) (string, error) {
-	out, err := exec.CommandContext(ctx, "losetup", "-j", file, "-O", "NAME", "-n").Output()
+// loopOf returns the loop device backed by file, or "". It reads sysfs
+// rather than running `losetup -j`, which stats every loop device's
+// backing file and so hangs on any other volume's fenced rbd-fuse.
+func loopOf(_ context.Context, file string) (string, error) {
+	return loopIn("/sys/block", file)
+}
+
+func loopIn(sysBlock, file string) (string, error) {
+	ents, err := os.ReadDir(sysBlock)
 	if err != nil {
-		return "", fmt.Errorf("losetup -j %s: %w", file, err)
+		return "", err
 	}
-	return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0]), nil
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "loop") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(sysBlock, e.Name(), "loop", "backing_file"))
+		if err != nil {
+			continue // not attached
+		}
+		if filepath.Clean(strings.TrimSpace(string(b))) == filepath.Clean(file) {
+			return "/dev/" + e.Name(), nil
+		}
+	}
+	return "", nil
 }
 
 func (n *Node) attachLoop(ctx context.Context, vol string) (string, error) {
@@ -212,7 +230,7 @@ func (n *Node) Unstage(ctx context.Context, vol, target string) error {
 	if err := n.bounded(ctx, "umount", target); err != nil && !notMounted(err) {
 		cut = true
 		n.stopFuse(ctx, vol, true)
-		if err := n.bounded(ctx, "umount", "-l", target); err != nil && !notMounted(err) {
+		if err := syscall.Unmount(target, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
 			return fmt.Errorf("unmounting %s: %w", target, err)
 		}
 	}
@@ -235,31 +253,26 @@ func (n *Node) Unstage(ctx context.Context, vol, target string) error {
 	return nil
 }
 
-// stopFuse unmounts vol's FUSE directory, which makes rbd-fuse close the
-// image and exit. kill: SIGKILL rbd-fuse first, as an unmount waits
-// forever for a fenced rbd-fuse.
-func (n *Node) stopFuse(ctx context.Context, vol string, kill bool) {
-	dir := n.fuseDir(vol)
+// stopFuse detaches vol's FUSE mount and makes rbd-fuse exit. The mount
+// is detached with umount2(MNT_DETACH), never with umount(8): the tool
+// stats the mount point, and that stat waits uninterruptibly (D state) on
+// a fenced rbd-fuse that never answers. A clean rbd-fuse then closes the
+// image (releasing its lock) and exits; one that does not exit in time is
+// killed. kill: SIGKILL it first (its client is known to be cut off).
+func (n *Node) stopFuse(_ context.Context, vol string, kill bool) {
 	pid := 0
 	if b, err := os.ReadFile(n.pidFile(vol)); err == nil {
 		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	}
-	alive := pid > 0 && isRBDFuse(pid)
-	if kill && alive {
+	if kill && pid > 0 && isRBDFuse(pid) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
-		alive = false
 	}
-	if !kill {
-		if err := n.bounded(ctx, "umount", dir); err == nil || notMounted(err) {
-			waitGone(pid, n.stepTimeout())
-			return
-		}
-		if alive {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	_ = n.bounded(ctx, "umount", "-l", dir)
+	_ = syscall.Unmount(n.fuseDir(vol), syscall.MNT_DETACH)
 	waitGone(pid, n.stepTimeout())
+	if pid > 0 && isRBDFuse(pid) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		waitGone(pid, n.stepTimeout())
+	}
 }
 
 // isRBDFuse tells whether pid is a live rbd-fuse (not a reused PID, not a
@@ -283,22 +296,29 @@ func waitGone(pid int, d time.Duration) {
 	}
 }
 
-// bounded runs a clean-up command with the step timeout; a hung unmount is
-// killed (FUSE waits are killable).
-func (n *Node) bounded(ctx context.Context, argv ...string) error {
-	ctx, cancel := context.WithTimeout(ctx, n.stepTimeout())
-	defer cancel()
+// bounded runs a clean-up command for at most the step timeout. A command
+// stuck in uninterruptible I/O (an unmount flushing to a fenced chain)
+// cannot be killed, so it is left behind and reported; cutting the chain
+// below it (killing rbd-fuse) then lets it finish.
+func (n *Node) bounded(_ context.Context, argv ...string) error {
 	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if ctx.Err() != nil {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, strings.TrimSpace(out.String()))
+		}
+		return nil
+	case <-time.After(n.stepTimeout()):
+		_ = cmd.Process.Kill()
 		return fmt.Errorf("%s: no answer in %s", strings.Join(argv, " "), n.stepTimeout())
 	}
-	if err != nil {
-		return fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, strings.TrimSpace(out.String()))
-	}
-	return nil
 }
 
 func notMounted(err error) bool {
