@@ -1,35 +1,6 @@
 package cloud
 
-import (
-	"sync"
-
-	"github.com/irischaos/irischaos/pkg/history"
-)
-
-// HistoryRecord turns a call into the history's cloud_call record.
-func (c Call) HistoryRecord() history.Record {
-	r := history.Record{
-		Kind:     history.KindCloudCall,
-		T:        c.Start,
-		Name:     c.Action,
-		Target:   c.Target,
-		Provider: c.Provider,
-		Request:  c.Request,
-		Message:  c.Response,
-		Duration: c.Duration.Seconds(),
-		Result:   history.OK,
-	}
-	if c.Err != nil {
-		r.Result = history.Fail
-		r.Error = c.Err.Error()
-	}
-	return r
-}
-
-// HistoryRecorder writes every call into w as a cloud_call record.
-func HistoryRecorder(w *history.Writer) Recorder {
-	return func(c Call) { _ = w.Add(c.HistoryRecord()) }
-}
+import "sync"
 
 // Tee sends each call to every non-nil recorder.
 func Tee(rs ...Recorder) Recorder {

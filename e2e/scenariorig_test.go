@@ -28,12 +28,12 @@ import (
 	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/ledger"
+	"github.com/irischaos/irischaos/pkg/podexec"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/rundir"
 	"github.com/irischaos/irischaos/pkg/runner"
 	"github.com/irischaos/irischaos/pkg/scenario"
 	"github.com/irischaos/irischaos/pkg/stack"
-	"github.com/irischaos/irischaos/pkg/workload/podexec"
 )
 
 // scenarioRig runs scenarios against the stand-in stack in one namespace.

@@ -25,9 +25,9 @@ import (
 
 	"github.com/irischaos/irischaos/internal/lab/image"
 	"github.com/irischaos/irischaos/pkg/history"
+	"github.com/irischaos/irischaos/pkg/podexec"
 	"github.com/irischaos/irischaos/pkg/stack"
 	"github.com/irischaos/irischaos/pkg/workload/iris"
-	"github.com/irischaos/irischaos/pkg/workload/podexec"
 )
 
 const (

@@ -12,8 +12,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/irischaos/irischaos/pkg/podexec"
 	"github.com/irischaos/irischaos/pkg/stack"
-	"github.com/irischaos/irischaos/pkg/workload/podexec"
 )
 
 // stackClients builds the API and exec clients and the namespace from the

@@ -18,8 +18,8 @@ import (
 	"github.com/irischaos/irischaos/cloud"
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/ledger"
+	"github.com/irischaos/irischaos/pkg/podexec"
 	"github.com/irischaos/irischaos/pkg/target"
-	"github.com/irischaos/irischaos/pkg/workload/podexec"
 )
 
 // Env is what faults act through.

@@ -12,8 +12,8 @@ import (
 
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/ledger"
+	"github.com/irischaos/irischaos/pkg/podexec"
 	"github.com/irischaos/irischaos/pkg/target"
-	"github.com/irischaos/irischaos/pkg/workload/podexec"
 )
 
 // irisProcess stops the IRIS instance inside its container: `iris stop iris

@@ -13,11 +13,11 @@ import (
 
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/observe"
+	"github.com/irischaos/irischaos/pkg/podexec"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/scenario"
 	"github.com/irischaos/irischaos/pkg/stack"
 	"github.com/irischaos/irischaos/pkg/workload/iris"
-	"github.com/irischaos/irischaos/pkg/workload/podexec"
 )
 
 // The real implementations of Config's seams, over a cluster.

@@ -45,7 +45,7 @@ func (r *Runner) iteration(ctx context.Context, runDir string, env report.Enviro
 	}
 	calls := &cloud.CallLog{}
 	st := &iterState{h: h}
-	unhealed, err := r.play(ctx, s, i, b, env, h, cloud.Tee(calls.Recorder(), cloud.HistoryRecorder(h)), st)
+	unhealed, err := r.play(ctx, s, i, b, env, h, cloud.Tee(calls.Recorder(), cloudCallRecorder(h)), st)
 	if err != nil {
 		it.Error = err.Error()
 		_ = h.Add(history.Record{Kind: history.KindNote, T: r.cfg.Now(), Message: "iteration error: " + err.Error()})
@@ -428,4 +428,20 @@ func (r *Runner) feedOps(ctx context.Context, scenarioName string, h *history.Wr
 			flush()
 		}
 	}
+}
+
+// cloudCallRecorder writes every cloud call into h as a cloud_call record.
+func cloudCallRecorder(h *history.Writer) cloud.Recorder {
+	return func(c cloud.Call) { _ = h.Add(cloudCallRecord(c)) }
+}
+
+func cloudCallRecord(c cloud.Call) history.Record {
+	r := history.Record{
+		Kind: history.KindCloudCall, T: c.Start, Name: c.Action, Target: c.Target, Provider: c.Provider,
+		Request: c.Request, Message: c.Response, Duration: c.Duration.Seconds(), Result: history.OK,
+	}
+	if c.Err != nil {
+		r.Result, r.Error = history.Fail, c.Err.Error()
+	}
+	return r
 }

@@ -32,11 +32,11 @@ import (
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/nemesis"
+	"github.com/irischaos/irischaos/pkg/podexec"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/rundir"
 	"github.com/irischaos/irischaos/pkg/scenario"
 	"github.com/irischaos/irischaos/pkg/target"
-	"github.com/irischaos/irischaos/pkg/workload/podexec"
 )
 
 // Workload writes markers until stopped and reads them back

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -399,5 +400,20 @@ func TestAbortedHealStaysInLedger(t *testing.T) {
 	}
 	if fmt.Sprint(fired) != "[true]" {
 		t.Fatalf("OnFault calls %v: want active, never healed", fired)
+	}
+}
+
+func TestCloudCallRecord(t *testing.T) {
+	start := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	ok := cloud.Call{Provider: "aws", Action: "ec2:StopInstances", Target: "aws:///us-east-1a/i-1", Request: "req", Response: "i-1 running -> stopping", Start: start, Duration: 1500 * time.Millisecond}
+	r := cloudCallRecord(ok)
+	if r.Kind != history.KindCloudCall || r.Name != "ec2:StopInstances" || r.Target != ok.Target || r.Provider != "aws" || r.Request != "req" ||
+		r.Message != ok.Response || r.Duration != 1.5 || !r.T.Equal(start) || r.Result != history.OK || r.Error != "" {
+		t.Errorf("record %+v", r)
+	}
+	bad := ok
+	bad.Err = errors.New("denied")
+	if r := cloudCallRecord(bad); r.Result != history.Fail || r.Error != "denied" {
+		t.Errorf("failed call record %+v", r)
 	}
 }

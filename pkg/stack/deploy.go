@@ -16,8 +16,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 
+	"github.com/irischaos/irischaos/pkg/podexec"
 	"github.com/irischaos/irischaos/pkg/workload/iris"
-	"github.com/irischaos/irischaos/pkg/workload/podexec"
 )
 
 // Deploy applies the stack (server-side, field manager "irischaos": running it

@@ -20,8 +20,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 
+	"github.com/irischaos/irischaos/pkg/podexec"
 	"github.com/irischaos/irischaos/pkg/workload/iris"
-	"github.com/irischaos/irischaos/pkg/workload/podexec"
 )
 
 func TestRender(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/irischaos/irischaos/pkg/podexec"
 	"github.com/irischaos/irischaos/pkg/workload/iris"
-	"github.com/irischaos/irischaos/pkg/workload/podexec"
 )
 
 // Status reports the stack in o.Namespace: the Deployment, its pods (node,

@@ -43,7 +43,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/irischaos/irischaos/pkg/history"
-	"github.com/irischaos/irischaos/pkg/workload/podexec"
+	"github.com/irischaos/irischaos/pkg/podexec"
 )
 
 // Mode is how writes reach IRIS.

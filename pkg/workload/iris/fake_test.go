@@ -18,7 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/irischaos/irischaos/pkg/workload/podexec"
+	"github.com/irischaos/irischaos/pkg/podexec"
 )
 
 // action is what the fake database does with one write.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/irischaos/irischaos/pkg/workload/podexec"
+	"github.com/irischaos/irischaos/pkg/podexec"
 )
 
 // runOnce runs one `iris session` with script on stdin (halt appended) and

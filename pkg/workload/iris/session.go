@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/irischaos/irischaos/pkg/workload/podexec"
+	"github.com/irischaos/irischaos/pkg/podexec"
 )
 
 // errNotApplied marks an error after which the write was definitely not

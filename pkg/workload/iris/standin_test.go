@@ -12,7 +12,7 @@ import (
 	"github.com/irischaos/irischaos/internal/lab/standin/engine"
 	"github.com/irischaos/irischaos/internal/lab/standin/objectscript"
 	"github.com/irischaos/irischaos/pkg/history"
-	"github.com/irischaos/irischaos/pkg/workload/podexec"
+	"github.com/irischaos/irischaos/pkg/podexec"
 )
 
 // standinExec runs the IRIS stand-in's real interpreter and terminal loop

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/irischaos/irischaos/pkg/history"
-	"github.com/irischaos/irischaos/pkg/workload/podexec"
+	"github.com/irischaos/irischaos/pkg/podexec"
 )
 
 // The transcripts below are written the way InterSystems IRIS prints them
