@@ -3,7 +3,8 @@
 // Package e2e holds the chaos end-to-end tests (`go test ./e2e -tags chaos`).
 // TestMain uses the cluster of --kubeconfig or $KUBECONFIG when given, and
 // otherwise brings the embedded local cluster up and, on every exit path,
-// down again.
+// down again, through e2e-framework's cluster provider interface
+// (internal/lab/localcluster/provider: `irischaos cluster up` / `down`).
 package e2e
 
 import (
@@ -19,9 +20,12 @@ import (
 
 	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	"sigs.k8s.io/e2e-framework/pkg/envfuncs"
+	"sigs.k8s.io/e2e-framework/support"
 
 	"github.com/irischaos/irischaos/internal/lab/localcluster"
 	"github.com/irischaos/irischaos/internal/lab/localcluster/binaries"
+	"github.com/irischaos/irischaos/internal/lab/localcluster/provider"
 	"github.com/irischaos/irischaos/internal/lab/localcluster/state"
 )
 
@@ -40,7 +44,7 @@ var (
 	localCluster bool
 )
 
-// e2eClusterName is the local cluster TestMain creates; IRISCHAOS_E2E_CLUSTER overrides it.
+// e2eClusterName is the local cluster TestMain creates.
 const e2eClusterName = "irischaos-e2e"
 
 func TestMain(m *testing.M) {
@@ -57,32 +61,44 @@ func run(m *testing.M) int {
 	if kubeconfigPath == "" {
 		kubeconfigPath = os.Getenv("KUBECONFIG")
 	}
+	envCfg = cfg
+	testenv = env.NewWithConfig(cfg)
 	if kubeconfigPath != "" {
 		clusterName, localCluster = localClusterOf(kubeconfigPath)
+		cfg.WithKubeconfigFile(kubeconfigPath)
 		fmt.Printf("e2e: using the cluster of %s (local cluster: %v)\n", kubeconfigPath, localCluster)
-	} else {
-		clusterName = os.Getenv("IRISCHAOS_E2E_CLUSTER")
-		if clusterName == "" {
-			clusterName = freeClusterName()
-		}
-		stop, err := bringUp(clusterName)
-		// Always down, whatever happened: a failed run must not leave a
-		// node's processes behind.
-		defer stop()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "e2e: local cluster:", err)
-			return 2
-		}
-		kubeconfigPath = state.For(clusterName).Kubeconfig()
-		localCluster = true
+		return testenv.Run(m)
 	}
-	// Let the other features of this package find the same cluster.
-	os.Setenv("IRISCHAOS_E2E_KUBECONFIG", kubeconfigPath)
-	if localCluster {
-		os.Setenv("IRISCHAOS_E2E_CLUSTER", clusterName)
+	exe, err := irischaosBinary()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: local cluster:", err)
+		return 2
 	}
-	envCfg = cfg.WithKubeconfigFile(kubeconfigPath)
-	testenv = env.NewWithConfig(envCfg)
+	clusterName, localCluster = freeClusterName(), true
+	cluster := provider.New().WithPath(exe)
+	defer destroyOnSignal(cluster)()
+	testenv.Setup(
+		envfuncs.CreateClusterWithOpts(cluster, clusterName),
+		func(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
+			kubeconfigPath = cfg.KubeconfigFile()
+			return ctx, nil
+		})
+	// Finish runs also when Setup failed: always down, so a failed run
+	// never leaves a node's processes behind. The logs go to build/ first.
+	testenv.Finish(
+		func(ctx context.Context, _ *envconf.Config) (context.Context, error) {
+			if root, err := binaries.RepoRoot(); err == nil {
+				dest := filepath.Join(root, "build", "cluster-logs", clusterName)
+				if err := cluster.ExportLogs(ctx, dest); err == nil {
+					fmt.Printf("e2e: local cluster logs in %s\n", dest)
+				}
+			}
+			return ctx, nil
+		},
+		func(ctx context.Context, _ *envconf.Config) (context.Context, error) {
+			return ctx, cluster.Destroy(ctx)
+		})
+	fmt.Printf("e2e: bringing local cluster %q up with %s\n", clusterName, exe)
 	return testenv.Run(m)
 }
 
@@ -114,21 +130,10 @@ func freeClusterName() string {
 	return fmt.Sprintf("%s-%d", e2eClusterName, os.Getpid()%1000)
 }
 
-// bringUp starts the local cluster and returns the function that takes it
-// down; that function also runs on SIGINT/SIGTERM. A cluster that already
-// runs is never taken down by this run.
-func bringUp(name string) (func(), error) {
-	if localcluster.Exists(name) {
-		return func() {}, fmt.Errorf("local cluster %q already runs (another test run?); point KUBECONFIG at it, or take it down with `irischaos cluster down --name %s`", name, name)
-	}
-	down := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		if err := localcluster.Down(ctx, name, os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "e2e: cluster down:", err)
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
+// destroyOnSignal takes the cluster down and exits on SIGINT/SIGTERM
+// (a test binary dies of them without running Finish); the returned
+// function stops watching.
+func destroyOnSignal(cluster support.E2EClusterProvider) func() {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
@@ -136,25 +141,16 @@ func bringUp(name string) (func(), error) {
 		select {
 		case s := <-sig:
 			fmt.Fprintf(os.Stderr, "e2e: %v: taking the local cluster down\n", s)
-			cancel()
-			down()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			if err := cluster.Destroy(ctx); err != nil {
+				fmt.Fprintln(os.Stderr, "e2e: cluster down:", err)
+			}
 			os.Exit(2)
 		case <-done:
 		}
 	}()
-	stop := func() {
-		close(done)
-		signal.Stop(sig)
-		cancel()
-		down()
-	}
-	exe, err := irischaosBinary()
-	if err != nil {
-		return stop, err
-	}
-	fmt.Printf("e2e: bringing local cluster %q up with %s\n", name, exe)
-	err = localcluster.Up(ctx, localcluster.Options{Name: name, Nodes: 3, Exe: exe}, os.Stdout)
-	return stop, err
+	return func() { signal.Stop(sig); close(done) }
 }
 
 // irischaosBinary is $IRISCHAOS_BIN, else bin/irischaos of the source tree

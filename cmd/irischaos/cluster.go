@@ -3,11 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/irischaos/irischaos/internal/lab/localcluster"
 	"github.com/irischaos/irischaos/internal/lab/localcluster/state"
@@ -36,6 +38,10 @@ Nodes can be powered off and on, restarted, deleted and partitioned (the local
 	cmd.PersistentFlags().StringVar(&name, "name", localcluster.DefaultName, "cluster name")
 
 	var o localcluster.Options
+	// The flags up shares with the supervisor it starts, spelled once here
+	// and passed on as they were given.
+	shared := pflag.NewFlagSet("cluster up", pflag.ContinueOnError)
+	upFlags(shared, &o)
 	up := &cobra.Command{
 		Use:   "up",
 		Short: "Create the cluster and return once every node is Ready (a supervisor keeps running in the background)",
@@ -45,22 +51,23 @@ Nodes can be powered off and on, restarted, deleted and partitioned (the local
   irischaos cluster up --timings upstream     # Kubernetes' default failure detection (pods leave a lost node after ~6 minutes)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			exe, err := os.Executable()
+			if err != nil {
+				return withCode(exitUnknown, fmt.Errorf("finding the irischaos binary to run the cluster supervisor: %w", err))
+			}
 			o.Name = name
-			if err := localcluster.Up(a.ctx, o, os.Stdout); err != nil {
+			o.Supervisor = superviseCommand(exe, name, shared)
+			if err := localcluster.Up(a.ctx, o, cmd.OutOrStdout()); err != nil {
 				return withCode(exitUnknown, err)
 			}
 			return nil
 		},
 	}
-	up.Flags().IntVar(&o.Nodes, "nodes", 3, "number of nodes (zones zone-a, zone-b, ...)")
-	up.Flags().StringVar(&o.Cloud, "cloud", localcluster.CloudLocal, "what powers the nodes: local or aws-emulator")
-	up.Flags().BoolVar(&o.Ceph, "ceph", false, "run Ceph in the cluster: a monitor and manager on the host, one BlueStore OSD per node (inside the node), pool rbd with one copy per node up to 3")
-	up.Flags().StringVar(&o.Timings, "timings", "fast", "node failure detection: fast (node lost after 20 s, pods evicted 20 s later) or upstream (Kubernetes' defaults: 50 s, then 300 s)")
-	up.Flags().StringVar(&o.ToolsDir, "tools-dir", "", "the repository's tools/ directory (to build Kubernetes and etcd); found from the working directory when empty")
+	up.Flags().AddFlagSet(shared)
 
 	var so localcluster.Options
 	supervise := &cobra.Command{
-		Use:    "supervise",
+		Use:    superviseUse,
 		Short:  "Run the cluster in the foreground (what `up` starts in the background)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
@@ -75,17 +82,13 @@ Nodes can be powered off and on, restarted, deleted and partitioned (the local
 				return err
 			}
 			defer pf.Close()
-			if err := localcluster.Supervise(a.ctx, so, teeWriter{os.Stdout, pf}); err != nil {
+			if err := localcluster.Supervise(a.ctx, so, io.MultiWriter(cmd.OutOrStdout(), pf)); err != nil {
 				return withCode(exitUnknown, err)
 			}
 			return nil
 		},
 	}
-	supervise.Flags().IntVar(&so.Nodes, "nodes", 3, "number of nodes")
-	supervise.Flags().StringVar(&so.Cloud, "cloud", localcluster.CloudLocal, "local or aws-emulator")
-	supervise.Flags().StringVar(&so.Timings, "timings", "fast", "fast or upstream")
-	supervise.Flags().BoolVar(&so.Ceph, "ceph", false, "run Ceph")
-	supervise.Flags().StringVar(&so.ToolsDir, "tools-dir", "", "the repository's tools/ directory")
+	upFlags(supervise.Flags(), &so)
 
 	var all bool
 	down := &cobra.Command{
@@ -177,11 +180,24 @@ Nodes can be powered off and on, restarted, deleted and partitioned (the local
 	return cmd
 }
 
-type teeWriter struct{ a, b *os.File }
+// superviseUse names the hidden command `up` starts as the supervisor.
+const superviseUse = "supervise"
 
-func (t teeWriter) Write(p []byte) (int, error) {
-	t.a.Write(p)
-	return t.b.Write(p)
+// upFlags binds the flags of `cluster up`, which its supervisor takes too.
+func upFlags(fs *pflag.FlagSet, o *localcluster.Options) {
+	fs.IntVar(&o.Nodes, "nodes", 3, "number of nodes (zones zone-a, zone-b, ...)")
+	fs.StringVar(&o.Cloud, "cloud", localcluster.CloudLocal, "what powers the nodes: local or aws-emulator")
+	fs.BoolVar(&o.Ceph, "ceph", false, "run Ceph in the cluster: a monitor and manager on the host, one BlueStore OSD per node (inside the node), pool rbd with one copy per node up to 3")
+	fs.StringVar(&o.Timings, "timings", "fast", "node failure detection: fast (node lost after 20 s, pods evicted 20 s later) or upstream (Kubernetes' defaults: 50 s, then 300 s)")
+	fs.StringVar(&o.ToolsDir, "tools-dir", "", "the repository's tools/ directory (to build Kubernetes and etcd); found from the working directory when empty")
+}
+
+// superviseCommand is the supervisor's command line: exe's hidden
+// `cluster supervise` with every flag of shared as it was parsed.
+func superviseCommand(exe, name string, shared *pflag.FlagSet) []string {
+	args := []string{exe, "cluster", superviseUse, "--name", name}
+	shared.VisitAll(func(f *pflag.Flag) { args = append(args, "--"+f.Name+"="+f.Value.String()) })
+	return args
 }
 
 func printStatus(st *localcluster.Status) {

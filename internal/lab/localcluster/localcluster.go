@@ -38,9 +38,11 @@ type Options struct {
 	Cloud    string
 	ToolsDir string // repository tools/ directory, for building binaries
 	BinDir   string // where the image binaries (iris, iris-main, pause) are; see image.Options
-	// Exe is the irischaos binary Up re-executes as the supervisor;
-	// default os.Executable().
-	Exe string
+	// Supervisor is the command line (program first) that runs Supervise
+	// with these Options in the foreground; Up starts it detached. The
+	// command that owns the flags builds it (cmd/irischaos: `irischaos
+	// cluster supervise ...`), so this package never spells a CLI flag.
+	Supervisor []string
 	// Timings: the control plane's failure detection, "fast" (default) or
 	// "upstream" (Kubernetes' defaults); see controlplane.Timings.
 	Timings string

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -33,6 +32,9 @@ func Up(ctx context.Context, o Options, progress io.Writer) error {
 	if err := o.defaults(); err != nil {
 		return err
 	}
+	if len(o.Supervisor) == 0 {
+		return errors.New("cluster up: no supervisor command line given (Options.Supervisor; `irischaos cluster up` sets it)")
+	}
 	l := state.For(o.Name)
 	if Exists(o.Name) {
 		return fmt.Errorf("cluster %q exists already (kubeconfig %s): use it, or remove it with `irischaos cluster down --name %s`", o.Name, l.Kubeconfig(), o.Name)
@@ -51,22 +53,11 @@ func Up(ctx context.Context, o Options, progress io.Writer) error {
 	if _, err := binaries.Ensure(ctx, binaries.Options{ToolsDir: o.ToolsDir, Progress: progress}); err != nil {
 		return err
 	}
-	exe := o.Exe
-	if exe == "" {
-		var err error
-		if exe, err = os.Executable(); err != nil {
-			return err
-		}
-	}
 	if err := os.MkdirAll(l.Dir, 0o755); err != nil {
 		return err
 	}
 	for _, f := range []string{l.Ready(), l.Failed(), l.Progress()} {
 		os.Remove(f)
-	}
-	args := []string{"cluster", "supervise", "--name", o.Name, "--nodes", strconv.Itoa(o.Nodes), "--cloud", o.Cloud, "--timings", o.Timings, "--ceph=" + strconv.FormatBool(o.Ceph)}
-	if o.ToolsDir != "" {
-		args = append(args, "--tools-dir", o.ToolsDir)
 	}
 	logf, err := os.OpenFile(l.Log("supervisor"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -77,12 +68,12 @@ func Up(ctx context.Context, o Options, progress io.Writer) error {
 			return err
 		}
 	}
-	cmd := exec.Command(exe, args...)
+	cmd := exec.Command(o.Supervisor[0], o.Supervisor[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return fmt.Errorf("starting the cluster supervisor (%s): %w", exe, err)
+		return fmt.Errorf("starting the cluster supervisor (%s): %w", strings.Join(o.Supervisor, " "), err)
 	}
 	logf.Close()
 	st, _ := state.StartTime(cmd.Process.Pid)
