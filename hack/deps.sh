@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install what the embedded local cluster needs, idempotently and fast when
 # everything is there: Debian packages (containerd, runc, CNI plugins, static
-# busybox, iproute2, iptables, util-linux) and the cached Kubernetes v1.36.3
+# busybox, iproute2, iptables, util-linux; and what the report tests prove
+# the reports with: xmllint, chromium, poppler-utils, prometheus and
+# prometheus-pushgateway) and the cached Kubernetes v1.36.3
 # and etcd v3.6.8 binaries, built from the tools modules in tools/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,12 +22,17 @@ for p in bridge host-local loopback; do
 	[ -x "/usr/lib/cni/$p" ] || need+=("cni-$p")
 done
 [ -x /bin/busybox ] || need+=(busybox)
+# The reports' real consumers (pkg/report, pkg/metrics tests): JUnit schema,
+# browser and PDF, Prometheus and Pushgateway.
+for b in xmllint chromium pdftotext pdfinfo prometheus prometheus-pushgateway; do
+	command -v "$b" >/dev/null 2>&1 || need+=("$b")
+done
 if [ ${#need[@]} -gt 0 ]; then
 	echo "deps: missing ${need[*]}; installing Debian packages"
 	SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-		containerd runc containernetworking-plugins busybox-static iproute2 iptables util-linux
+		containerd runc containernetworking-plugins busybox-static iproute2 iptables util-linux libxml2-utils chromium poppler-utils prometheus prometheus-pushgateway
 else
 	echo "deps: host packages present (containerd $(containerd --version 2>/dev/null | awk '{print $3}'), runc, CNI plugins, busybox)"
 fi

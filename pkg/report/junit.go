@@ -9,8 +9,14 @@ import (
 	"github.com/irischaos/irischaos/pkg/checker"
 )
 
-// JUnit XML as CI systems read it: one testsuite per scenario, one testcase
-// per iteration; a failed verdict is a <failure>, an unknown one an <error>.
+// JUnit XML as CI systems read it (the shape of Jenkins' junit-10.xsd, which
+// GitLab reads too; testdata/junit.xsd is the schema the tests hold it to):
+// one testsuite per scenario, one testcase per iteration; a failed verdict is
+// a <failure>, an unknown one an <error>, each with a message that gives RTO
+// and RPO against their budgets. The iteration's history is attached the two
+// ways CI systems look for: a testcase property "attachment" and a
+// [[ATTACHMENT|path]] line in system-out (Jenkins' junit-attachments, GitLab).
+// Paths are relative to the run directory, where junit.xml is.
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
 	Name     string       `xml:"name,attr"`
@@ -38,12 +44,13 @@ type junitProperty struct {
 }
 
 type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitProblem `xml:"failure,omitempty"`
-	Error     *junitProblem `xml:"error,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
+	Name       string          `xml:"name,attr"`
+	Classname  string          `xml:"classname,attr"`
+	Time       string          `xml:"time,attr"`
+	Properties []junitProperty `xml:"properties>property,omitempty"`
+	Failure    *junitProblem   `xml:"failure,omitempty"`
+	Error      *junitProblem   `xml:"error,omitempty"`
+	SystemOut  string          `xml:"system-out,omitempty"`
 }
 
 type junitProblem struct {
@@ -71,6 +78,10 @@ func RenderJUnit(w io.Writer, run Run) error {
 				Classname: "irischaos." + r.Scenario,
 				SystemOut: caseSummary(it),
 			}
+			if it.History != "" {
+				c.Properties = []junitProperty{{"attachment", it.History}}
+				c.SystemOut += "\n[[ATTACHMENT|" + it.History + "]]"
+			}
 			t := 0.0
 			if !it.Started.IsZero() && !it.Finished.IsZero() {
 				t = it.Finished.Sub(it.Started).Seconds()
@@ -84,21 +95,14 @@ func RenderJUnit(w io.Writer, run Run) error {
 			if it.Error != "" {
 				reasons = "error: " + it.Error + "\n" + reasons
 			}
-			first := ""
-			if len(it.Result.Reasons) > 0 {
-				first = it.Result.Reasons[0]
-			}
 			switch it.Result.Verdict {
 			case checker.Pass:
 			case checker.Fail:
 				s.Failures++
-				c.Failure = &junitProblem{Message: first, Type: "fail", Text: reasons}
+				c.Failure = &junitProblem{Message: problemMessage(it), Type: "fail", Text: reasons}
 			default:
 				s.Errors++
-				if it.Error != "" {
-					first = it.Error
-				}
-				c.Error = &junitProblem{Message: first, Type: "unknown", Text: reasons}
+				c.Error = &junitProblem{Message: problemMessage(it), Type: "unknown", Text: reasons}
 			}
 			s.Cases = append(s.Cases, c)
 		}
@@ -134,4 +138,34 @@ func caseSummary(it Iteration) string {
 		s += "; history " + it.History
 	}
 	return s
+}
+
+// problemMessage is a failure's or error's one line: the verdict, RTO and RPO
+// against their budgets, lost writes, then why (the harness's error or the
+// checker's first reason that is not a note).
+func problemMessage(it Iteration) string {
+	r := it.Result
+	rtoBudget := "none"
+	if r.Budgets.RTOSeconds != nil {
+		rtoBudget = sec(*r.Budgets.RTOSeconds)
+	}
+	rto := secp(r.RTOSeconds)
+	if r.RTOSeconds == nil && r.RTOAtLeastSeconds != nil {
+		rto = "unknown (at least " + sec(*r.RTOAtLeastSeconds) + ")"
+	}
+	m := fmt.Sprintf("%s: RTO %s (budget %s), RPO %s (budget %s), %d lost acknowledged write(s)",
+		strings.ToUpper(string(checker.Combine(r.Verdict))), rto, rtoBudget, secp(r.RPOSeconds), sec(r.Budgets.RPOSeconds), r.LostAcked)
+	why := it.Error
+	if why == "" {
+		for _, s := range r.Reasons {
+			if !strings.HasPrefix(s, "note:") {
+				why = s
+				break
+			}
+		}
+	}
+	if why != "" {
+		m += ": " + why
+	}
+	return m
 }
