@@ -22,10 +22,12 @@ func init() {
 			output               string
 		)
 		cmd := &cobra.Command{
-			Use:   "analyze HISTORY_FILE|ITERATION_DIR",
+			Use:   "analyze HISTORY_FILE|ITERATION_DIR|-",
 			Short: "Run the checker on a saved history: RTO, RPO, lost writes, anomalies, verdict",
 			Long: `analyze reads a history (JSONL, see docs/history.md) and computes RTO, RPO,
 lost acknowledged writes and consistency anomalies, and gives a verdict.
+"-" reads the history from standard input. The history is streamed: a
+day-long soak's millions of writes are judged in seconds and little memory.
 
 Budgets come from the history's meta record (written by irischaos run) unless
 given as flags; without either, RTO is reported but not judged and the RPO
@@ -35,19 +37,30 @@ Exit codes: 0 pass, 1 fail, 2 unknown (e.g. no read-back, no recovery seen)
 or error.`,
 			Example: `  irischaos analyze reports/20261127T101500Z-local/pod/1/history.jsonl
   irischaos analyze reports/20261127T101500Z-local/pod/1
-  irischaos analyze history.jsonl --rto-budget 45s --rpo-budget 2s -o json`,
+  irischaos analyze history.jsonl --rto-budget 45s --rpo-budget 2s -o json
+  gunzip -c history.jsonl.gz | irischaos analyze -`,
 			Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				path := args[0]
-				if st, err := os.Stat(path); err == nil && st.IsDir() {
+				if st, err := os.Stat(path); err == nil && st.IsDir() && path != "-" {
 					// An iteration directory of a run: its history.
 					path = rundir.HistoryIn(path)
 				}
-				recs, err := history.ReadFile(path)
+				ev := checker.NewEvidence()
+				add := func(line int, r *history.Record) error { ev.Add(line, r); return nil }
+				var err error
+				if path == "-" {
+					path = "standard input"
+					if err = history.Scan(cmd.InOrStdin(), add); err != nil {
+						err = fmt.Errorf("%s: %w", path, err)
+					}
+				} else {
+					err = history.ScanFile(path, add)
+				}
 				if err != nil {
 					return withCode(exitUnknown, err)
 				}
-				b, err := checker.BudgetsFromMeta(recs)
+				b, err := ev.Budgets()
 				if err != nil {
 					return withCode(exitUnknown, fmt.Errorf("%s: %w (override it with --rto-budget/--rpo-budget)", path, err))
 				}
@@ -60,8 +73,8 @@ or error.`,
 				if b.RTO < 0 || b.RPO < 0 {
 					return withCode(exitUnknown, fmt.Errorf("budgets must not be negative (rto %s, rpo %s)", b.RTO, b.RPO))
 				}
-				res := checker.Check(recs, b)
-				if err := writeResult(cmd.OutOrStdout(), res, history.MetaOf(recs), output); err != nil {
+				res := ev.Check(b)
+				if err := writeResult(cmd.OutOrStdout(), res, ev.Meta(), output); err != nil {
 					return withCode(exitUnknown, err)
 				}
 				return verdictError(res)

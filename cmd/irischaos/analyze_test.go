@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/history"
@@ -167,5 +172,44 @@ func TestReportCommand(t *testing.T) {
 	}
 	if _, code := runCLI(t, "verify", t.TempDir()); code != exitUnknown {
 		t.Errorf("verify of an empty dir: exit %d", code)
+	}
+}
+
+// TestAnalyzeStdin: "-" reads the history from standard input; errors name
+// it and the line.
+func TestAnalyzeStdin(t *testing.T) {
+	good, err := os.ReadFile(writeHistory(t, 5, "45s", true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, in string
+		code     int
+		out, err string
+	}{
+		{"a history on stdin", string(good), exitPass, "PASS", ""},
+		{"a bad line on stdin", string(good) + `{"kind":"op","Seq":1}` + "\n", exitUnknown, "", "standard input: line "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &app{kube: genericclioptions.NewConfigFlags(true), ctx: context.Background()}
+			root := newRoot(a)
+			var out bytes.Buffer
+			root.SetIn(strings.NewReader(tc.in))
+			root.SetOut(&out)
+			root.SetErr(&bytes.Buffer{})
+			root.SetArgs([]string{"analyze", "-"})
+			err := root.ExecuteContext(context.Background())
+			code := exitPass
+			var ee *exitError
+			if errors.As(err, &ee) {
+				code = ee.code
+			}
+			if code != tc.code || !strings.Contains(out.String(), tc.out) {
+				t.Errorf("exit %d (want %d), output:\n%s", code, tc.code, out.String())
+			}
+			if tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+				t.Errorf("error %v, want one containing %q", err, tc.err)
+			}
+		})
 	}
 }

@@ -7,8 +7,11 @@ import (
 // BudgetsFromMeta reads the budgets the runner recorded in the history's meta
 // records, starting from DefaultBudgets for what is absent.
 func BudgetsFromMeta(recs []history.Record) (Budgets, error) {
+	return budgetsFrom(history.MetaOf(recs))
+}
+
+func budgetsFrom(meta map[string]string) (Budgets, error) {
 	b := DefaultBudgets()
-	meta := history.MetaOf(recs)
 	if d, ok, err := history.MetaDuration(meta, history.MetaRTOBudget); err != nil {
 		return b, err
 	} else if ok {

@@ -9,16 +9,25 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/irischaos/irischaos/pkg/history"
 )
 
-// Check computes the result of one history against budgets.
+// Check computes the result of one history in memory against budgets.
 func Check(recs []history.Record, b Budgets) Result {
-	c := &check{b: b}
+	e := NewEvidence()
+	for i := range recs {
+		e.Add(i+1, &recs[i])
+	}
+	return e.Check(b)
+}
+
+// Check computes the result of the evidence against budgets. It reorders
+// the evidence's ops: call it once.
+func (e *Evidence) Check(b Budgets) Result {
+	c := &check{b: b, e: e}
 	c.res = Result{
 		Budgets:           budgetsJSON(b),
 		Reasons:           []string{},
@@ -27,111 +36,140 @@ func Check(recs []history.Record, b Budgets) Result {
 		InfoNotRecovered:  []int64{},
 		Unexpected:        []int64{},
 		UnexpectedMarkers: []string{},
+		UnknownMarkers:    []int64{},
 		FailedPresent:     []int64{},
 		Duplicates:        []int64{},
 		Suffix:            Suffix{Violations: []Violation{}},
 		Phases:            []Phase{},
 		Anomalies:         []Anomaly{},
+		Flags:             []Flag{},
 	}
-	c.run(recs)
+	c.run()
 	return c.res
 }
 
 type check struct {
 	b   Budgets
+	e   *Evidence
 	res Result
 
-	ops      []*history.Record // valid op records (pointers into the caller's slice, never written)
+	ops      []op // usable ops: sorted by seq, then by completion
 	fault    *history.Record
+	tf       int64 // t_fault, nanoseconds since the evidence's base
 	readback *history.Record
-	events   []history.Record
+	unknown  []int64 // sorted markers of unusable ops
 
-	unknown []string // reasons the verdict is unknown
-	failed  []string // reasons the verdict is fail
+	unknownWhy []string // reasons the verdict is unknown
+	failed     []string // reasons the verdict is fail
 
-	recovery time.Time // completion of the first ok write after the outage; zero if none
+	recovery    int64 // completion of the first ok write after the outage
+	hasRecovery bool
+	firstOKSeq  int64
+
+	rto, rpo       time.Duration // exact, when known
+	hasRTO, hasRPO bool
+	writeTimeout   time.Duration
 }
 
-func (c *check) run(recs []history.Record) {
-	c.split(recs)
+func (c *check) run() {
+	c.split()
 	c.res.ProbeResolutionSeconds = c.probeResolution()
+	c.matchReadback()
+	sortByDone(c.ops)
 	if c.fault != nil {
 		c.res.Fault = &Fault{Name: c.fault.Name, Target: c.fault.Target, T: c.fault.T.UTC(), EffectT: utc(c.fault.EffectT)}
-		c.rto()
-		c.phases()
-		c.afterRecovery()
+		if c.faultRel() {
+			c.outage()
+			c.phases()
+			c.afterRecovery()
+		}
+		c.flags()
 	}
-	c.rpo()
+	c.rpoCheck()
 	c.clock()
 	c.verdict()
 }
 
-// split sorts records by kind and rejects op records the definitions cannot
-// use (each one makes the verdict unknown: the history is not trustworthy).
-func (c *check) split(recs []history.Record) {
-	var faults []history.Record
-	seen := make(map[int64]bool, len(recs))
-	c.ops = make([]*history.Record, 0, len(recs))
-	var bad []string
-	for i := range recs {
-		r := &recs[i]
-		switch r.Kind {
-		case history.KindOp:
-			switch {
-			case r.Result != history.OK && r.Result != history.Fail && r.Result != history.Info:
-				bad = append(bad, fmt.Sprintf("record %d (seq %d) has result %q, want ok, fail or info", i+1, r.Seq, r.Result))
-				continue
-			case r.Invoke.IsZero() || r.Complete.IsZero():
-				bad = append(bad, fmt.Sprintf("record %d (seq %d) lacks its invoke or complete time", i+1, r.Seq))
-				continue
-			case r.Complete.Before(r.Invoke):
-				bad = append(bad, fmt.Sprintf("record %d (seq %d) completes before it was invoked", i+1, r.Seq))
-				continue
-			case seen[r.Seq]:
-				bad = append(bad, fmt.Sprintf("record %d: seq %d was already written by an earlier op; every write needs its own sequence number", i+1, r.Seq))
-				continue
+// split rejects what the definitions cannot use (each makes the verdict
+// unknown: the history is not trustworthy) and counts the writes.
+func (c *check) split() {
+	e := c.e
+	ops := e.ops
+	slices.SortStableFunc(ops, func(a, b op) int { return cmpInt(a.seq, b.seq) })
+	// A seq written twice: the later op is unusable.
+	kept := ops[:0]
+	for i := range ops {
+		if len(kept) > 0 && kept[len(kept)-1].seq == ops[i].seq {
+			o := ops[i]
+			e.badCount++
+			if len(e.bad) < showBad {
+				e.bad = append(e.bad, fmt.Sprintf("line %d: seq %d was already written by an earlier op; every write needs its own sequence number", o.line, o.seq))
 			}
-			seen[r.Seq] = true
-			c.ops = append(c.ops, r)
-			c.res.Writes.Total++
-			switch r.Result {
-			case history.OK:
-				c.res.Writes.OK++
-			case history.Fail:
-				c.res.Writes.Fail++
-			case history.Info:
-				c.res.Writes.Info++
-			}
-		case history.KindFault:
-			faults = append(faults, *r)
-		case history.KindReadback:
-			c.readback = r // the last one counts
-		case history.KindEvent:
-			c.events = append(c.events, *r)
+			e.unknownSeqs = append(e.unknownSeqs, o.seq)
+			continue
+		}
+		kept = append(kept, ops[i])
+	}
+	c.ops = kept
+	c.unknown = slices.Clone(e.unknownSeqs)
+	slices.Sort(c.unknown)
+	c.unknown = slices.Compact(c.unknown)
+	c.res.UnknownMarkers = append(c.res.UnknownMarkers, c.unknown...)
+	for i := range c.ops {
+		c.res.Writes.Total++
+		switch c.ops[i].res {
+		case resOK:
+			c.res.Writes.OK++
+		case resFail:
+			c.res.Writes.Fail++
+		case resInfo:
+			c.res.Writes.Info++
 		}
 	}
-	if len(bad) > 0 {
-		const show = 5
-		msg := fmt.Sprintf("%d op record(s) unusable: %s", len(bad), strings.Join(bad[:min(show, len(bad))], "; "))
-		if len(bad) > show {
-			msg += fmt.Sprintf("; and %d more", len(bad)-show)
+	if e.badCount > 0 {
+		msg := fmt.Sprintf("%d op record(s) unusable: %s", e.badCount, strings.Join(e.bad, "; "))
+		if e.badCount > len(e.bad) {
+			msg += fmt.Sprintf("; and %d more", e.badCount-len(e.bad))
 		}
-		c.unknown = append(c.unknown, msg)
+		msg += "; their markers are unknown, neither lost nor unexpected"
+		c.unknownWhy = append(c.unknownWhy, msg)
 	}
+	if e.unknownKinds > 0 {
+		c.unknownWhy = append(c.unknownWhy, fmt.Sprintf("%d record(s) of a kind this checker does not know (first: %q on line %d): what they say is not judged",
+			e.unknownKinds, e.firstUnknownKind, e.firstUnknownLine))
+	}
+	c.readback = e.readback
 	switch {
-	case len(faults) == 0:
-		c.unknown = append(c.unknown, "no fault record: there is no t_fault to measure RTO and RPO from")
-	case len(faults) > 1:
-		c.unknown = append(c.unknown, fmt.Sprintf("%d fault records; a history holds exactly one fault", len(faults)))
-	case faults[0].T.IsZero():
-		c.unknown = append(c.unknown, fmt.Sprintf("fault %q has no time t", faults[0].Name))
+	case len(e.faults) == 0:
+		c.unknownWhy = append(c.unknownWhy, "no fault record: there is no t_fault to measure RTO and RPO from")
+	case len(e.faults) > 1:
+		c.unknownWhy = append(c.unknownWhy, fmt.Sprintf("%d fault records; a history holds exactly one fault", len(e.faults)))
+	case e.faults[0].T.IsZero():
+		c.unknownWhy = append(c.unknownWhy, fmt.Sprintf("fault %q has no time t", e.faults[0].Name))
 	default:
-		f := faults[0]
-		c.fault = &f
+		c.fault = &e.faults[0]
 	}
 	if len(c.ops) == 0 {
-		c.unknown = append(c.unknown, "no writes in the history: the workload recorded nothing")
+		c.unknownWhy = append(c.unknownWhy, "no writes in the history: the workload recorded nothing")
 	}
+	if d, ok, err := history.MetaDuration(e.meta, history.MetaWriteTimeout); err == nil && ok && d > 0 {
+		c.writeTimeout = d
+	}
+}
+
+// faultRel places t_fault on the ops' time line; false (verdict unknown)
+// when it is too far from the writes for any duration to be measured.
+func (c *check) faultRel() bool {
+	if !c.e.hasBase {
+		c.e.base, c.e.hasBase = c.fault.T, true
+	}
+	tf, ok := c.e.rel(c.fault.T)
+	if !ok {
+		c.unknownWhy = append(c.unknownWhy, fmt.Sprintf("the fault's time %s is too far from the writes' times for RTO or RPO to be measured (an absurd clock)", c.fault.T.UTC().Format(time.RFC3339Nano)))
+		return false
+	}
+	c.tf = tf
+	return true
 }
 
 // probeResolution is the median gap between consecutive write invocations.
@@ -139,14 +177,14 @@ func (c *check) probeResolution() *float64 {
 	if len(c.ops) < 2 {
 		return nil
 	}
-	inv := make([]time.Time, len(c.ops))
-	for i, o := range c.ops {
-		inv[i] = o.Invoke
+	inv := make([]int64, len(c.ops))
+	for i := range c.ops {
+		inv[i] = c.ops[i].inv
 	}
-	slices.SortFunc(inv, time.Time.Compare)
-	gaps := make([]time.Duration, 0, len(inv)-1)
+	slices.Sort(inv)
+	gaps := make([]int64, 0, len(inv)-1)
 	for i := 1; i < len(inv); i++ {
-		gaps = append(gaps, inv[i].Sub(inv[i-1]))
+		gaps = append(gaps, inv[i]-inv[i-1])
 	}
 	slices.Sort(gaps)
 	n := len(gaps)
@@ -154,169 +192,211 @@ func (c *check) probeResolution() *float64 {
 	if n%2 == 0 {
 		med = (gaps[n/2-1] + gaps[n/2]) / 2
 	}
-	return secs(med)
+	return secs(time.Duration(med))
 }
 
-// rto finds the outage and the recovery. The outage starts at the completion
-// of the first non-ok write completing at or after t_fault. Recovery is the
-// first ok write invoked at or after that instant (earliest completion):
-// writes already in flight on other streams when the outage began prove
-// nothing about recovery.
-func (c *check) rto() {
-	tf := c.fault.T
-	// Pointers, not copies: a record is large and histories can hold millions.
-	byComplete := slices.Clone(c.ops)
-	sort.SliceStable(byComplete, func(i, j int) bool { return byComplete[i].Complete.Before(byComplete[j].Complete) })
-
-	var first *history.Record
-	for _, o := range byComplete {
-		if o.Result != history.OK && !o.Complete.Before(tf) {
-			first = o
-			break
-		}
-	}
-	if first == nil {
-		// No failed write: RTO 0, provided the database was seen serving
-		// writes after the fault at all.
-		for _, o := range c.ops {
-			if o.Result == history.OK && !o.Invoke.Before(tf) {
-				c.res.NoInterruption = true
-				c.res.RTOSeconds = secs(0)
-				return
-			}
-		}
-		c.unknown = append(c.unknown, "no write was invoked after the fault, so the history cannot tell whether the database stayed available")
-		return
-	}
-	out := &Outage{Start: first.Complete.UTC(), StartSeq: first.Seq}
-	c.res.Outage = out
-	var lastOK, firstOK *history.Record
-	for _, o := range byComplete {
-		if o.Result != history.OK {
-			continue
-		}
-		if !o.Complete.After(first.Complete) {
-			lastOK = o
-		}
-		if firstOK == nil && !o.Invoke.Before(first.Complete) {
-			firstOK = o
-		}
-	}
-	if lastOK != nil {
-		t := lastOK.Complete.UTC()
-		out.LastOKBefore = &t
-	}
-	if firstOK == nil {
-		last := byComplete[len(byComplete)-1].Complete
-		c.res.RTOAtLeastSeconds = secs(last.Sub(tf))
-		msg := fmt.Sprintf("no acknowledged write after the outage began at %s (seq %d): the database was not seen recovering; RTO is at least %s",
-			fmtT(first.Complete), first.Seq, fmtD(last.Sub(tf)))
-		if c.b.RTO > 0 && last.Sub(tf) > c.b.RTO {
-			msg += fmt.Sprintf(", already over the %s budget", fmtD(c.b.RTO))
-		}
-		c.unknown = append(c.unknown, msg)
-		return
-	}
-	c.recovery = firstOK.Complete
-	t := firstOK.Complete.UTC()
-	out.FirstOKAfter = &t
-	out.FirstOKAfterSeq = firstOK.Seq
-	if lastOK != nil {
-		out.ObservedSeconds = secs(firstOK.Complete.Sub(lastOK.Complete))
-	}
-	c.res.RTOSeconds = secs(firstOK.Complete.Sub(tf))
-}
-
-// rpo compares the acknowledged writes with the last read-back.
-func (c *check) rpo() {
-	if c.readback == nil {
-		c.unknown = append(c.unknown, "no read-back: lost writes and RPO cannot be known")
-		return
-	}
+// matchReadback counts how often each op's seq was read back (ops sorted by
+// seq) and finds the seqs read back that no op wrote, and duplicates.
+func (c *check) matchReadback() {
 	rb := c.readback
-	c.res.Readback = &Readback{T: rb.T.UTC(), Markers: len(rb.Seqs) + len(rb.Extra)}
-	count := make(map[int64]int, len(rb.Seqs))
-	for _, s := range rb.Seqs {
-		count[s]++
+	if rb == nil {
+		return
 	}
-	written := make(map[int64]bool, len(c.ops))
-	for _, o := range c.ops {
-		written[o.Seq] = true
-	}
-
-	var lost []*history.Record
-	for _, o := range c.ops {
-		switch o.Result {
-		case history.OK:
-			if count[o.Seq] == 0 {
-				lost = append(lost, o)
-			}
-		case history.Info:
-			if count[o.Seq] > 0 {
-				c.res.InfoRecovered = append(c.res.InfoRecovered, o.Seq)
-			} else {
-				c.res.InfoNotRecovered = append(c.res.InfoNotRecovered, o.Seq)
-			}
-		case history.Fail:
-			if count[o.Seq] > 0 {
-				c.res.FailedPresent = append(c.res.FailedPresent, o.Seq)
-			}
+	got := slices.Clone(rb.Seqs)
+	slices.Sort(got)
+	i := 0
+	for k := 0; k < len(got); {
+		s := got[k]
+		n := 1
+		for k+n < len(got) && got[k+n] == s {
+			n++
 		}
-	}
-	for s, n := range count {
-		if !written[s] {
-			c.res.Unexpected = append(c.res.Unexpected, s)
+		k += n
+		for i < len(c.ops) && c.ops[i].seq < s {
+			i++
+		}
+		if c.isUnknown(s) {
+			continue
 		}
 		if n > 1 {
 			c.res.Duplicates = append(c.res.Duplicates, s)
 		}
+		if i < len(c.ops) && c.ops[i].seq == s {
+			c.ops[i].found = uint8(min(n, 2))
+			continue
+		}
+		if c.e.unidentified > 0 {
+			c.res.UnknownMarkers = append(c.res.UnknownMarkers, s)
+			continue
+		}
+		c.res.Unexpected = append(c.res.Unexpected, s)
+	}
+	slices.Sort(c.res.UnknownMarkers)
+	if c.e.unidentified > 0 && len(c.res.UnknownMarkers) > len(c.unknown) {
+		c.unknownWhy = append(c.unknownWhy, fmt.Sprintf("%d unusable op(s) name no marker, so the %d seq(s) read back that no usable op wrote are unknown, not unexpected",
+			c.e.unidentified, len(c.res.UnknownMarkers)-len(c.unknown)))
+	}
+}
+
+func (c *check) isUnknown(s int64) bool {
+	_, ok := slices.BinarySearch(c.unknown, s)
+	return ok
+}
+
+// outage applies the outage definition (findOutage) and derives RTO.
+func (c *check) outage() {
+	o := findOutage(c.ops, c.tf, int64(c.writeTimeout))
+	if o.hung > 0 {
+		c.info(fmt.Sprintf("note: %d write(s) took longer than the workload's %s write timeout; each counts as unavailable from its invoke plus the timeout", o.hung, c.writeTimeout))
+	}
+	if o.isolated > 0 {
+		c.res.IsolatedNonOK = o.isolated
+		c.info(fmt.Sprintf("note: %d write(s) that did not succeed after the fault are not the outage: a write sent after each was acknowledged before it gave up (the database was serving)", o.isolated))
+	}
+	if o.start < 0 {
+		if o.okAfterFault {
+			c.res.NoInterruption = true
+			c.setRTO(0)
+			return
+		}
+		c.unknownWhy = append(c.unknownWhy, "no write was invoked after the fault, so the history cannot tell whether the database stayed available")
+		return
+	}
+	first := c.ops[o.start]
+	out := &Outage{Start: c.e.abs(o.startAt), StartSeq: first.seq}
+	c.res.Outage = out
+	lastOK := -1
+	for i := range c.ops {
+		if c.ops[i].res == resOK && c.ops[i].done <= o.startAt {
+			lastOK = i
+		}
+	}
+	if lastOK >= 0 {
+		t := c.e.abs(c.ops[lastOK].done)
+		out.LastOKBefore = &t
+	}
+	if o.recovery < 0 {
+		last := c.ops[len(c.ops)-1].done
+		if d, ok := sub(last, c.tf); ok {
+			c.res.RTOAtLeastSeconds = secs(time.Duration(d))
+			msg := fmt.Sprintf("no acknowledged write after the outage began at %s (seq %d): the database was not seen recovering; RTO is at least %s",
+				fmtT(c.e.abs(o.startAt)), first.seq, fmtD(time.Duration(d)))
+			if c.b.RTO > 0 && time.Duration(d) > c.b.RTO {
+				msg += fmt.Sprintf(", already over the %s budget", fmtD(c.b.RTO))
+			}
+			c.unknownWhy = append(c.unknownWhy, msg)
+		} else {
+			c.unknownWhy = append(c.unknownWhy, "no acknowledged write after the outage began, and its length does not fit in a duration")
+		}
+		return
+	}
+	rec := c.ops[o.recovery]
+	c.recovery, c.hasRecovery, c.firstOKSeq = rec.done, true, rec.seq
+	t := c.e.abs(rec.done)
+	out.FirstOKAfter = &t
+	out.FirstOKAfterSeq = rec.seq
+	if lastOK >= 0 {
+		out.ObservedSeconds = secs(time.Duration(rec.done - c.ops[lastOK].done))
+	}
+	d, ok := sub(rec.done, c.tf)
+	if !ok {
+		c.unknownWhy = append(c.unknownWhy, "RTO does not fit in a duration (an absurd clock)")
+		return
+	}
+	c.setRTO(time.Duration(d))
+}
+
+func (c *check) setRTO(d time.Duration) {
+	c.rto, c.hasRTO = d, true
+	c.res.RTOSeconds = secs(d)
+}
+
+// rpoCheck compares the acknowledged writes with the last read-back.
+func (c *check) rpoCheck() {
+	if c.readback == nil {
+		c.unknownWhy = append(c.unknownWhy, "no read-back: lost writes and RPO cannot be known")
+		return
+	}
+	rb := c.readback
+	c.res.Readback = &Readback{T: rb.T.UTC(), Markers: len(rb.Seqs) + len(rb.Extra)}
+	oldest := -1
+	for i := range c.ops {
+		o := &c.ops[i]
+		if c.isUnknown(o.seq) {
+			continue
+		}
+		switch o.res {
+		case resOK:
+			if o.found == 0 {
+				c.res.LostSeqs = append(c.res.LostSeqs, o.seq)
+				if oldest < 0 || o.done < c.ops[oldest].done {
+					oldest = i
+				}
+			}
+		case resInfo:
+			if o.found > 0 {
+				c.res.InfoRecovered = append(c.res.InfoRecovered, o.seq)
+			} else {
+				c.res.InfoNotRecovered = append(c.res.InfoNotRecovered, o.seq)
+			}
+		case resFail:
+			if o.found > 0 {
+				c.res.FailedPresent = append(c.res.FailedPresent, o.seq)
+			}
+		}
 	}
 	c.res.UnexpectedMarkers = append(c.res.UnexpectedMarkers, rb.Extra...)
-	for _, l := range lost {
-		c.res.LostSeqs = append(c.res.LostSeqs, l.Seq)
-	}
 	for _, s := range [][]int64{c.res.LostSeqs, c.res.InfoRecovered, c.res.InfoNotRecovered, c.res.FailedPresent, c.res.Unexpected, c.res.Duplicates} {
 		slices.Sort(s)
 	}
-	c.res.LostAcked = len(lost)
+	c.res.LostAcked = len(c.res.LostSeqs)
 
-	if c.fault != nil {
+	if c.fault != nil && c.hasTF() {
 		rpo := time.Duration(0)
-		for _, l := range lost {
-			if d := c.fault.T.Sub(l.Complete); d > rpo {
-				rpo = d
+		if oldest >= 0 {
+			d, ok := sub(c.tf, c.ops[oldest].done)
+			if !ok {
+				c.unknownWhy = append(c.unknownWhy, "RPO does not fit in a duration (an absurd clock)")
+				rpo = -1
+			} else if d > 0 {
+				rpo = time.Duration(d)
 			}
 		}
-		c.res.RPOSeconds = secs(rpo)
+		if rpo >= 0 {
+			c.rpo, c.hasRPO = rpo, true
+			c.res.RPOSeconds = secs(rpo)
+		}
 	}
-	c.suffix(count)
+	c.suffix()
 	c.anomalies()
+}
+
+func (c *check) hasTF() bool {
+	_, ok := c.e.rel(c.fault.T)
+	return ok
 }
 
 // suffix runs the suffix test over the acknowledged writes completed before
 // the first ok write after the outage (all of them when there was no outage
 // or no recovery). Writes acknowledged after recovery take no part, but if
 // one of them is lost that is an anomaly of its own.
-func (c *check) suffix(count map[int64]int) {
-	inScope := func(o *history.Record) bool {
-		return c.recovery.IsZero() || o.Complete.Before(c.recovery)
-	}
-	var survivors, lostIn []int64
-	var lostAfter []int64
-	for _, o := range c.ops {
-		if o.Result != history.OK {
+func (c *check) suffix() {
+	var survivors, lostIn, lostAfter []int64
+	for i := range c.ops {
+		o := &c.ops[i]
+		if o.res != resOK || c.isUnknown(o.seq) {
 			continue
 		}
-		if !inScope(o) {
-			if count[o.Seq] == 0 {
-				lostAfter = append(lostAfter, o.Seq)
+		if c.hasRecovery && o.done >= c.recovery {
+			if o.found == 0 {
+				lostAfter = append(lostAfter, o.seq)
 			}
 			continue
 		}
-		if count[o.Seq] == 0 {
-			lostIn = append(lostIn, o.Seq)
+		if o.found == 0 {
+			lostIn = append(lostIn, o.seq)
 		} else {
-			survivors = append(survivors, o.Seq)
+			survivors = append(survivors, o.seq)
 		}
 	}
 	slices.Sort(survivors)
@@ -393,7 +473,7 @@ func (c *check) phases() {
 		*p = Phase{Name: name, Seen: true, T: t.UTC(), Target: target, Detail: detail}
 	}
 	set(PhaseFaultIssued, tf, c.fault.Target, c.fault.Name)
-	for _, e := range c.events {
+	for _, e := range c.e.events {
 		if e.Phase == "" || e.T.Before(tf) {
 			continue
 		}
@@ -411,8 +491,8 @@ func (c *check) phases() {
 		p := &ph[idx[PhaseEffectConfirmed]]
 		*p = Phase{Name: PhaseEffectConfirmed, Seen: true, T: c.fault.EffectT.UTC(), Target: c.fault.Target, Detail: "confirmed by the nemesis"}
 	}
-	if !c.recovery.IsZero() {
-		set(PhaseFirstAckWrite, c.recovery, "", fmt.Sprintf("seq %d", c.res.Outage.FirstOKAfterSeq))
+	if c.hasRecovery {
+		set(PhaseFirstAckWrite, c.e.abs(c.recovery), "", fmt.Sprintf("seq %d", c.firstOKSeq))
 	}
 	latest := tf
 	for i := range ph {
@@ -440,33 +520,72 @@ func (c *check) phases() {
 // the writes saw a blip before the fault took hold and RTO would measure the
 // wrong thing: the verdict is then unknown.
 func (c *check) afterRecovery() {
-	if c.recovery.IsZero() {
+	if !c.hasRecovery {
 		return
 	}
-	var first *history.Record
-	for _, o := range c.ops {
-		if o.Result != history.OK && o.Complete.After(c.recovery) {
+	first := -1
+	for i := range c.ops {
+		o := &c.ops[i]
+		if o.res != resOK && o.done > c.recovery {
 			c.res.Outage.NonOKAfterRecovery++
-			if first == nil || o.Complete.Before(first.Complete) {
-				first = o
+			if first < 0 {
+				first = i // ops are sorted by completion
 			}
 		}
 	}
-	if first != nil {
+	if first >= 0 {
 		c.info(fmt.Sprintf("note: %d write(s) did not succeed after recovery (first: seq %d at %s); RTO covers the first outage only",
-			c.res.Outage.NonOKAfterRecovery, first.Seq, fmtT(first.Complete)))
+			c.res.Outage.NonOKAfterRecovery, c.ops[first].seq, fmtT(c.e.abs(c.ops[first].done))))
 	}
+	rec := c.e.abs(c.recovery)
 	for _, p := range c.res.Phases {
-		if p.Name == PhaseEffectConfirmed && p.Seen && p.T.After(c.recovery) {
-			c.unknown = append(c.unknown, fmt.Sprintf("the fault's effect was confirmed at %s, after the first acknowledged write following the outage (%s): the writes saw a blip before the fault took hold, so RTO cannot be trusted",
-				fmtT(p.T), fmtT(c.recovery)))
+		if p.Name == PhaseEffectConfirmed && p.Seen && p.T.After(rec) {
+			c.unknownWhy = append(c.unknownWhy, fmt.Sprintf("the fault's effect was confirmed at %s, after the first acknowledged write following the outage (%s): the writes saw a blip before the fault took hold, so RTO cannot be trusted",
+				fmtT(p.T), fmtT(rec)))
+		}
+	}
+}
+
+// flags: evidence that contradicts itself or is missing around the fault
+// is flagged in the result, never silently accepted.
+func (c *check) flags() {
+	f := c.fault
+	flag := func(kind, msg string, decides bool) {
+		c.res.Flags = append(c.res.Flags, Flag{Kind: kind, Message: msg})
+		if decides {
+			c.unknownWhy = append(c.unknownWhy, msg)
+		} else {
+			c.info("note: " + msg)
+		}
+	}
+	if !f.EffectT.IsZero() && f.EffectT.Before(f.T) {
+		flag(FlagEffectBeforeFault, fmt.Sprintf("the fault's effect is recorded as confirmed at %s, before the fault was injected at %s: the history contradicts itself",
+			fmtT(f.EffectT), fmtT(f.T)), true)
+	}
+	if rb := c.readback; rb != nil && rb.T.Before(f.T) {
+		flag(FlagReadbackBeforeFault, fmt.Sprintf("the read-back was taken at %s, before the fault at %s: it cannot show what the fault lost",
+			fmtT(rb.T), fmtT(f.T)), true)
+	}
+	confirmed := !f.EffectT.IsZero()
+	for _, e := range c.e.events {
+		if e.Phase == history.PhaseEffectConfirmed && !e.T.Before(f.T) {
+			confirmed = true
+		}
+	}
+	if !confirmed {
+		msg := "the fault's effect was never confirmed"
+		if c.res.NoInterruption {
+			flag(FlagEffectNotConfirmed, msg+", and no write was interrupted: nothing shows the fault took hold", true)
+		} else {
+			flag(FlagEffectNotConfirmed, msg+" (the writes' outage shows it took hold)", false)
 		}
 	}
 }
 
 func (c *check) verdict() {
 	r := &c.res
-	if rto, ok := r.RTO(); ok {
+	if c.hasRTO {
+		rto := c.rto
 		switch {
 		case r.NoInterruption:
 			c.info("no interruption observed: no write failed after the fault (RTO 0)")
@@ -478,10 +597,14 @@ func (c *check) verdict() {
 			c.info(fmt.Sprintf("RTO %s (no RTO budget: not judged)", fmtD(rto)))
 		}
 	}
-	if rpo, ok := r.RPO(); ok {
-		if rpo > c.b.RPO {
+	if c.hasRPO {
+		rpo := c.rpo
+		switch {
+		case rpo > c.b.RPO:
 			c.failed = append(c.failed, fmt.Sprintf("RPO %s exceeds the %s budget (%d acknowledged write(s) lost)", fmtD(rpo), fmtD(c.b.RPO), r.LostAcked))
-		} else {
+		case c.b.RPO == 0 && r.LostAcked > 0:
+			c.failed = append(c.failed, fmt.Sprintf("RPO budget 0: no acknowledged write may be lost, and %d were (RPO %s)", r.LostAcked, fmtD(rpo)))
+		default:
 			c.info(fmt.Sprintf("RPO %s within the %s budget (%d acknowledged write(s) lost)", fmtD(rpo), fmtD(c.b.RPO), r.LostAcked))
 		}
 	}
@@ -491,13 +614,13 @@ func (c *check) verdict() {
 	switch {
 	case len(c.failed) > 0:
 		r.Verdict = Fail
-	case len(c.unknown) > 0:
+	case len(c.unknownWhy) > 0:
 		r.Verdict = Unknown
 	default:
 		r.Verdict = Pass
 	}
 	// Reasons: what decided first, then the rest.
-	r.Reasons = append(append(append([]string{}, c.failed...), c.unknown...), r.Reasons...)
+	r.Reasons = append(append(append([]string{}, c.failed...), c.unknownWhy...), r.Reasons...)
 }
 
 // info records a reason that supports a pass; it is listed after the

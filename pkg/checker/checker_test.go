@@ -84,7 +84,7 @@ func TestCheck(t *testing.T) {
 		reason  string // a substring of some reason
 	}{{
 		name:    "no outage: RTO 0, no interruption",
-		hist:    new(h).run(1, 10, 0, history.OK).fault(0.45).readback(seqs(1, 10)...),
+		hist:    new(h).run(1, 10, 0, history.OK).faultEffect(0.45, 0.5).readback(seqs(1, 10)...),
 		verdict: Pass, reason: "no interruption observed",
 		check: func(t *testing.T, r Result) {
 			eqF(t, "rto", r.RTOSeconds, f(0))

@@ -38,8 +38,10 @@ func Combine(vs ...Verdict) Verdict {
 // at most the last 2 s of acknowledged writes may be lost.
 const DefaultRPOBudget = 2 * time.Second
 
-// Budgets a scenario must meet. RTO 0 means no RTO budget: RTO is measured
-// and reported but not judged. RPO is judged as given (0 = no loss allowed).
+// Budgets a scenario must meet, compared on exact durations. RTO 0 means no
+// RTO budget: RTO is measured and reported but not judged. RPO is judged as
+// given; RPO 0 means no acknowledged write may be lost (even one acknowledged
+// after the fault, whose own RPO contribution is 0).
 type Budgets struct {
 	RTO time.Duration
 	RPO time.Duration
@@ -81,12 +83,24 @@ type Result struct {
 	InfoNotRecovered  []int64  `json:"info_not_recovered"` // unknown writes that did not
 	Unexpected        []int64  `json:"unexpected"`         // read back, never written
 	UnexpectedMarkers []string `json:"unexpected_markers"` // read back without a sequence number
-	FailedPresent     []int64  `json:"failed_present"`     // written with result fail, yet read back
-	Duplicates        []int64  `json:"duplicates"`         // read back more than once
+	// UnknownMarkers: markers of op records the checker could not use (no
+	// seq, complete before invoke, a seq written twice...): neither lost nor
+	// unexpected; they make the verdict unknown.
+	UnknownMarkers []int64 `json:"unknown_markers"`
+	FailedPresent  []int64 `json:"failed_present"` // written with result fail, yet read back
+	Duplicates     []int64 `json:"duplicates"`     // read back more than once
 
 	// Clock: the database's clock against the harness's, from the time
 	// acknowledged markers carry; absent when markers carry no time.
 	Clock *Clock `json:"clock,omitempty"`
+
+	// IsolatedNonOK: writes that failed, went unknown or hung after the
+	// fault while a write sent after them was acknowledged before they gave
+	// up; not counted as the outage (docs/history.md).
+	IsolatedNonOK int `json:"isolated_non_ok"`
+	// Flags: evidence around the fault that contradicts itself or is
+	// missing (see the Flag constants).
+	Flags []Flag `json:"flags"`
 
 	Suffix    Suffix    `json:"suffix"`
 	Phases    []Phase   `json:"phases"`
@@ -221,4 +235,17 @@ type Anomaly struct {
 	Kind    string  `json:"kind"`
 	Message string  `json:"message"`
 	Seqs    []int64 `json:"seqs,omitempty"`
+}
+
+// Flag kinds.
+const (
+	FlagEffectBeforeFault   = "effect_before_fault"   // effect_t earlier than the fault's t: verdict unknown
+	FlagReadbackBeforeFault = "readback_before_fault" // the read-back predates the fault: verdict unknown
+	FlagEffectNotConfirmed  = "effect_not_confirmed"  // no effect_t nor effect_confirmed event: unknown when no write was interrupted, else a note
+)
+
+// Flag is evidence around the fault that the checker did not accept silently.
+type Flag struct {
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
 }

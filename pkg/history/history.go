@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync"
 	"time"
@@ -43,7 +42,8 @@ const (
 )
 
 // Record is one line of a history. Kind says which fields are meaningful.
-// Unknown fields in a file are ignored on read so the format can grow.
+// Unknown fields in a file are ignored on read so the format can grow; keys
+// are case-sensitive and some fields are required (see Scan).
 type Record struct {
 	Kind string `json:"kind"`
 
@@ -145,48 +145,6 @@ func (w *Writer) Close() error {
 	w.f = nil
 	w.enc = nil
 	return err
-}
-
-// Read parses a JSONL history. A malformed line is an error naming its line
-// number; blank lines are skipped; unknown fields are allowed.
-func Read(r io.Reader) ([]Record, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 64*1024*1024)
-	var out []Record
-	line := 0
-	for sc.Scan() {
-		line++
-		b := sc.Bytes()
-		if len(trimSpace(b)) == 0 {
-			continue
-		}
-		var rec Record
-		if err := json.Unmarshal(b, &rec); err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
-		}
-		if rec.Kind == "" {
-			return nil, fmt.Errorf("line %d: record has no \"kind\"", line)
-		}
-		out = append(out, rec)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("line %d: %w", line+1, err)
-	}
-	return out, nil
-}
-
-// ReadFile reads a history file; errors name the file.
-func ReadFile(path string) ([]Record, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("open history: %w", err)
-	}
-	defer f.Close()
-	recs, err := Read(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return recs, nil
 }
 
 func trimSpace(b []byte) []byte {

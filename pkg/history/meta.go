@@ -23,6 +23,7 @@ const (
 	MetaNodes             = "nodes"              // comma-separated node names
 	MetaNamespace         = "namespace"          // namespace of the stack
 	MetaIrischaosVersion  = "irischaos_version"  // version of the harness
+	MetaWriteTimeout      = "write_timeout"      // Go duration: the workload's bound on one write (a write taking longer hung)
 )
 
 // MetaOf merges the Meta maps of every meta record, later records winning,

@@ -61,16 +61,16 @@ func writeAll(buf *bytes.Buffer, recs []Record) error {
 
 func TestReadErrors(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
-		{"{\"kind\":\"op\"}\n{bad", "line 2: "},
+		{"{\"kind\":\"note\"}\n{bad", "line 2: "},
 		{"\n\n{\"seq\":1}", `line 3: record has no "kind"`},
-		{`{"kind":"op","invoke":"yesterday"}`, "line 1: "},
+		{`{"kind":"op","seq":1,"invoke":"yesterday","complete":"2026-11-27T10:00:00Z","result":"ok"}`, "line 1: "},
 	} {
 		_, err := Read(strings.NewReader(tc.in))
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("Read(%q) error = %v, want prefix %q", tc.in, err, tc.want)
 		}
 	}
-	recs, err := Read(strings.NewReader(`{"kind":"op","seq":3,"invoke":"2026-11-27T10:00:00.123456789Z","future_field":{"a":1}}`))
+	recs, err := Read(strings.NewReader(`{"kind":"op","seq":3,"invoke":"2026-11-27T10:00:00.123456789Z","complete":"2026-11-27T10:00:01Z","result":"ok","future_field":{"a":1}}`))
 	if err != nil || len(recs) != 1 || recs[0].Seq != 3 || recs[0].Invoke.Nanosecond() != 123456789 {
 		t.Errorf("unknown fields must be ignored and nanoseconds kept: %+v, %v", recs, err)
 	}

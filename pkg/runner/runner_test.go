@@ -116,10 +116,17 @@ func (db *fakeDB) ReadBack(context.Context) (history.Record, error) {
 type fakeObserver struct{}
 
 func (fakeObserver) Start(context.Context) error { return nil }
+
+// ExpectEffect confirms the effect shortly after it is asked for (it is
+// asked for just before the fault is injected; an effect confirmed before the
+// fault is flagged by the checker).
 func (fakeObserver) ExpectEffect(fault.Effect) <-chan time.Time {
 	ch := make(chan time.Time, 1)
-	ch <- time.Now()
-	close(ch)
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		ch <- time.Now()
+		close(ch)
+	}()
 	return ch
 }
 

@@ -1,0 +1,337 @@
+package history
+
+import (
+	"time"
+	"unicode/utf8"
+)
+
+// The hand-written decoder for the lines a history is made of (ops and
+// read-backs, millions of them in a long soak): one pass over the bytes, no
+// reflection, strings shared between lines where they repeat. It accepts a
+// strict subset of what the slow path accepts (no escapes in strings, times
+// in UTC "Z" form, integers without exponent, only keys of the format, each
+// once) and gives up (false) on anything else; the slow path then decodes the
+// line, or names its error. So both paths agree on every line the fast one
+// takes.
+
+type fastParser struct {
+	b []byte
+	i int
+}
+
+// intern shares repeated field values (kinds, results, pods, errors) between
+// lines; bounded so a history of unique strings cannot grow it without end.
+var internMax = 4096
+
+type interner map[string]string
+
+func (in interner) get(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(in) < internMax {
+		in[s] = s
+	}
+	return s
+}
+
+func fastDecode(b []byte, rec *Record, seen *uint32, in interner) bool {
+	p := fastParser{b: b}
+	p.ws()
+	if !p.eat('{') {
+		return false
+	}
+	p.ws()
+	if p.eat('}') {
+		p.ws()
+		return p.i == len(p.b)
+	}
+	for {
+		p.ws()
+		key, ok := p.str()
+		if !ok {
+			return false
+		}
+		bit := keys[string(key)]
+		if bit == 0 || *seen&bit != 0 || bit == fDuration || bit == fMeta {
+			return false
+		}
+		p.ws()
+		if !p.eat(':') {
+			return false
+		}
+		p.ws()
+		if !p.value(rec, bit, in) {
+			return false
+		}
+		*seen |= bit
+		p.ws()
+		if p.eat(',') {
+			continue
+		}
+		if p.eat('}') {
+			break
+		}
+		return false
+	}
+	p.ws()
+	return p.i == len(p.b)
+}
+
+func (p *fastParser) value(r *Record, bit uint32, in interner) bool {
+	switch bit {
+	case fSeq:
+		return p.int64(&r.Seq)
+	case fStream, fAttempt:
+		var v int64
+		if !p.int64(&v) {
+			return false
+		}
+		if bit == fStream {
+			r.Stream = int(v)
+		} else {
+			r.Attempt = int(v)
+		}
+		return true
+	case fInvoke, fComplete, fT, fEffectT:
+		s, ok := p.str()
+		if !ok {
+			return false
+		}
+		t, ok := parseUTC(s)
+		if !ok {
+			return false
+		}
+		switch bit {
+		case fInvoke:
+			r.Invoke = t
+		case fComplete:
+			r.Complete = t
+		case fT:
+			r.T = t
+		default:
+			r.EffectT = t
+		}
+		return true
+	case fSeqs:
+		return p.int64s(&r.Seqs)
+	case fExtra:
+		if !p.eat('[') {
+			return false
+		}
+		r.Extra = []string{}
+		p.ws()
+		if p.eat(']') {
+			return true
+		}
+		for {
+			p.ws()
+			s, ok := p.str()
+			if !ok {
+				return false
+			}
+			r.Extra = append(r.Extra, string(s))
+			p.ws()
+			if p.eat(',') {
+				continue
+			}
+			return p.eat(']')
+		}
+	}
+	s, ok := p.str()
+	if !ok {
+		return false
+	}
+	switch bit {
+	case fKind:
+		r.Kind = in.get(s)
+	case fResult:
+		r.Result = in.get(s)
+	case fValue:
+		r.Value = string(s)
+	case fPod:
+		r.Pod = in.get(s)
+	case fError:
+		r.Error = in.get(s)
+	case fName:
+		r.Name = in.get(s)
+	case fTarget:
+		r.Target = in.get(s)
+	case fSource:
+		r.Source = in.get(s)
+	case fPhase:
+		r.Phase = in.get(s)
+	case fReason:
+		r.Reason = in.get(s)
+	case fMessage:
+		r.Message = string(s)
+	case fNode:
+		r.Node = in.get(s)
+	case fProvider:
+		r.Provider = in.get(s)
+	case fRequest:
+		r.Request = string(s)
+	default:
+		return false
+	}
+	return true
+}
+
+func (p *fastParser) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\r', '\n':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *fastParser) eat(c byte) bool {
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// str reads a string without escapes and returns its bytes (aliasing the
+// line). Control characters, escapes and invalid UTF-8 make it give up.
+func (p *fastParser) str() ([]byte, bool) {
+	if !p.eat('"') {
+		return nil, false
+	}
+	start := p.i
+	ascii := true
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			s := p.b[start:p.i]
+			p.i++
+			if !ascii && !utf8.Valid(s) {
+				return nil, false
+			}
+			return s, true
+		case c == '\\' || c < 0x20:
+			return nil, false
+		case c >= 0x80:
+			ascii = false
+		}
+		p.i++
+	}
+	return nil, false
+}
+
+// int64 reads a JSON integer of at most 18 digits (no fraction, no exponent).
+func (p *fastParser) int64(v *int64) bool {
+	neg := p.eat('-')
+	start := p.i
+	var n int64
+	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+		n = n*10 + int64(p.b[p.i]-'0')
+		p.i++
+	}
+	digits := p.i - start
+	if digits == 0 || digits > 18 || (digits > 1 && p.b[start] == '0') {
+		return false
+	}
+	if p.i < len(p.b) {
+		switch p.b[p.i] {
+		case '.', 'e', 'E':
+			return false
+		}
+	}
+	if neg {
+		n = -n
+	}
+	*v = n
+	return true
+}
+
+func (p *fastParser) int64s(out *[]int64) bool {
+	if !p.eat('[') {
+		return false
+	}
+	s := make([]int64, 0, 16)
+	p.ws()
+	if p.eat(']') {
+		*out = s
+		return true
+	}
+	for {
+		p.ws()
+		var v int64
+		if !p.int64(&v) {
+			return false
+		}
+		s = append(s, v)
+		p.ws()
+		if p.eat(',') {
+			continue
+		}
+		if !p.eat(']') {
+			return false
+		}
+		*out = s
+		return true
+	}
+}
+
+// parseUTC parses RFC 3339 in its UTC form, "2006-01-02T15:04:05Z" with an
+// optional fraction of 1 to 9 digits, checking every range as time.Parse
+// does. Other forms (offsets, lower-case letters) are left to time.Parse.
+func parseUTC(b []byte) (time.Time, bool) {
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[len(b)-1] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(s []byte) (int, bool) {
+		n := 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	y, ok1 := num(b[0:4])
+	mo, ok2 := num(b[5:7])
+	d, ok3 := num(b[8:10])
+	h, ok4 := num(b[11:13])
+	mi, ok5 := num(b[14:16])
+	s, ok6 := num(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > daysIn(mo, y) || h > 23 || mi > 59 || s > 59 {
+		return time.Time{}, false
+	}
+	ns := 0
+	if frac := b[19 : len(b)-1]; len(frac) > 0 {
+		if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
+			return time.Time{}, false
+		}
+		n, ok := num(frac[1:])
+		if !ok {
+			return time.Time{}, false
+		}
+		for k := len(frac) - 1; k < 9; k++ {
+			n *= 10
+		}
+		ns = n
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, s, ns, time.UTC), true
+}
+
+func daysIn(m, y int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
