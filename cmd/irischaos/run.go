@@ -21,6 +21,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/metrics"
 	"github.com/irischaos/irischaos/pkg/nemesis"
+	"github.com/irischaos/irischaos/pkg/preflight"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/rundir"
 	"github.com/irischaos/irischaos/pkg/runner"
@@ -150,23 +151,27 @@ func verdictExit(v checker.Verdict) error {
 func init() {
 	subcommands = append(subcommands, func(a *app) *cobra.Command {
 		var (
-			dryRun      bool
-			reportsDir  string
-			allowVM     bool
-			metricsAddr string
-			pushgateway string
-			rtoBudget   time.Duration
-			rpoBudget   time.Duration
-			name        string
-			healTimeout time.Duration
-			cf          cloudFlags
+			dryRun               bool
+			skipPreflight, force bool
+			pf                   preflightFlags
+			reportsDir           string
+			allowVM              bool
+			metricsAddr          string
+			pushgateway          string
+			rtoBudget            time.Duration
+			rpoBudget            time.Duration
+			name                 string
+			healTimeout          time.Duration
+			cf                   cloudFlags
 		)
 		cmd := &cobra.Command{
 			Use:   "run [SCENARIO_FILE|DIR ...]",
 			Short: "Run scenarios: write markers, inject each fault, measure RTO and RPO, heal, report",
 			Long: `run executes every scenario given (files, or directories of *.yaml; default
-scenarios/) against the deployed stack (irischaos stack deploy). For each
-scenario and iteration it records what is measured (database $zv, storage class
+scenarios/) against the deployed stack (irischaos stack deploy). It first
+runs the preflight (irischaos preflight; --skip-preflight to skip) and
+records it in the report, the predicted RTO next to the measured one; a FAIL
+stops the run before any fault unless --force. For each scenario and iteration it records what is measured (database $zv, storage class
 and provisioner, Kubernetes version, nodes), starts the observer and the
 marker writer, warms up, writes the fault to the ledger and injects it, waits
 for its effect and for the first acknowledged write after the outage, keeps
@@ -183,7 +188,8 @@ Ctrl-C aborts healing and prints what is left). Faults are written to
 <reports>/ledger.jsonl before they are injected; whatever a crashed run left
 is healed by the next run or by irischaos recover.
 
-Exit codes: 0 every verdict passed, 1 a verdict failed, 2 unknown or error.`,
+Exit codes: 0 every verdict passed, 1 a verdict failed or the preflight
+failed, 2 unknown or error.`,
 			Example: `  # what would happen, changing nothing
   irischaos run scenarios/ --dry-run
 
@@ -295,6 +301,10 @@ Exit codes: 0 every verdict passed, 1 a verdict failed, 2 unknown or error.`,
 					}
 				}
 
+				if !skipPreflight {
+					cfg.Preflight = func(context.Context) (preflight.Report, error) { return runPreflight(a, pf) }
+					cfg.Force = force
+				}
 				abort, stop := healGuard(a.ctx, errOut)
 				defer stop()
 				cfg.Abort = abort
@@ -320,6 +330,9 @@ Exit codes: 0 every verdict passed, 1 a verdict failed, 2 unknown or error.`,
 				if n := printLeft(errOut, l); n != 0 {
 					return withCode(exitUnknown, errors.Join(runErr, fmt.Errorf("%d fault(s) left unhealed", max(n, 0))))
 				}
+				if errors.Is(runErr, runner.ErrNotReady) {
+					return withCode(exitFail, runErr)
+				}
 				if runErr != nil {
 					return withCode(exitUnknown, runErr)
 				}
@@ -327,6 +340,9 @@ Exit codes: 0 every verdict passed, 1 a verdict failed, 2 unknown or error.`,
 			},
 		}
 		cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan (pod, node, VM, the exact calls) and change nothing")
+		cmd.Flags().BoolVar(&skipPreflight, "skip-preflight", false, "do not check the cluster and the stack first (irischaos preflight) nor record it in the report")
+		cmd.Flags().BoolVar(&force, "force", false, "run even when the preflight finds a FAIL (the report shows both)")
+		pf.register(cmd)
 		cmd.Flags().StringVar(&reportsDir, "reports", "reports", "directory for run reports and the fault ledger")
 		cmd.Flags().StringVar(&name, "name", "", "name of the run, the report directory's suffix (default: the scenario's name, or \"scenarios\")")
 		cmd.Flags().BoolVar(&allowVM, "allow-vm-actions", false, "allow VM faults (power off, restart, delete real machines through the cloud API)")

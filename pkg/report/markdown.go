@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/irischaos/irischaos/pkg/checker"
+	"github.com/irischaos/irischaos/pkg/preflight"
 )
 
 // RenderMarkdown writes report.md: what was measured, the failure-domain
@@ -43,11 +44,16 @@ func RenderMarkdown(w io.Writer, run Run) error {
 	p.f("|---|---|---|---|---|---|---|\n")
 	rows := Rows(run)
 	for _, r := range rows {
-		p.row(r.FailureDomain, faultCell(r), r.MitigatedBy, r.RTO+" ("+r.RTOBudget+")", r.RPO+" ("+r.RPOBudget+")", fmt.Sprint(r.LostAcked), r.VerdictText)
+		p.row(r.FailureDomain, faultCell(r), r.MitigatedBy, rtoCell(r), r.RPO+" ("+r.RPOBudget+")", fmt.Sprint(r.LostAcked), r.VerdictText)
 	}
 	p.f("\nRTO: completion of the first acknowledged write after the outage minus the instant the fault was issued. ")
 	p.f("RPO: the fault instant minus the completion of the oldest acknowledged write missing from the read-back (0 when none is lost). ")
-	p.f("With several iterations, p50/p95/max by nearest rank.\n")
+	p.f("With several iterations, p50/p95/max by nearest rank.")
+	if run.Preflight != nil {
+		p.f(" Predicted: the preflight's sum of the waits the cluster's settings impose (see Preflight).")
+	}
+	p.f("\n")
+	p.preflight(run.Preflight)
 
 	for _, r := range rows {
 		p.f("\n## %s: %s\n\n", r.Scenario, r.FailureDomain)
@@ -223,4 +229,26 @@ func (p *mdWriter) row(cells ...string) {
 func mdEscape(s string) string {
 	s = strings.ReplaceAll(s, "|", `\|`)
 	return strings.ReplaceAll(s, "\n", " ")
+}
+
+// preflight writes what the preflight found before the run.
+func (p *mdWriter) preflight(r *preflight.Report) {
+	if r == nil {
+		return
+	}
+	p.f("\n## Preflight\n\n%s.\n\n", preflightLine(r))
+	p.f("| Check | Status | Reason | Fix |\n|---|---|---|---|\n")
+	for _, c := range r.Checks {
+		p.row(c.ID, string(c.Status), c.Reason, orDash(c.Fix))
+	}
+	if len(r.Predictions) > 0 {
+		p.f("\n| Failure domain | Predicted RTO | Made of |\n|---|---|---|\n")
+		for _, pr := range r.Predictions {
+			var terms []string
+			for _, t := range pr.Terms {
+				terms = append(terms, t.What+" "+t.D.String())
+			}
+			p.row(pr.Domain, preflight.FormatRTO(pr.RTO), strings.Join(terms, " + "))
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/irischaos/irischaos/pkg/checker"
+	"github.com/irischaos/irischaos/pkg/preflight"
 )
 
 // Run is everything a report shows about one run. The runner fills it and
@@ -28,6 +29,10 @@ type Run struct {
 	// Scenarios: each scenario's checksum (SHA-256 of its definition as
 	// run), for the manifest.
 	Scenarios map[string]string `json:"scenarios,omitempty"`
+	// Preflight is what `irischaos preflight` found before the run (nil
+	// when skipped): its checks, and the RTO it predicted per failure domain,
+	// shown next to the measured one.
+	Preflight *preflight.Report `json:"preflight,omitempty"`
 	// Errors of the run outside any iteration (e.g. the stack could not be reached).
 	Errors []string `json:"errors,omitempty"`
 }

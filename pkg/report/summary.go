@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/irischaos/irischaos/pkg/checker"
+	"github.com/irischaos/irischaos/pkg/preflight"
 	"github.com/irischaos/irischaos/pkg/scenario"
 )
 
@@ -22,7 +23,10 @@ type Row struct {
 	RPO           string
 	RTOBudget     string // "45s", or "none"
 	RPOBudget     string
-	LostAcked     int
+	// PredictedRTO is the preflight's prediction for the failure domain
+	// (empty without a preflight).
+	PredictedRTO string
+	LostAcked    int
 	Verdict       checker.Verdict
 	VerdictText   string // e.g. "PASS" or "FAIL (2 pass, 1 fail)"
 	Iterations    []Iteration
@@ -78,6 +82,11 @@ func Rows(run Run) []Row {
 		r.RTOBudget, r.RPOBudget = "none", sec(b.RPOSeconds)
 		if b.RTOSeconds != nil {
 			r.RTOBudget = sec(*b.RTOSeconds)
+		}
+		if run.Preflight != nil {
+			if p, ok := run.Preflight.Predicted(r.FailureDomain); ok {
+				r.PredictedRTO = preflight.FormatRTO(p.RTO)
+			}
 		}
 		out[i] = *r
 	}
@@ -227,4 +236,26 @@ func signedSec(s float64) string {
 		return "+" + sec(s)
 	}
 	return sec(s)
+}
+
+// rtoCell is the RTO column: measured (budget), and the preflight's
+// prediction when there was one, so a reader sees which wait dominated.
+func rtoCell(r Row) string {
+	s := r.RTO + " (" + r.RTOBudget + ")"
+	if r.PredictedRTO != "" {
+		s += "; predicted " + r.PredictedRTO
+	}
+	return s
+}
+
+// preflightLine sums a preflight up in one line.
+func preflightLine(p *preflight.Report) string {
+	if p == nil {
+		return "skipped"
+	}
+	n := map[preflight.Status]int{}
+	for _, c := range p.Checks {
+		n[c.Status]++
+	}
+	return fmt.Sprintf("%s: %d PASS, %d WARN, %d FAIL, %d UNKNOWN", p.Worst(), n[preflight.Pass], n[preflight.Warn], n[preflight.Fail], n[preflight.Unknown])
 }

@@ -26,6 +26,9 @@ func RenderTable(w io.Writer, run Run) error {
 		}
 		fmt.Fprintln(w)
 	}
+	if run.Preflight != nil {
+		fmt.Fprintf(w, "  Preflight:  %s\n", preflightLine(run.Preflight))
+	}
 	t := tablewriter.NewTable(w,
 		tablewriter.WithRowAutoWrap(tw.WrapNormal),
 		tablewriter.WithRowMaxWidth(22),
@@ -35,7 +38,7 @@ func RenderTable(w io.Writer, run Run) error {
 	t.Header("Failure domain", "Fault", "Mitigated by", "RTO (budget)", "RPO (budget)", "Lost acked writes", "Verdict")
 	for _, r := range Rows(run) {
 		if err := t.Append(r.FailureDomain, faultCell(r), r.MitigatedBy,
-			r.RTO+" ("+r.RTOBudget+")", r.RPO+" ("+r.RPOBudget+")", fmt.Sprint(r.LostAcked), r.VerdictText); err != nil {
+			rtoCell(r), r.RPO+" ("+r.RPOBudget+")", fmt.Sprint(r.LostAcked), r.VerdictText); err != nil {
 			return err
 		}
 	}

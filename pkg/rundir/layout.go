@@ -11,6 +11,7 @@
 //	report.md                            the report for auditors
 //	junit.xml                            one test case per scenario and iteration
 //	report.html                          report.md's content as one page, timelines inline
+//	preflight.json                       what the preflight found before the run (absent when skipped)
 //	<scenario>/<iteration>/history.jsonl the evidence of one iteration (see docs/history.md)
 //	<scenario>/<iteration>/result.json   the checker's result for it
 //	<scenario>/<iteration>/timeline.svg  its writes by latency, outage shaded, phases marked
@@ -29,13 +30,14 @@ import (
 
 // File names inside a run directory; nothing else spells them.
 const (
-	ResultFile   = "result.json"
-	TableFile    = "report.txt"
-	MDFile       = "report.md"
-	JUnitFile    = "junit.xml"
-	HTMLFile     = "report.html"
-	HistoryFile  = "history.jsonl"
-	TimelineFile = "timeline.svg"
+	ResultFile    = "result.json"
+	TableFile     = "report.txt"
+	MDFile        = "report.md"
+	JUnitFile     = "junit.xml"
+	HTMLFile      = "report.html"
+	HistoryFile   = "history.jsonl"
+	TimelineFile  = "timeline.svg"
+	PreflightFile = "preflight.json"
 )
 
 // TimeFormat names run directories: sortable, no colons (safe on every filesystem).

@@ -11,6 +11,7 @@ import (
 
 	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/history"
+	"github.com/irischaos/irischaos/pkg/preflight"
 	"github.com/irischaos/irischaos/pkg/report"
 )
 
@@ -175,5 +176,41 @@ func TestRebuildUnfinishedRun(t *testing.T) {
 	}
 	if runName("not-a-time") != "not-a-time" || runName("20261127T101500Z-my-run") != "my-run" {
 		t.Error("runName")
+	}
+}
+
+func TestWritePreflight(t *testing.T) {
+	dir := t.TempDir()
+	pass := hist(0, 6)
+	pf := &preflight.Report{Namespace: "iris", Deployment: "iris",
+		Checks:      []preflight.Check{{ID: "nodes.workers", Area: "nodes", Status: preflight.Warn, Reason: "2 workers", Fix: "add a node"}},
+		Predictions: []preflight.Prediction{{Domain: "Pod / container", RTO: 50 * time.Second, Terms: []preflight.Term{{What: "clean IRIS shutdown", D: 10 * time.Second}, {What: "start", D: 40 * time.Second}}}}}
+	run := report.Run{Name: "local", Started: t0, Preflight: pf, Iterations: []report.Iteration{
+		{Scenario: "pod", Iteration: 1, FailureDomain: "Pod / container", Fault: "pod-delete", Result: checker.Check(pass, budgets)}}}
+	if err := Write(dir, run); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, PreflightFile))
+	if err != nil || !bytes.Contains(b, []byte(`"nodes.workers"`)) {
+		t.Fatalf("%s: %v\n%s", PreflightFile, err, b)
+	}
+	for f, want := range map[string]string{
+		MDFile:    "| nodes.workers | WARN | 2 workers | add a node |",
+		TableFile: "Preflight:  WARN: 0 PASS, 1 WARN, 0 FAIL, 0 UNKNOWN",
+		HTMLFile:  "predicted 50s",
+	} {
+		if got, _ := os.ReadFile(filepath.Join(dir, f)); !bytes.Contains(got, []byte(want)) {
+			t.Errorf("%s lacks %q:\n%s", f, want, got)
+		}
+	}
+	if md, _ := os.ReadFile(filepath.Join(dir, MDFile)); !bytes.Contains(md, []byte("(45s); predicted 50s")) {
+		t.Errorf("the failure-domain table does not show the predicted RTO next to the measured one:\n%s", md)
+	}
+	if diffs, err := Verify(dir, nil); err != nil || len(diffs) > 0 {
+		t.Errorf("verify: %v %v (the manifest must cover %s)", diffs, err, PreflightFile)
+	}
+	back, err := Read(dir)
+	if err != nil || back.Preflight == nil || back.Preflight.Predictions[0].RTO != 50*time.Second {
+		t.Errorf("preflight not read back from %s: %v", ResultFile, err)
 	}
 }

@@ -13,11 +13,12 @@ import (
 	"strings"
 
 	"github.com/irischaos/irischaos/pkg/history"
+	"github.com/irischaos/irischaos/pkg/preflight"
 	"github.com/irischaos/irischaos/pkg/report"
 )
 
-// Write writes result.json, report.txt, report.md, junit.xml and
-// report.html into dir (the run directory, which must exist), a
+// Write writes result.json, report.txt, report.md, junit.xml,
+// report.html and (after a preflight) preflight.json into dir (the run directory, which must exist), a
 // timeline.svg next to every iteration's history found there, and last the
 // manifest of everything in dir. The run's
 // verdict is written as given (see checker.RunVerdict).
@@ -43,6 +44,14 @@ func Write(dir string, run report.Run) error {
 			continue
 		}
 		if err := writeAtomic(filepath.Join(dir, f.name), b.Bytes()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if run.Preflight != nil {
+		var b bytes.Buffer
+		if err := preflight.Write(&b, *run.Preflight, "json"); err != nil {
+			errs = append(errs, fmt.Errorf("render %s: %w", PreflightFile, err))
+		} else if err := writeAtomic(filepath.Join(dir, PreflightFile), b.Bytes()); err != nil {
 			errs = append(errs, err)
 		}
 	}

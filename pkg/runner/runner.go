@@ -33,6 +33,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/nemesis"
 	"github.com/irischaos/irischaos/pkg/podexec"
+	"github.com/irischaos/irischaos/pkg/preflight"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/rundir"
 	"github.com/irischaos/irischaos/pkg/scenario"
@@ -91,6 +92,12 @@ type Config struct {
 	OnIteration func(report.Iteration)
 	OnOp        func(scenario, result string)
 	OnFault     func(s scenario.Scenario, active bool)
+
+	// Preflight, when set, checks the cluster and the stack before any
+	// fault (after leftovers are healed); what it finds goes into the
+	// report. A FAIL stops the run unless Force.
+	Preflight func(ctx context.Context) (preflight.Report, error)
+	Force     bool
 
 	// Seams.
 	Environment func(ctx context.Context) (report.Environment, error)
@@ -256,6 +263,48 @@ func orText(s, alt string) string {
 	return s
 }
 
+// ErrNotReady is Run's error when the preflight found a FAIL and the run
+// was not forced: nothing was injected.
+var ErrNotReady = errors.New("preflight: the cluster is NOT READY for the HA scenarios")
+
+// preflight runs the configured preflight into run; its error (wrapping
+// ErrNotReady) stops the run before any fault.
+func (r *Runner) preflight(ctx context.Context, run *report.Run) error {
+	if r.cfg.Preflight == nil {
+		r.printf("preflight: skipped")
+		return nil
+	}
+	r.printf("preflight: checking nodes, storage and the IRIS Deployment")
+	pf, err := r.cfg.Preflight(ctx)
+	if err != nil {
+		// Could not tell: measuring still says what the cluster does.
+		run.Errors = append(run.Errors, "preflight: "+err.Error())
+		r.printf("preflight: could not run: %v", err)
+		return nil
+	}
+	run.Preflight = &pf
+	for _, c := range pf.Checks {
+		if c.Status != preflight.Pass {
+			r.printf("preflight: %s %s: %s", c.Status, c.ID, c.Reason)
+		}
+	}
+	r.printf("preflight: %s", pf.Worst())
+	if pf.ExitCode() == 1 {
+		if r.cfg.Force {
+			r.printf("preflight: FAIL, running anyway (--force): the measurements show what the failing checks cost")
+			return nil
+		}
+		var fails []string
+		for _, c := range pf.Checks {
+			if c.Status == preflight.Fail {
+				fails = append(fails, c.ID+" ("+c.Fix+")")
+			}
+		}
+		return fmt.Errorf("%w: %s; fix them, or pass --force to measure anyway", ErrNotReady, strings.Join(fails, ", "))
+	}
+	return nil
+}
+
 // Run executes every scenario, every iteration, writes the run's reports and
 // returns the run (its Verdict combined from every iteration). The error is
 // set when the run could not complete (including an interruption); the
@@ -293,9 +342,12 @@ func (r *Runner) Run(ctx context.Context, scenarios []scenario.Scenario) (report
 	run.Environment = env
 	r.printf("measuring: database %s; storage %s (%s)%s; Kubernetes %s; nodes %s", orText(env.Database, "(unknown)"), orText(env.StorageClass, "?"), orText(env.Provisioner, "?"), standInText(env.StorageStandIn), orText(env.Kubernetes, "?"), strings.Join(env.Nodes, ", "))
 
-	var runErr error
+	runErr := r.preflight(ctx, &run)
 loop:
 	for _, s := range scenarios {
+		if runErr != nil {
+			break
+		}
 		for i := 1; i <= s.IterationCount(); i++ {
 			if ctx.Err() != nil {
 				runErr = fmt.Errorf("interrupted: %w", context.Cause(ctx))

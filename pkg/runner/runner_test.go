@@ -21,6 +21,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/ledger"
+	"github.com/irischaos/irischaos/pkg/preflight"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/rundir"
 	"github.com/irischaos/irischaos/pkg/scenario"
@@ -422,5 +423,53 @@ func TestCloudCallRecord(t *testing.T) {
 	bad.Err = errors.New("denied")
 	if r := cloudCallRecord(bad); r.Result != history.Fail || r.Error != "denied" {
 		t.Errorf("failed call record %+v", r)
+	}
+}
+
+func TestRunPreflight(t *testing.T) {
+	failing := preflight.Report{Namespace: "db", Deployment: "iris", Checks: []preflight.Check{
+		{ID: "nodes.workers", Status: preflight.Pass},
+		{ID: "storage.class", Status: preflight.Fail, Reason: "node-local", Fix: "use a replicated class"}},
+		Predictions: []preflight.Prediction{{Domain: fault.PodDelete.Info().Domain, RTO: 40 * time.Second}}}
+	tests := []struct {
+		name       string
+		pf         func(context.Context) (preflight.Report, error)
+		force      bool
+		wantErr    error
+		iterations int
+		recorded   bool
+	}{
+		{"skipped", nil, false, nil, 1, false},
+		{"fail stops before any fault", func(context.Context) (preflight.Report, error) { return failing, nil }, false, ErrNotReady, 0, true},
+		{"fail forced runs", func(context.Context) (preflight.Report, error) { return failing, nil }, true, nil, 1, true},
+		{"could not run: measured anyway", func(context.Context) (preflight.Report, error) { return preflight.Report{}, errors.New("forbidden") }, false, nil, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := fake.NewClientset(irisPod(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w1"}})
+			db := &fakeDB{cs: cs, downFor: 300 * time.Millisecond}
+			r, l, _ := newRunner(t, db)
+			r.cfg.Preflight, r.cfg.Force = tt.pf, tt.force
+			run, runDir, err := r.Run(context.Background(), []scenario.Scenario{scen("pod", fault.PodDelete)})
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error %v, want %v", err, tt.wantErr)
+			}
+			if len(run.Iterations) != tt.iterations {
+				t.Fatalf("%d iterations, want %d", len(run.Iterations), tt.iterations)
+			}
+			if (run.Preflight != nil) != tt.recorded {
+				t.Fatalf("preflight recorded %v, want %v", run.Preflight != nil, tt.recorded)
+			}
+			_, statErr := os.Stat(filepath.Join(runDir, rundir.PreflightFile))
+			if (statErr == nil) != tt.recorded {
+				t.Errorf("%s written: %v, want %v", rundir.PreflightFile, statErr == nil, tt.recorded)
+			}
+			if entries, _ := l.Entries(); tt.iterations == 0 && len(entries) != 0 {
+				t.Errorf("a fault was injected after a failing preflight: %+v", entries)
+			}
+			if tt.wantErr != nil && !strings.Contains(err.Error(), "storage.class (use a replicated class)") {
+				t.Errorf("the error does not name the failing check and its fix: %v", err)
+			}
+		})
 	}
 }
