@@ -55,6 +55,12 @@ private key (PEM), for irischaos verify --public-key.`,
 						return withCode(exitUnknown, err)
 					}
 				}
+				if output == "html" {
+					// report.html shows the timelines inline: draw them from the histories.
+					if err := rundir.DrawTimelines(args[0], &run); err != nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v\n", err)
+					}
+				}
 				if err := report.Render(cmd.OutOrStdout(), run, output); err != nil {
 					return withCode(exitUnknown, err)
 				}

@@ -25,6 +25,8 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"faultcell": faultCell,
 	"seqs":      seqList,
 	"hhmmss":    func(t time.Time) string { return t.Format("15:04:05.000") },
+	// Our own drawings (RenderTimeline, RenderRunPlot escape every text).
+	"svg": func(s string) template.HTML { return template.HTML(s) },
 	"rto": func(r checker.Result) string {
 		switch {
 		case r.NoInterruption:
@@ -46,16 +48,24 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 }).Parse(htmlTemplate))
 
 // RenderHTML writes report.html: the page for auditors, report.md's content
-// with the timelines shown.
+// with a run-wide plot of RTO and RPO against their budgets and every
+// iteration's timeline (Iteration.TimelineSVG) inline. The page is
+// self-contained: no script, no style sheet, image or font from elsewhere,
+// so it opens offline and prints as it shows.
 func RenderHTML(w io.Writer, run Run) error {
 	e := run.Environment
+	var plot strings.Builder
+	if err := RenderRunPlot(&plot, run); err != nil {
+		return err
+	}
 	data := struct {
 		Run                           Run
 		Verdict                       checker.Verdict
 		Counts                        string
 		Database, Storage, Kubernetes string
 		Rows                          []Row
-	}{run, runVerdict(run), iterationCounts(run), databaseText(e), storageText(e), kubernetesText(e), Rows(run)}
+		Plot                          string
+	}{run, runVerdict(run), iterationCounts(run), databaseText(e), storageText(e), kubernetesText(e), Rows(run), plot.String()}
 	var b bytes.Buffer
 	if err := htmlTmpl.Execute(&b, data); err != nil {
 		return err

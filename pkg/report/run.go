@@ -70,6 +70,9 @@ type Iteration struct {
 	// Timeline is the SVG plot of the writes rundir.Write draws from the history
 	// (relative to the run directory); empty when there was no history.
 	Timeline string `json:"timeline,omitempty"`
+	// TimelineSVG is that plot itself, which report.html shows inline (the
+	// page loads nothing else). Not saved: rundir draws it from the history.
+	TimelineSVG string `json:"-"`
 	// Result is the checker's; when Error is set the iteration did not
 	// complete and the result is as far as the history allowed.
 	Result     checker.Result `json:"result"`

@@ -112,6 +112,10 @@ func TestWriteAndRead(t *testing.T) {
 	if run.Iterations[0].Timeline != "" {
 		t.Error("Write changed the caller's run")
 	}
+	// report.html is self-contained: the timeline drawn inline, nothing loaded.
+	if page, _ := os.ReadFile(filepath.Join(dir, HTMLFile)); !bytes.Contains(page, []byte(`<figure class="timeline"><svg`)) || bytes.Contains(page, []byte("<img")) || bytes.Contains(page, []byte("<script")) {
+		t.Error("report.html does not show the timeline inline, or loads something")
+	}
 	for _, f := range []string{ResultFile, TableFile, MDFile, JUnitFile, HTMLFile} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Error(err)

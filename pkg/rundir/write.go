@@ -76,9 +76,21 @@ func WriteIterationResult(runDir string, it report.Iteration) error {
 	return writeAtomic(filepath.Join(dir, ResultFile), append(b, '\n'))
 }
 
+// DrawTimelines draws every iteration's timeline from its history in dir
+// into run (Iteration.TimelineSVG), so report.html shows them inline; it
+// writes nothing. Iterations whose history is missing are left without.
+func DrawTimelines(dir string, run *report.Run) error {
+	run.Iterations = slices.Clone(run.Iterations)
+	return drawTimelines(dir, run, false)
+}
+
 // writeTimelines draws timeline.svg next to every iteration history that
 // exists in runDir and records its relative path in the iteration.
 func writeTimelines(runDir string, run *report.Run) error {
+	return drawTimelines(runDir, run, true)
+}
+
+func drawTimelines(runDir string, run *report.Run, save bool) error {
 	var errs []string
 	for i := range run.Iterations {
 		it := &run.Iterations[i]
@@ -97,6 +109,10 @@ func writeTimelines(runDir string, run *report.Run) error {
 		var b bytes.Buffer
 		if err := report.RenderTimeline(&b, recs, it.Result); err != nil {
 			errs = append(errs, err.Error())
+			continue
+		}
+		it.TimelineSVG = b.String()
+		if !save {
 			continue
 		}
 		out := filepath.Join(filepath.Dir(hp), TimelineFile)
