@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"text/tabwriter"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/irischaos/irischaos/internal/lab/localcluster"
+	"github.com/irischaos/irischaos/internal/lab/localcluster/binaries"
 	"github.com/irischaos/irischaos/internal/lab/localcluster/state"
 	"github.com/irischaos/irischaos/internal/lab/nodepower"
 )
@@ -176,8 +178,61 @@ Nodes can be powered off and on, restarted, deleted and partitioned (the local
 			return nil
 		},
 	}
-	cmd.AddCommand(up, down, status, kubeconfig, power, supervise)
+	cmd.AddCommand(up, down, status, kubeconfig, power, depsCmd(a), supervise)
 	return cmd
+}
+
+// depsCmd builds (or finds cached) the Kubernetes and etcd binaries the
+// local cluster runs; hack/deps.sh calls it, so the recipe lives only in
+// package binaries.
+func depsCmd(a *app) *cobra.Command {
+	var o binaries.Options
+	var print bool
+	cmd := &cobra.Command{
+		Use:   "deps",
+		Short: "Build, or find cached, the Kubernetes and etcd binaries the local cluster runs, and print where they are",
+		Long: `Builds Kubernetes ` + binaries.KubernetesVersion + ` and etcd ` + binaries.EtcdVersion + ` from the repository's
+tools/ modules into the cache (the first Kubernetes build takes about 10 minutes
+on 2 cores; a line every 10 s says it is still going). Fast and silent but for
+the paths when everything is cached. Needs no root and no cluster.`,
+		Example: `  irischaos cluster deps
+  irischaos cluster deps --print            # the go build commands it would run; builds nothing
+  irischaos cluster deps --cache-dir /tmp/bins --tools-dir ./tools`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			if print {
+				set, builds, err := binaries.Plan(o)
+				if err != nil {
+					return withCode(exitUnknown, err)
+				}
+				for _, b := range builds {
+					fmt.Fprintf(out, "# %s\n%s\n", b.What, b.Command())
+				}
+				if len(builds) == 0 {
+					fmt.Fprintf(out, "# nothing to build: every binary is cached\n")
+				}
+				printBinaries(out, set)
+				return nil
+			}
+			o.Progress = out
+			set, err := binaries.Ensure(a.ctx, o)
+			if err != nil {
+				return withCode(exitUnknown, err)
+			}
+			printBinaries(out, set)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.ToolsDir, "tools-dir", "", "the repository's tools/ directory; found from the working directory when empty")
+	cmd.Flags().StringVar(&o.CacheDir, "cache-dir", binaries.CacheDir(), "where the binaries are cached")
+	cmd.Flags().BoolVar(&print, "print", false, "print the build commands that would run instead of running them")
+	return cmd
+}
+
+func printBinaries(w io.Writer, s binaries.Set) {
+	fmt.Fprintf(w, "Kubernetes %s: %s\n", binaries.KubernetesVersion, filepath.Dir(s.Kubelet))
+	fmt.Fprintf(w, "etcd %s: %s\n", binaries.EtcdVersion, s.Etcd)
 }
 
 // superviseUse names the hidden command `up` starts as the supervisor.

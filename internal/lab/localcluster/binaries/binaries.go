@@ -80,6 +80,67 @@ func (s Set) Missing() []string {
 	return out
 }
 
+// Build is one `go build` Ensure runs: in Dir (a tools module), go Args,
+// with CGO_ENABLED=0.
+type Build struct {
+	What string // e.g. "Kubernetes v1.36.3"
+	Dir  string
+	Args []string
+}
+
+// Command is b as one shell command line (for --print and logs).
+func (b Build) Command() string {
+	q := make([]string, len(b.Args))
+	for i, a := range b.Args {
+		q[i] = shellQuote(a)
+	}
+	return "cd " + shellQuote(b.Dir) + " && CGO_ENABLED=0 go " + strings.Join(q, " ")
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Plan returns the binaries' paths in o.CacheDir and the builds that would
+// make the missing ones (none when everything is cached). It runs nothing.
+func Plan(o Options) (Set, []Build, error) {
+	if o.CacheDir == "" {
+		o.CacheDir = CacheDir()
+	}
+	set := Paths(o.CacheDir)
+	k8sMissing, etcdMissing := false, false
+	for _, p := range set.Missing() {
+		if p == set.Etcd {
+			etcdMissing = true
+		} else {
+			k8sMissing = true
+		}
+	}
+	if !k8sMissing && !etcdMissing {
+		return set, nil, nil
+	}
+	if o.ToolsDir == "" {
+		root, err := RepoRoot()
+		if err != nil {
+			return set, nil, fmt.Errorf("cluster binaries missing (%s) and cannot build them: %w", strings.Join(set.Missing(), ", "), err)
+		}
+		o.ToolsDir = filepath.Join(root, "tools")
+	}
+	var builds []Build
+	if k8sMissing {
+		builds = append(builds, Build{What: "Kubernetes " + KubernetesVersion, Dir: filepath.Join(o.ToolsDir, "k8s"), Args: BuildArgsK8s(filepath.Dir(set.Kubelet))})
+	}
+	if etcdMissing {
+		builds = append(builds, Build{What: "etcd " + EtcdVersion, Dir: filepath.Join(o.ToolsDir, "etcd"), Args: BuildArgsEtcd(set.Etcd)})
+	}
+	return set, builds, nil
+}
+
 // Ensure returns the binaries, building whatever is missing. Cached binaries
 // are used as they are: the directory name carries the version.
 func Ensure(ctx context.Context, o Options) (Set, error) {
@@ -92,37 +153,23 @@ func Ensure(ctx context.Context, o Options) (Set, error) {
 	if o.Tick == 0 {
 		o.Tick = 10 * time.Second
 	}
-	set := Paths(o.CacheDir)
-	k8sMissing, etcdMissing := false, false
-	for _, p := range set.Missing() {
-		if p == set.Etcd {
-			etcdMissing = true
-		} else {
-			k8sMissing = true
-		}
+	set, builds, err := Plan(o)
+	if err != nil {
+		return set, err
 	}
-	if !k8sMissing && !etcdMissing {
+	if len(builds) == 0 {
 		fmt.Fprintf(o.Progress, "binaries: Kubernetes %s and etcd %s cached in %s\n", KubernetesVersion, EtcdVersion, o.CacheDir)
 		return set, nil
-	}
-	if o.ToolsDir == "" {
-		root, err := RepoRoot()
-		if err != nil {
-			return set, fmt.Errorf("cluster binaries missing (%s) and cannot build them: %w", strings.Join(set.Missing(), ", "), err)
-		}
-		o.ToolsDir = filepath.Join(root, "tools")
 	}
 	if _, err := exec.LookPath("go"); err != nil {
 		return set, errors.New("cluster binaries missing and no `go` on PATH to build them: install Go 1.26 (https://go.dev/dl) or run `make deps` on a machine that has it")
 	}
-	if k8sMissing {
-		args := BuildArgsK8s(filepath.Dir(set.Kubelet))
-		if err := run(ctx, o, filepath.Join(o.ToolsDir, "k8s"), "Kubernetes "+KubernetesVersion+" (first build takes about 10 minutes on 2 cores)", args); err != nil {
-			return set, err
+	for _, b := range builds {
+		what := b.What
+		if strings.HasPrefix(what, "Kubernetes") {
+			what += " (first build takes about 10 minutes on 2 cores)"
 		}
-	}
-	if etcdMissing {
-		if err := run(ctx, o, filepath.Join(o.ToolsDir, "etcd"), "etcd "+EtcdVersion, BuildArgsEtcd(set.Etcd)); err != nil {
+		if err := run(ctx, o, b.Dir, what, b.Args); err != nil {
 			return set, err
 		}
 	}
@@ -133,8 +180,8 @@ func Ensure(ctx context.Context, o Options) (Set, error) {
 }
 
 // BuildArgsK8s is the `go build` argument list for the four Kubernetes
-// binaries into outDir. It must stay byte-identical to hack/deps.sh so that
-// Go's build cache is shared.
+// binaries into outDir. This is the only place the recipe is written:
+// hack/deps.sh runs `irischaos cluster deps`, which builds with it.
 func BuildArgsK8s(outDir string) []string {
 	v := KubernetesVersion
 	minor := strings.Split(strings.TrimPrefix(v, "v"), ".")[1]

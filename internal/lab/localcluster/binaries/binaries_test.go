@@ -47,11 +47,41 @@ func TestEnsureCached(t *testing.T) {
 	}
 }
 
-func TestBuildArgsMatchDepsScript(t *testing.T) {
+func TestBuildArgsK8s(t *testing.T) {
 	args := strings.Join(BuildArgsK8s("/c/k8s-v1.36.3"), " ")
 	for _, want := range []string{"gitVersion=v1.36.3", "gitMinor=36", "gitTreeState=clean", "-trimpath", "-o /c/k8s-v1.36.3/", "k8s.io/kubernetes/cmd/kubelet"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("build args %q lack %q", args, want)
 		}
+	}
+}
+
+// Plan names the exact commands a build would run, and nothing when cached:
+// the recipe is checked without building anything.
+func TestPlan(t *testing.T) {
+	cache := t.TempDir()
+	set, builds, err := Plan(Options{CacheDir: cache, ToolsDir: "/src/tools"})
+	if err != nil || set != Paths(cache) || len(builds) != 2 {
+		t.Fatalf("Plan on an empty cache = %+v, %+v, %v", set, builds, err)
+	}
+	k, e := builds[0], builds[1]
+	wantK := "cd /src/tools/k8s && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w -X k8s.io/component-base/version.gitVersion=" + KubernetesVersion +
+		" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=36 -X k8s.io/component-base/version.gitTreeState=clean' -o " +
+		cache + "/k8s-" + KubernetesVersion + "/ k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet"
+	if k.Command() != wantK {
+		t.Errorf("k8s command\n got %s\nwant %s", k.Command(), wantK)
+	}
+	wantE := "cd /src/tools/etcd && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o " + set.Etcd + " go.etcd.io/etcd/server/v3"
+	if e.Command() != wantE {
+		t.Errorf("etcd command\n got %s\nwant %s", e.Command(), wantE)
+	}
+	// Only etcd cached: only Kubernetes is planned.
+	os.MkdirAll(filepath.Dir(set.Etcd), 0o755)
+	os.WriteFile(set.Etcd, []byte("#!/bin/sh\n"), 0o755)
+	if _, builds, _ := Plan(Options{CacheDir: cache, ToolsDir: "/src/tools"}); len(builds) != 1 || builds[0].What != "Kubernetes "+KubernetesVersion {
+		t.Errorf("with etcd cached: %+v", builds)
+	}
+	if got := shellQuote("it's"); got != `'it'\''s'` {
+		t.Errorf("shellQuote = %s", got)
 	}
 }
