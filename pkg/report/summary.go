@@ -27,9 +27,9 @@ type Row struct {
 	// (empty without a preflight).
 	PredictedRTO string
 	LostAcked    int
-	Verdict       checker.Verdict
-	VerdictText   string // e.g. "PASS" or "FAIL (2 pass, 1 fail)"
-	Iterations    []Iteration
+	Verdict      checker.Verdict
+	VerdictText  string // e.g. "PASS" or "FAIL (2 pass, 1 fail)"
+	Iterations   []Iteration
 }
 
 // Rows groups a run's iterations by scenario, in the seed's failure-domain
