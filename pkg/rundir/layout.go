@@ -11,6 +11,7 @@
 //	report.md                            the report for auditors
 //	junit.xml                            one test case per scenario and iteration
 //	report.html                          report.md's content as one page, timelines inline
+//	report.pdf                           report.html printed (irischaos report --pdf); outside the manifest, whose SHA-256 it prints on every page
 //	preflight.json                       what the preflight found before the run (absent when skipped)
 //	<scenario>/<iteration>/history.jsonl the evidence of one iteration (see docs/history.md)
 //	<scenario>/<iteration>/result.json   the checker's result for it
@@ -35,6 +36,7 @@ const (
 	MDFile        = "report.md"
 	JUnitFile     = "junit.xml"
 	HTMLFile      = "report.html"
+	PDFFile       = "report.pdf"
 	HistoryFile   = "history.jsonl"
 	TimelineFile  = "timeline.svg"
 	PreflightFile = "preflight.json"

@@ -75,7 +75,8 @@ func hashFiles(dir string) (map[string]string, error) {
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		if rel == ManifestFile || rel == SignatureFile || strings.HasSuffix(rel, ".tmp") {
+		// The PDF is printed after the seal and names the manifest's hash itself.
+		if rel == ManifestFile || rel == SignatureFile || rel == PDFFile || strings.HasSuffix(rel, ".tmp") {
 			return nil
 		}
 		b, err := os.ReadFile(p)

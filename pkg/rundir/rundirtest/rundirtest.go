@@ -22,12 +22,11 @@ var T0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 
 func at(s float64) time.Time { return T0.Add(time.Duration(s * float64(time.Second))) }
 
-// History is one iteration's records: 20 ok writes every 100 ms from start,
-// the fault, a failing write every 500 ms for down seconds, 10 ok writes,
-// phase events, and a read-back of every ok write but those in lose.
-func History(scenario string, n int, start, down float64, lose ...int64) []history.Record {
-	recs := []history.Record{{Kind: history.KindMeta, T: at(start), Meta: map[string]string{
-		history.MetaScenario: scenario, history.MetaIteration: fmt.Sprint(n), history.MetaKubernetesVersion: "v1.36.3"}}}
+// History is one iteration's records: its meta, 20 ok writes every 100 ms
+// from start, the fault, a failing write every 500 ms for down seconds, 10 ok
+// writes, phase events, and a read-back of every ok write but those in lose.
+func History(meta map[string]string, start, down float64, lose ...int64) []history.Record {
+	recs := []history.Record{{Kind: history.KindMeta, T: at(start), Meta: meta}}
 	var ok []int64
 	var seq int64
 	add := func(t float64, res string) {
@@ -101,7 +100,19 @@ func Write(t testing.TB, base string) (string, report.Run) {
 		Scenarios: map[string]string{},
 	}
 	for _, s := range specs {
-		recs := History(s.scenario, s.n, s.start, s.down, s.lose...)
+		meta := run.Environment.Meta()
+		for k, v := range map[string]string{
+			history.MetaScenario: s.scenario, history.MetaIteration: fmt.Sprint(s.n), history.MetaFailureDomain: s.domain,
+			history.MetaMitigatedBy: s.mitigated, history.MetaFault: s.fault,
+			history.MetaRTOBudget: s.rto.String(), history.MetaRPOBudget: "2s",
+		} {
+			meta[k] = v
+		}
+		recs := History(meta, s.start, s.down, s.lose...)
+		budgets, err := checker.BudgetsFromMeta(recs)
+		if err != nil {
+			t.Fatal(err)
+		}
 		hp := rundir.HistoryPath(dir, s.scenario, s.n)
 		if err := os.MkdirAll(filepath.Dir(hp), 0o755); err != nil {
 			t.Fatal(err)
@@ -122,7 +133,7 @@ func Write(t testing.TB, base string) (string, report.Run) {
 		it := report.Iteration{
 			Scenario: s.scenario, Iteration: s.n, FailureDomain: s.domain, MitigatedBy: s.mitigated, Fault: s.fault,
 			Target: "pod/iris-0", Started: at(s.start), Finished: at(s.start + s.down + 10),
-			History: filepath.ToSlash(rel), Result: checker.Check(recs, checker.Budgets{RTO: s.rto, RPO: 2 * time.Second}),
+			History: filepath.ToSlash(rel), Result: checker.Check(recs, budgets),
 			CloudCalls: []report.CloudCall{},
 		}
 		if err := rundir.WriteIterationResult(dir, it); err != nil {
