@@ -24,6 +24,7 @@ import (
 
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/history"
+	"github.com/irischaos/irischaos/pkg/storagehealth"
 )
 
 // Options say what to watch.
@@ -36,6 +37,11 @@ type Options struct {
 	// Dynamic, when set, also watches Longhorn volumes (volumes.longhorn.io
 	// in longhorn-system) if the cluster serves them.
 	Dynamic dynamic.Interface
+
+	// Storage, when set, is the redundancy of the volume's storage, polled
+	// every StoragePoll (2 s when 0) into the history.
+	Storage     storagehealth.Source
+	StoragePoll time.Duration
 
 	History  *history.Writer // where events go; may be nil (tests read Events)
 	Progress io.Writer       // one line per event; nil for none
@@ -166,6 +172,16 @@ func (ob *Observer) Start(ctx context.Context) error {
 	what := fmt.Sprintf("pods %s and events in %s, nodes, volume attachments", ob.o.Selector, ob.o.Namespace)
 	if lh {
 		what += ", Longhorn volumes"
+	}
+	if ob.o.Storage != nil {
+		poll := ob.o.StoragePoll
+		if poll <= 0 {
+			poll = 2 * time.Second
+		}
+		go ob.WatchStorage(ctx, ob.o.Storage, poll)
+		what += ", storage redundancy"
+	} else {
+		what += " (storage redundancy: not readable for this storage class)"
 	}
 	close(ob.synced)
 	ob.note(history.Record{Source: "observer", Reason: "Watching", Message: what})

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
@@ -17,6 +18,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/scenario"
 	"github.com/irischaos/irischaos/pkg/stack"
+	"github.com/irischaos/irischaos/pkg/storagehealth"
 	"github.com/irischaos/irischaos/pkg/workload/iris"
 )
 
@@ -75,11 +77,31 @@ func IRISWorkload(kube kubernetes.Interface, exec podexec.Execer, namespace stri
 }
 
 // ClusterObserver watches the stack's pods, the nodes, events and volume
-// attachments into the history.
+// attachments into the history, and the redundancy of the volume's storage
+// where irischaos can read it (storagehealth.ForStorageClass).
 // dyn, when not nil, lets the observer also watch Longhorn volumes where the
 // cluster serves them (the RTO phases then show the volume's attachment).
 func ClusterObserver(kube kubernetes.Interface, dyn dynamic.Interface, namespace string, progress io.Writer) func(*history.Writer) (Observer, error) {
 	return func(h *history.Writer) (Observer, error) {
-		return observe.New(kube, observe.Options{Namespace: namespace, History: h, Progress: progress, Dynamic: dyn})
+		return observe.New(kube, observe.Options{Namespace: namespace, History: h, Progress: progress, Dynamic: dyn,
+			Storage: storageSource(kube, namespace)})
 	}
+}
+
+// storageSource is the redundancy source of the stack's volume, nil when its
+// storage is not one irischaos reads (or the claim cannot be read: the
+// observer then says that redundancy is not recorded).
+func storageSource(kube kubernetes.Interface, namespace string) storagehealth.Source {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pvc, err := kube.CoreV1().PersistentVolumeClaims(namespace).Get(ctx, stack.PVCName, metav1.GetOptions{})
+	if err != nil || pvc.Spec.StorageClassName == nil {
+		return nil
+	}
+	sc, err := kube.StorageV1().StorageClasses().Get(ctx, *pvc.Spec.StorageClassName, metav1.GetOptions{})
+	if err != nil {
+		return nil
+	}
+	src, _ := storagehealth.ForStorageClass(sc, sc.Annotations[stack.StandInAnnotation])
+	return src
 }

@@ -19,11 +19,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/irischaos/irischaos/pkg/storagehealth"
 )
 
 // DriverName is the CSI driver's name (CSIDriver object, StorageClass
 // provisioner, VolumeAttachment attacher).
-const DriverName = "rbd.csi.irischaos.io"
+const DriverName = storagehealth.CephRBDDriver
 
 // Ceph runs the ceph and rbd command-line tools against one cluster and pool.
 // Every call goes through the CLI with the client settings of Conf, whose

@@ -18,6 +18,9 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/sig-storage-lib-external-provisioner/v11/controller"
+
+	"github.com/irischaos/irischaos/pkg/stack"
+	"github.com/irischaos/irischaos/pkg/storagehealth"
 )
 
 // CSIDriver is the driver's object: attachRequired, so every use of a volume
@@ -257,5 +260,41 @@ func RunController(ctx context.Context, cs kubernetes.Interface, c *Controller, 
 		controller.LeaderElection(false), controller.FailedProvisionThreshold(5), controller.FailedDeleteThreshold(5))
 	go pc.Run(ctx)
 	(&Attacher{CS: cs, C: c, Log: logger}).Run(ctx)
+	return nil
+}
+
+// StorageClass is a class of this driver named name, for the pool of c;
+// description says what the storage is (StorageName) and goes where the
+// stack and every report read it (stack.StandInAnnotation): real Ceph,
+// standing in for Longhorn. Its parameters let a client on the host read the
+// pool's health (storagehealth.ForStorageClass).
+func StorageClass(name, description string, c Ceph) *storagev1.StorageClass {
+	del := corev1.PersistentVolumeReclaimDelete
+	imm := storagev1.VolumeBindingImmediate
+	return &storagev1.StorageClass{
+		ObjectMeta:  metav1.ObjectMeta{Name: name, Annotations: map[string]string{stack.StandInAnnotation: description}},
+		Provisioner: DriverName, ReclaimPolicy: &del, VolumeBindingMode: &imm,
+		Parameters: map[string]string{storagehealth.CephConfParam: c.Conf, storagehealth.PoolParam: c.Pool},
+	}
+}
+
+// EnsureStorageClass creates sc, or replaces a class of the same name that
+// another provisioner serves (a class's provisioner cannot be changed).
+func EnsureStorageClass(ctx context.Context, cs kubernetes.Interface, sc *storagev1.StorageClass) error {
+	scs := cs.StorageV1().StorageClasses()
+	old, err := scs.Get(ctx, sc.Name, metav1.GetOptions{})
+	switch {
+	case err == nil && old.Provisioner == sc.Provisioner:
+		return nil
+	case err == nil:
+		if err := scs.Delete(ctx, sc.Name, metav1.DeleteOptions{}); err != nil {
+			return fmt.Errorf("replacing StorageClass %s (served by %s): %w", sc.Name, old.Provisioner, err)
+		}
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("reading StorageClass %s: %w", sc.Name, err)
+	}
+	if _, err := scs.Create(ctx, sc, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating StorageClass %s: %w", sc.Name, err)
+	}
 	return nil
 }

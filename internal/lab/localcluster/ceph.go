@@ -3,18 +3,30 @@ package localcluster
 import (
 	"context"
 	"fmt"
+	"log"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/irischaos/irischaos/internal/lab/ceph"
+	"github.com/irischaos/irischaos/internal/lab/csi"
 	"github.com/irischaos/irischaos/internal/lab/localcluster/node"
 	"github.com/irischaos/irischaos/internal/lab/localcluster/proc"
+	"github.com/irischaos/irischaos/internal/lab/localcluster/provisioner"
 	"github.com/irischaos/irischaos/internal/lab/localcluster/state"
 	"github.com/irischaos/irischaos/pkg/storagehealth"
 )
 
-// cephOSDComponent names each node's OSD service (log <node>-ceph-osd).
-const cephOSDComponent = "ceph-osd"
+// Node service names (logs <node>-<component>): the node's Ceph OSD and
+// its CSI node plugin, both in the node's power domain.
+const (
+	cephOSDComponent = "ceph-osd"
+	csiNodeComponent = "csi-node"
+)
+
+// csiBinary is the driver's binary, next to irischaos (make build).
+const csiBinary = "irischaos-csi"
 
 // startCephMonitors plans the cluster's Ceph, starts its monitor and manager
 // on the host at the bridge address (they outlive any node) and creates one
@@ -41,7 +53,8 @@ func (s *supervisor) startCephMonitors(ctx context.Context) error {
 }
 
 // nodeServices are the daemons a node starts on every boot besides its
-// kubelet: its Ceph OSD.
+// kubelet: its Ceph OSD and the CSI node plugin that stages RBD images for
+// its pods (as a DaemonSet's pod would, it dies with the node).
 func (s *supervisor) nodeServices(name string) []node.Service {
 	if s.ceph == nil {
 		return nil
@@ -50,7 +63,45 @@ func (s *supervisor) nodeServices(name string) []node.Service {
 	if !ok {
 		return nil
 	}
-	return []node.Service{{Component: cephOSDComponent, Argv: argv}}
+	return []node.Service{
+		{Component: cephOSDComponent, Argv: argv},
+		{Component: csiNodeComponent, Argv: []string{filepath.Join(s.o.BinDir, csiBinary), "node",
+			"--node-name", name, "--kubelet-dir", filepath.Join(s.l.Node(name), "kubelet"),
+			"--state-dir", filepath.Join(s.l.Node(name), "csi"), "--ceph-conf", s.ceph.Conf(), "--pool", ceph.Pool}},
+	}
+}
+
+// startCSIController serves the replicated class with the Ceph RBD driver:
+// the CSIDriver object (attach required), the provisioner and the attacher
+// run in the supervisor, on the host like a control-plane Deployment, until
+// ctx ends.
+func (s *supervisor) startCSIController(ctx context.Context, version string) error {
+	if _, err := os.Stat(filepath.Join(s.o.BinDir, csiBinary)); err != nil {
+		return fmt.Errorf("the CSI node plugin %s is missing (%v): run make build", filepath.Join(s.o.BinDir, csiBinary), err)
+	}
+	desc := csi.StorageName(version) + fmt.Sprintf(": pool %s, %d copies, one per node, min_size %d", ceph.Pool, s.ceph.Size(), s.ceph.MinSize())
+	cc := csi.Ceph{Conf: s.ceph.Conf(), Pool: ceph.Pool}
+	if err := csi.EnsureStorageClass(ctx, s.cs, csi.StorageClass(provisioner.Replicated, desc, cc)); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(s.l.Log("csi-controller"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	logger := log.New(f, "", log.LstdFlags|log.Lmicroseconds)
+	c := &csi.Controller{Ceph: cc, NodeIP: csi.NodeIPFromAPI(s.cs)}
+	if err := csi.EnsureCSIDriver(ctx, s.cs); err != nil {
+		f.Close()
+		return err
+	}
+	go func() {
+		defer f.Close()
+		if err := csi.RunController(ctx, s.cs, c, logger); err != nil {
+			logger.Printf("controller stopped: %v", err)
+		}
+	}()
+	s.say("storage: StorageClass %s served by %s (%s); controller log %s", provisioner.Replicated, csi.DriverName, desc, s.l.Log("csi-controller"))
+	return nil
 }
 
 // startCephPool waits for every node's OSD, creates the RBD pool, waits for
@@ -76,6 +127,7 @@ func (s *supervisor) startCephPool(ctx context.Context) error {
 	if err := waitClean(ctx, health, 2*time.Minute, s.say); err != nil {
 		return err
 	}
+	s.cephVersion = version
 	s.say("ceph: pool %s active+clean: %d copies (one per host), min_size %d, %d PGs; Ceph %s", ceph.Pool, s.ceph.Size(), s.ceph.MinSize(), ceph.PGs, version)
 	return s.c.Update(s.l, func(c *state.Cluster) {
 		c.Ceph = &state.Ceph{Conf: s.ceph.Conf(), MonHost: s.ceph.MonHost(), Pool: ceph.Pool, Version: version,

@@ -43,7 +43,13 @@ func TestNodeServices(t *testing.T) {
 	}
 	s.ceph = ceph.Plan("/c", "10.250.0.1", "10.250.0.0/24", []ceph.NodeSpec{{Name: "node-1", Zone: "zone-a", IP: "10.250.0.11", Disk: "/d"}})
 	svc := s.nodeServices("node-1")
-	if len(svc) != 1 || svc[0].Component != "ceph-osd" || !strings.Contains(strings.Join(svc[0].Argv, " "), "ceph-osd -c '/c/ceph.conf' -d -i 0") {
-		t.Errorf("node-1 services = %+v", svc)
+	if len(svc) != 2 || svc[0].Component != "ceph-osd" || !strings.Contains(strings.Join(svc[0].Argv, " "), "ceph-osd -c '/c/ceph.conf' -d -i 0") {
+		t.Fatalf("node-1 services = %+v", svc)
+	}
+	// The CSI node plugin registers with this node's kubelet and keeps its
+	// FUSE mounts in the node's directory, so power-off takes both down.
+	if got := strings.Join(svc[1].Argv, " "); svc[1].Component != "csi-node" ||
+		!strings.Contains(got, "node --node-name node-1 --kubelet-dir nodes/node-1/kubelet --state-dir nodes/node-1/csi --ceph-conf /c/ceph.conf --pool rbd") {
+		t.Errorf("CSI node plugin = %+v", svc[1])
 	}
 }

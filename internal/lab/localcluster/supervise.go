@@ -215,6 +215,8 @@ type supervisor struct {
 	// images delivers the result of the image build the images step starts.
 	images chan imagesBuilt
 	ceph   *ceph.Cluster // planned by the ceph monitor step; nil without --ceph
+	// cephVersion is the running Ceph's, set by the ceph pool step.
+	cephVersion string
 }
 
 type imagesBuilt struct {

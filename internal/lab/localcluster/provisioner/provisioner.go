@@ -24,6 +24,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/sig-storage-lib-external-provisioner/v11/controller"
+
+	"github.com/irischaos/irischaos/pkg/stack"
 )
 
 // Name is the provisioner name in the StorageClasses.
@@ -36,7 +38,7 @@ const (
 )
 
 // StandInAnnotation names what a storage class stands in for.
-const StandInAnnotation = "irischaos.io/stand-in"
+const StandInAnnotation = stack.StandInAnnotation
 
 // typeParam is the StorageClass parameter choosing the kind of volume.
 const typeParam = "type"
@@ -64,9 +66,14 @@ func StorageClasses() []*storagev1.StorageClass {
 	}
 }
 
-// EnsureStorageClasses creates the stand-in classes (existing ones are kept).
-func EnsureStorageClasses(ctx context.Context, cs kubernetes.Interface) error {
+// EnsureStorageClasses creates the stand-in classes (existing ones are
+// kept); without replicated, only local-disk (real storage serves the
+// replicated class).
+func EnsureStorageClasses(ctx context.Context, cs kubernetes.Interface, replicated bool) error {
 	for _, sc := range StorageClasses() {
+		if sc.Name == Replicated && !replicated {
+			continue
+		}
 		_, err := cs.StorageV1().StorageClasses().Create(ctx, sc, metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating StorageClass %s: %w", sc.Name, err)
@@ -161,13 +168,17 @@ func within(path, parent string) bool {
 	return err == nil && rel != "." && !strings.HasPrefix(rel, "..")
 }
 
-// Run creates the storage classes and runs the provision controller until ctx ends.
+// Run creates the storage classes and runs the provision controller until
+// ctx ends. With no ReplicatedDir the replicated class is left to real
+// storage (the Ceph CSI driver).
 func Run(ctx context.Context, cs kubernetes.Interface, p *Provisioner) error {
-	if err := EnsureStorageClasses(ctx, cs); err != nil {
+	if err := EnsureStorageClasses(ctx, cs, p.ReplicatedDir != ""); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(p.ReplicatedDir, 0o755); err != nil {
-		return err
+	if p.ReplicatedDir != "" {
+		if err := os.MkdirAll(p.ReplicatedDir, 0o755); err != nil {
+			return err
+		}
 	}
 	pc := controller.NewProvisionController(ctx, cs, Name, p,
 		controller.LeaderElection(false),

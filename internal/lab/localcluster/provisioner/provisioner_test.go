@@ -83,7 +83,7 @@ func TestProvisionAndDelete(t *testing.T) {
 func TestEnsureStorageClasses(t *testing.T) {
 	cs := fake.NewClientset()
 	for i := 0; i < 2; i++ { // idempotent
-		if err := EnsureStorageClasses(context.Background(), cs); err != nil {
+		if err := EnsureStorageClasses(context.Background(), cs, true); err != nil {
 			t.Fatal(err)
 		}
 	}
