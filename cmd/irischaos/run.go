@@ -19,11 +19,9 @@ import (
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/ledger"
-	"github.com/irischaos/irischaos/pkg/metrics"
 	"github.com/irischaos/irischaos/pkg/nemesis"
 	"github.com/irischaos/irischaos/pkg/preflight"
 	"github.com/irischaos/irischaos/pkg/report"
-	"github.com/irischaos/irischaos/pkg/rundir"
 	"github.com/irischaos/irischaos/pkg/runner"
 	"github.com/irischaos/irischaos/pkg/scenario"
 )
@@ -280,24 +278,15 @@ failed, 2 unknown or error.`,
 					return nil
 				}
 
-				var m *metrics.Metrics
+				var rm *runMetrics
 				if metricsAddr != "" || pushgateway != "" {
-					m = metrics.New()
-					labels := map[string]metrics.Labels{}
-					for _, s := range scenarios {
-						labels[s.Name] = metrics.Labels{Scenario: s.Name, FailureDomain: s.FailureDomain, Fault: string(s.Fault.Type)}
+					if rm, err = startRunMetrics(a.ctx, scenarios, metricsAddr, pushgateway, name); err != nil {
+						return withCode(exitUnknown, err)
 					}
-					cfg.OnOp = m.ObserveOp
-					cfg.OnFault = func(s scenario.Scenario, active bool) { m.FaultActive(labels[s.Name], active) }
-					cfg.OnIteration = func(it report.Iteration) { m.ObserveResult(labels[it.Scenario], it.Result) }
-					if metricsAddr != "" {
-						mctx, mcancel := context.WithCancel(context.WithoutCancel(a.ctx))
-						defer mcancel()
-						addr, err := m.Serve(mctx, metricsAddr)
-						if err != nil {
-							return withCode(exitUnknown, fmt.Errorf("--metrics-addr: %w", err))
-						}
-						fmt.Fprintf(errOut, "metrics on http://%s/metrics\n", addr)
+					defer rm.close()
+					rm.hook(&cfg)
+					if rm.addr != nil {
+						fmt.Fprintf(errOut, "metrics on http://%s/metrics\n", rm.addr)
 					}
 				}
 
@@ -320,12 +309,8 @@ failed, 2 unknown or error.`,
 					}
 					fmt.Fprintf(cmd.OutOrStdout(), "\nreports: %s (verdict %s)\n", runDir, strings.ToUpper(string(run.Verdict)))
 				}
-				if m != nil && pushgateway != "" {
-					pctx, pcancel := context.WithTimeout(context.WithoutCancel(a.ctx), 30*time.Second)
-					if err := m.Push(pctx, pushgateway, rundir.DirName(name, run.Started)); err != nil {
-						fmt.Fprintf(errOut, "pushgateway: %v\n", err)
-					}
-					pcancel()
+				if rm != nil {
+					rm.push(a.ctx, errOut)
 				}
 				if n := printLeft(errOut, l); n != 0 {
 					return withCode(exitUnknown, errors.Join(runErr, fmt.Errorf("%d fault(s) left unhealed", max(n, 0))))

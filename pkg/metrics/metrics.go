@@ -1,7 +1,11 @@
-// Package metrics exposes a run's measurements to Prometheus: RTO, RPO,
-// writes by result, lost acknowledged writes and verdicts, served on an HTTP
-// address while the run goes on and pushed to a Pushgateway at the end. It
-// uses its own registry, never the global one, so nothing else leaks in.
+// Package metrics exposes a run's measurements to Prometheus: RTO, RPO and
+// their budgets, writes by result, lost acknowledged writes and verdicts,
+// served on an HTTP address while the run goes on and pushed to a
+// Pushgateway at the end. It uses its own registry, never the global one, so
+// nothing else leaks in. Names follow Prometheus' conventions (base units in
+// the name, _total for counters); labels are few-valued: scenario, failure
+// domain, fault, verdict, write result; never a run id or a time. The README
+// lists every series; deploy/grafana/irischaos.json shows them.
 package metrics
 
 import (
@@ -34,6 +38,8 @@ type Metrics struct {
 	reg         *prometheus.Registry
 	rto         *prometheus.GaugeVec
 	rpo         *prometheus.GaugeVec
+	rtoBudget   *prometheus.GaugeVec
+	rpoBudget   *prometheus.GaugeVec
 	rtoHist     *prometheus.HistogramVec
 	rpoHist     *prometheus.HistogramVec
 	writes      *prometheus.CounterVec
@@ -54,6 +60,14 @@ func New() *Metrics {
 		rpo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "irischaos_rpo_seconds",
 			Help: "RPO of the last completed iteration: fault instant minus the oldest lost acknowledged write (0 when none lost).",
+		}, scenarioLabels),
+		rtoBudget: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "irischaos_rto_budget_seconds",
+			Help: "The scenario's RTO budget (absent when it has none).",
+		}, scenarioLabels),
+		rpoBudget: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "irischaos_rpo_budget_seconds",
+			Help: "The scenario's RPO budget.",
 		}, scenarioLabels),
 		rtoHist: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "irischaos_rto_distribution_seconds",
@@ -86,7 +100,7 @@ func New() *Metrics {
 			Help: "1 while a fault is injected and not yet healed.",
 		}, scenarioLabels),
 	}
-	m.reg.MustRegister(m.rto, m.rpo, m.rtoHist, m.rpoHist, m.writes, m.lost, m.verdicts, m.lastVerdict, m.faultActive)
+	m.reg.MustRegister(m.rto, m.rpo, m.rtoBudget, m.rpoBudget, m.rtoHist, m.rpoHist, m.writes, m.lost, m.verdicts, m.lastVerdict, m.faultActive)
 	return m
 }
 
@@ -119,6 +133,10 @@ func (m *Metrics) ObserveResult(l Labels, r checker.Result) {
 		m.rpo.WithLabelValues(lv...).Set(rpo.Seconds())
 		m.rpoHist.WithLabelValues(lv...).Observe(rpo.Seconds())
 	}
+	if b := r.Budgets.RTOSeconds; b != nil {
+		m.rtoBudget.WithLabelValues(lv...).Set(*b)
+	}
+	m.rpoBudget.WithLabelValues(lv...).Set(r.Budgets.RPOSeconds)
 	m.lost.WithLabelValues(lv...).Add(float64(r.LostAcked))
 	m.verdicts.WithLabelValues(append(lv, string(r.Verdict))...).Inc()
 	for _, v := range []checker.Verdict{checker.Pass, checker.Fail, checker.Unknown} {
@@ -153,12 +171,14 @@ func (m *Metrics) Serve(ctx context.Context, addr string) (net.Addr, error) {
 }
 
 // Push sends every metric to a Pushgateway (url like
-// "http://pushgateway:9091") under job "irischaos", grouped by run, replacing
+// "http://pushgateway:9091") under job "irischaos", grouped by name (label
+// run_name: the run's --name, e.g. the scenario's name; never its time, so a
+// scheduled run replaces its last push instead of adding series), replacing
 // what that group held before.
-func (m *Metrics) Push(ctx context.Context, url, run string) error {
+func (m *Metrics) Push(ctx context.Context, url, name string) error {
 	p := push.New(url, "irischaos").Gatherer(m.reg)
-	if run != "" {
-		p = p.Grouping("run", run)
+	if name != "" {
+		p = p.Grouping("run_name", name)
 	}
 	if err := p.PushContext(ctx); err != nil {
 		return fmt.Errorf("push metrics to Pushgateway %s: %w", url, err)

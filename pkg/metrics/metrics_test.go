@@ -1,10 +1,15 @@
 package metrics
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +23,9 @@ import (
 )
 
 func result(v checker.Verdict, rto, rpo float64, lost int) checker.Result {
-	return checker.Result{Verdict: v, RTOSeconds: &rto, RPOSeconds: &rpo, LostAcked: lost}
+	budget := 45.0
+	return checker.Result{Verdict: v, RTOSeconds: &rto, RPOSeconds: &rpo, LostAcked: lost,
+		Budgets: checker.BudgetsJSON{RTOSeconds: &budget, RPOSeconds: 2}}
 }
 
 var pod = Labels{Scenario: "pod", FailureDomain: "Pod / container", Fault: "pod-delete"}
@@ -32,7 +39,9 @@ func filled() *Metrics {
 	m.FaultActive(pod, false)
 	m.ObserveResult(pod, result(checker.Pass, 6.5, 0.25, 2))
 	m.ObserveResult(pod, result(checker.Fail, 61, 0, 0))
-	m.ObserveResult(pod, checker.Result{Verdict: checker.Unknown})
+	unknown := result(checker.Unknown, 0, 0, 0)
+	unknown.RTOSeconds, unknown.RPOSeconds = nil, nil
+	m.ObserveResult(pod, unknown)
 	return m
 }
 
@@ -63,6 +72,8 @@ func TestServe(t *testing.T) {
 		`irischaos_last_verdict{failure_domain="Pod / container",fault="pod-delete",scenario="pod",verdict="fail"} 0`,
 		`irischaos_rto_distribution_seconds_count{failure_domain="Pod / container",fault="pod-delete",scenario="pod"} 2`,
 		`irischaos_fault_active{failure_domain="Pod / container",fault="pod-delete",scenario="pod"} 0`,
+		`irischaos_rto_budget_seconds{failure_domain="Pod / container",fault="pod-delete",scenario="pod"} 45`,
+		`irischaos_rpo_budget_seconds{failure_domain="Pod / container",fault="pod-delete",scenario="pod"} 2`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
@@ -119,11 +130,11 @@ func TestPush(t *testing.T) {
 	gw := &pushgateway{}
 	srv := httptest.NewServer(gw)
 	defer srv.Close()
-	if err := filled().Push(context.Background(), srv.URL, "20261127T101500Z-local"); err != nil {
+	if err := filled().Push(context.Background(), srv.URL, "local"); err != nil {
 		t.Fatal(err)
 	}
-	if gw.method != http.MethodPut || gw.path != "/metrics/job/irischaos/run/20261127T101500Z-local" {
-		t.Errorf("pushed %s %s, want PUT to the irischaos job grouped by run", gw.method, gw.path)
+	if gw.method != http.MethodPut || gw.path != "/metrics/job/irischaos/run_name/local" {
+		t.Errorf("pushed %s %s, want PUT to the irischaos job grouped by the run's name", gw.method, gw.path)
 	}
 	for _, name := range []string{"irischaos_rto_seconds", "irischaos_rpo_seconds", "irischaos_writes_total", "irischaos_lost_acked_writes_total", "irischaos_verdicts_total"} {
 		if gw.families[name] == nil {
@@ -138,5 +149,66 @@ func TestPush(t *testing.T) {
 	defer failing.Close()
 	if err := New().Push(context.Background(), failing.URL, "r"); err == nil || !strings.Contains(err.Error(), "Pushgateway "+failing.URL) {
 		t.Errorf("failing gateway: %v", err)
+	}
+}
+
+// TestDocumented: the README documents every series, and the Grafana
+// dashboard queries only series that exist.
+func TestDocumented(t *testing.T) {
+	fams, err := filled().Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dash, err := os.ReadFile(filepath.Join("..", "..", "deploy", "grafana", "irischaos.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(dash, &d); err != nil {
+		t.Fatalf("dashboard: %v", err)
+	}
+	known := map[string]bool{}
+	for _, f := range fams {
+		n := f.GetName()
+		known[n] = true
+		if f.GetType() == dto.MetricType_HISTOGRAM {
+			for _, s := range []string{"_bucket", "_sum", "_count"} {
+				known[n+s] = true
+			}
+		}
+		if !bytes.Contains(readme, []byte("`"+n+"`")) {
+			t.Errorf("README does not document %s", n)
+		}
+	}
+	used := map[string]bool{}
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			for _, n := range regexp.MustCompile(`irischaos_[a-z_]+`).FindAllString(tg.Expr, -1) {
+				used[n] = true
+				if !known[n] {
+					t.Errorf("dashboard panel %q queries %s, which irischaos does not export", p.Title, n)
+				}
+			}
+		}
+	}
+	for _, f := range fams {
+		n := f.GetName()
+		if f.GetType() == dto.MetricType_HISTOGRAM {
+			n += "_bucket"
+		}
+		if !used[n] {
+			t.Errorf("the dashboard does not show %s", n)
+		}
 	}
 }
