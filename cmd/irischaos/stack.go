@@ -14,6 +14,7 @@ import (
 
 	"github.com/irischaos/irischaos/pkg/podexec"
 	"github.com/irischaos/irischaos/pkg/stack"
+	"github.com/irischaos/irischaos/pkg/stackid"
 )
 
 // stackClients builds the API and exec clients and the namespace from the
@@ -76,10 +77,10 @@ func init() {
 			Use:   "stack",
 			Short: "Deploy, inspect or remove the IRIS stack (PVC, CPF merge ConfigMap, Deployment, Service)",
 			Long: `The stack is the seed's four objects, modernized and embedded in the binary:
-PVC iris-pvc (RWO, 10Gi, --storage-class), ConfigMap iris-cpf-merge (merge.cpf),
-Deployment iris (1 replica, Recreate, durable %SYS on the volume, the seed's
-liveness probe) and Service iris-svc (LoadBalancer, 52773). Objects carry the
-labels app=iris and app.kubernetes.io/managed-by=irischaos.`,
+PVC ` + stackid.PVC + ` (RWO, 10Gi, --storage-class), ConfigMap ` + stackid.ConfigMap + ` (merge.cpf),
+Deployment ` + stackid.Deployment + ` (1 replica, Recreate, durable %SYS on the volume, the seed's
+liveness probe) and Service ` + stackid.Service + ` (LoadBalancer, 52773). Objects carry the
+labels ` + stackid.Selector + ` and ` + stackid.ManagedByLabel + `=` + stackid.ManagedBy + `.`,
 			Example: `  irischaos stack deploy --storage-class longhorn
   irischaos stack status -n iris
   irischaos stack teardown -n iris`,

@@ -13,6 +13,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/podexec"
+	"github.com/irischaos/irischaos/pkg/stackid"
 	"github.com/irischaos/irischaos/pkg/target"
 )
 
@@ -34,9 +35,9 @@ func (f *irisProcess) Heal(context.Context) error {
 
 func (f *irisProcess) command() []string {
 	if f.name == fault.IrisForce {
-		return []string{"iris", "force", "iris", "quietly"} // no confirmation prompt
+		return []string{"iris", "force", stackid.Instance, "quietly"} // no confirmation prompt
 	}
-	return []string{"iris", "stop", "iris", "quietly"}
+	return []string{"iris", "stop", stackid.Instance, "quietly"}
 }
 
 func (f *irisProcess) Plan() []string {

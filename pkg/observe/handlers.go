@@ -15,6 +15,7 @@ import (
 
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/history"
+	"github.com/irischaos/irischaos/pkg/stackid"
 )
 
 // unwrap returns the object of a delete notification, which may come as a
@@ -34,7 +35,7 @@ func (ob *Observer) ours(p *corev1.Pod) bool {
 
 func (ob *Observer) container(p *corev1.Pod) *corev1.ContainerStatus {
 	for i := range p.Status.ContainerStatuses {
-		if p.Status.ContainerStatuses[i].Name == ob.o.Container {
+		if p.Status.ContainerStatuses[i].Name == stackid.Container {
 			return &p.Status.ContainerStatuses[i]
 		}
 	}
@@ -104,18 +105,18 @@ func (ob *Observer) podUpdate(oldObj, newObj any) {
 		if ncs.State.Running != nil && (before.State.Running == nil || ncs.RestartCount != before.RestartCount || ncs.ContainerID != before.ContainerID) {
 			phase = history.PhaseContainerStarted
 		}
-		ev("Container", phase, fmt.Sprintf("%s: %s -> %s (restarts %d)", ob.o.Container, orNone(s), containerState(*ncs), ncs.RestartCount))
+		ev("Container", phase, fmt.Sprintf("%s: %s -> %s (restarts %d)", stackid.Container, orNone(s), containerState(*ncs), ncs.RestartCount))
 	}
 	// The process is down: the container left Running, or restarted between
 	// two updates we saw.
 	if ncs.State.Running == nil || (ocs != nil && ncs.RestartCount > ocs.RestartCount) {
-		why := fmt.Sprintf("container %s %s (restarts %d)", ob.o.Container, containerState(*ncs), ncs.RestartCount)
+		why := fmt.Sprintf("container %s %s (restarts %d)", stackid.Container, containerState(*ncs), ncs.RestartCount)
 		ob.confirm(fault.EffectContainerRestart, n.Name, why, now, func(ex *expectation) bool {
 			return ncs.State.Running == nil || ex.restarts < 0 || ncs.RestartCount > ex.restarts
 		})
 	} else if ncs.RestartCount > 0 {
 		// Restarted since the expectation was armed, however briefly.
-		ob.confirm(fault.EffectContainerRestart, n.Name, fmt.Sprintf("container %s restarted (restarts %d)", ob.o.Container, ncs.RestartCount), now, func(ex *expectation) bool {
+		ob.confirm(fault.EffectContainerRestart, n.Name, fmt.Sprintf("container %s restarted (restarts %d)", stackid.Container, ncs.RestartCount), now, func(ex *expectation) bool {
 			return ex.restarts >= 0 && ncs.RestartCount > ex.restarts
 		})
 	}
@@ -267,7 +268,7 @@ func (ob *Observer) resolvePV(ctx context.Context) string {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	pvc, err := ob.kube.CoreV1().PersistentVolumeClaims(ob.o.Namespace).Get(ctx, ob.o.PVC, metav1.GetOptions{})
+	pvc, err := ob.kube.CoreV1().PersistentVolumeClaims(ob.o.Namespace).Get(ctx, stackid.PVC, metav1.GetOptions{})
 	if err != nil || pvc.Spec.VolumeName == "" {
 		return ""
 	}

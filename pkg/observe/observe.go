@@ -24,15 +24,15 @@ import (
 
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/history"
+	"github.com/irischaos/irischaos/pkg/stackid"
 	"github.com/irischaos/irischaos/pkg/storagehealth"
 )
 
 // Options say what to watch.
 type Options struct {
-	Namespace string // the stack's namespace (pods, events, PVC)
-	Selector  string // the IRIS pods' label selector; "app=iris" when empty
-	Container string // the IRIS container; "iris" when empty
-	PVC       string // the stack's PVC, to tell its VolumeAttachment apart; "iris-pvc" when empty
+	// Namespace is the stack's namespace (pods, events, PVC); the stack's
+	// pods, container and PVC are those pkg/stackid names.
+	Namespace string
 
 	// Dynamic, when set, also watches Longhorn volumes (volumes.longhorn.io
 	// in longhorn-system) if the cluster serves them.
@@ -79,23 +79,10 @@ func New(kube kubernetes.Interface, o Options) (*Observer, error) {
 	if o.Namespace == "" {
 		return nil, errors.New("observe: no namespace")
 	}
-	if o.Selector == "" {
-		o.Selector = "app=iris"
-	}
-	if o.Container == "" {
-		o.Container = "iris"
-	}
-	if o.PVC == "" {
-		o.PVC = "iris-pvc"
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	sel, err := labels.Parse(o.Selector)
-	if err != nil {
-		return nil, fmt.Errorf("observe: pod selector %q: %w", o.Selector, err)
-	}
-	return &Observer{kube: kube, o: o, sel: sel, synced: make(chan struct{})}, nil
+	return &Observer{kube: kube, o: o, sel: labels.SelectorFromSet(labels.Set{stackid.AppLabel: stackid.AppValue}), synced: make(chan struct{})}, nil
 }
 
 // Run starts the informers, waits for their caches, and blocks until ctx
@@ -169,7 +156,7 @@ func (ob *Observer) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	what := fmt.Sprintf("pods %s and events in %s, nodes, volume attachments", ob.o.Selector, ob.o.Namespace)
+	what := fmt.Sprintf("pods %s and events in %s, nodes, volume attachments", stackid.Selector, ob.o.Namespace)
 	if lh {
 		what += ", Longhorn volumes"
 	}

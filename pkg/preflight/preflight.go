@@ -21,6 +21,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/irischaos/irischaos/pkg/stack"
+	"github.com/irischaos/irischaos/pkg/stackid"
 )
 
 // Status of one check. The order is severity: a report is as bad as its worst check.
@@ -165,7 +166,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		return Report{}, fmt.Errorf("preflight: no namespace given: pass -n NAMESPACE (where the IRIS stack is deployed)")
 	}
 	if o.Deployment == "" {
-		o.Deployment = stack.DeploymentName
+		o.Deployment = stackid.Deployment
 	}
 	o.Assumptions = withDefaults(o.Assumptions)
 	if _, err := o.Kube.CoreV1().Namespaces().Get(ctx, o.Namespace, metav1.GetOptions{}); err != nil {
@@ -236,12 +237,8 @@ func (f *facts) read(ctx context.Context, r *Report) {
 	}
 	if sel, err := metav1.LabelSelectorAsSelector(f.deploy.Spec.Selector); err == nil {
 		if pl, err := kube.CoreV1().Pods(f.o.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()}); err == nil {
-			for i := range pl.Items {
-				p := &pl.Items[i]
-				if p.DeletionTimestamp == nil && p.Spec.NodeName != "" {
-					f.pod = p
-					break
-				}
+			if p, err := stackid.Pick(pl.Items); err == nil && p.Spec.NodeName != "" {
+				f.pod = p
 			}
 		}
 	}
@@ -289,7 +286,7 @@ func (f *facts) container() *corev1.Container {
 	}
 	cs := f.deploy.Spec.Template.Spec.Containers
 	for i := range cs {
-		if cs[i].Name == stack.ContainerName {
+		if cs[i].Name == stackid.Container {
 			return &cs[i]
 		}
 	}
@@ -625,7 +622,7 @@ func (f *facts) deploymentChecks() []Check {
 	}
 	c := f.container()
 	if c == nil {
-		add("deployment.container", Fail, fmt.Sprintf("no container named %q in %s", stack.ContainerName, id), "name the IRIS container "+stack.ContainerName)
+		add("deployment.container", Fail, fmt.Sprintf("no container named %q in %s", stackid.Container, id), "name the IRIS container "+stackid.Container)
 		return out
 	}
 	lp := c.LivenessProbe

@@ -18,6 +18,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/scenario"
 	"github.com/irischaos/irischaos/pkg/stack"
+	"github.com/irischaos/irischaos/pkg/stackid"
 	"github.com/irischaos/irischaos/pkg/storagehealth"
 	"github.com/irischaos/irischaos/pkg/workload/iris"
 )
@@ -94,7 +95,7 @@ func ClusterObserver(kube kubernetes.Interface, dyn dynamic.Interface, namespace
 func storageSource(kube kubernetes.Interface, namespace string) storagehealth.Source {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	pvc, err := kube.CoreV1().PersistentVolumeClaims(namespace).Get(ctx, stack.PVCName, metav1.GetOptions{})
+	pvc, err := kube.CoreV1().PersistentVolumeClaims(namespace).Get(ctx, stackid.PVC, metav1.GetOptions{})
 	if err != nil || pvc.Spec.StorageClassName == nil {
 		return nil
 	}

@@ -61,8 +61,6 @@ type Config struct {
 	Kube      kubernetes.Interface
 	Exec      podexec.Execer
 	Namespace string
-	Selector  string // IRIS pod label selector; target.DefaultSelector
-	Container string // IRIS container; target.DefaultContainer
 	// Clouds builds the VM provider registry whose calls go to rec.
 	Clouds func(rec cloud.Recorder) *cloud.Registry
 
@@ -155,7 +153,7 @@ func (r *Runner) printf(format string, args ...any) {
 }
 
 func (r *Runner) finder() target.Finder {
-	return target.Finder{Client: r.cfg.Kube, Namespace: r.cfg.Namespace, Selector: r.cfg.Selector, Container: r.cfg.Container}
+	return target.Finder{Client: r.cfg.Kube, Namespace: r.cfg.Namespace}
 }
 
 // findTarget resolves what scenario s acts on: the IRIS pod, its node and VM,

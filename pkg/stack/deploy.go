@@ -17,6 +17,7 @@ import (
 	watchtools "k8s.io/client-go/tools/watch"
 
 	"github.com/irischaos/irischaos/pkg/podexec"
+	"github.com/irischaos/irischaos/pkg/stackid"
 	"github.com/irischaos/irischaos/pkg/workload/iris"
 )
 
@@ -63,25 +64,25 @@ func apply(ctx context.Context, c Clients, o *Options, objs *Objects) error {
 	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
 	ns := o.Namespace
 	o.logf("applying pvc/%s (class %s, %s), configmap/%s, deployment/%s (image %s), service/%s in namespace %s",
-		PVCName, o.StorageClass, o.Size, ConfigMapName, DeploymentName, o.Image, ServiceName, ns)
+		stackid.PVC, o.StorageClass, o.Size, stackid.ConfigMap, stackid.Deployment, o.Image, stackid.Service, ns)
 	if _, err := c.Kube.CoreV1().PersistentVolumeClaims(ns).Apply(ctx, objs.PVC, opts); err != nil {
 		if apierrors.IsInvalid(err) {
-			if cur, gerr := c.Kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, PVCName, metav1.GetOptions{}); gerr == nil &&
+			if cur, gerr := c.Kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, stackid.PVC, metav1.GetOptions{}); gerr == nil &&
 				cur.Spec.StorageClassName != nil && *cur.Spec.StorageClassName != o.StorageClass {
 				return fmt.Errorf("apply pvc/%s: it exists with storage class %s, not %s; run `irischaos stack teardown` first to change class: %w",
-					PVCName, *cur.Spec.StorageClassName, o.StorageClass, err)
+					stackid.PVC, *cur.Spec.StorageClassName, o.StorageClass, err)
 			}
 		}
-		return fmt.Errorf("apply pvc/%s in %s: %w", PVCName, ns, err)
+		return fmt.Errorf("apply pvc/%s in %s: %w", stackid.PVC, ns, err)
 	}
 	if _, err := c.Kube.CoreV1().ConfigMaps(ns).Apply(ctx, objs.ConfigMap, opts); err != nil {
-		return fmt.Errorf("apply configmap/%s in %s: %w", ConfigMapName, ns, err)
+		return fmt.Errorf("apply configmap/%s in %s: %w", stackid.ConfigMap, ns, err)
 	}
 	if _, err := c.Kube.AppsV1().Deployments(ns).Apply(ctx, objs.Deployment, opts); err != nil {
-		return fmt.Errorf("apply deployment/%s in %s: %w", DeploymentName, ns, err)
+		return fmt.Errorf("apply deployment/%s in %s: %w", stackid.Deployment, ns, err)
 	}
 	if _, err := c.Kube.CoreV1().Services(ns).Apply(ctx, objs.Service, opts); err != nil {
-		return fmt.Errorf("apply service/%s in %s: %w", ServiceName, ns, err)
+		return fmt.Errorf("apply service/%s in %s: %w", stackid.Service, ns, err)
 	}
 	return nil
 }
@@ -100,7 +101,7 @@ func rolledOut(d *appsv1.Deployment) bool {
 // waitRollout watches the Deployment until rolled out, printing each pod
 // transition meanwhile; on timeout it says what the pod is stuck on.
 func waitRollout(ctx context.Context, c Clients, o *Options) error {
-	o.logf("waiting for deployment/%s to roll out", DeploymentName)
+	o.logf("waiting for deployment/%s to roll out", stackid.Deployment)
 	// A pod stuck for good (bad image name, missing config) cancels the
 	// wait at once instead of at the timeout.
 	ctx, stuck := context.WithCancelCause(ctx)
@@ -110,17 +111,17 @@ func waitRollout(ctx context.Context, c Clients, o *Options) error {
 	ns := o.Namespace
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			opts.FieldSelector = "metadata.name=" + DeploymentName
+			opts.FieldSelector = "metadata.name=" + stackid.Deployment
 			return c.Kube.AppsV1().Deployments(ns).List(ctx, opts)
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			opts.FieldSelector = "metadata.name=" + DeploymentName
+			opts.FieldSelector = "metadata.name=" + stackid.Deployment
 			return c.Kube.AppsV1().Deployments(ns).Watch(ctx, opts)
 		},
 	}
 	isDone := func(obj any) bool {
 		d, ok := obj.(*appsv1.Deployment)
-		return ok && d.Name == DeploymentName && rolledOut(d)
+		return ok && d.Name == stackid.Deployment && rolledOut(d)
 	}
 	// The wrapper tells the reflector whether the client (a fake in tests)
 	// can serve watch-list; real API servers can.
@@ -135,20 +136,20 @@ func waitRollout(ctx context.Context, c Clients, o *Options) error {
 		},
 		func(ev watch.Event) (bool, error) {
 			if ev.Type == watch.Deleted {
-				return false, fmt.Errorf("deployment/%s was deleted while waiting for its rollout", DeploymentName)
+				return false, fmt.Errorf("deployment/%s was deleted while waiting for its rollout", stackid.Deployment)
 			}
 			return isDone(ev.Object), nil
 		})
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
-			return fmt.Errorf("deployment/%s in %s cannot roll out: %w", DeploymentName, ns, cause)
+			return fmt.Errorf("deployment/%s in %s cannot roll out: %w", stackid.Deployment, ns, cause)
 		}
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, watchtools.ErrWatchClosed) || ctx.Err() != nil {
-			return fmt.Errorf("deployment/%s in %s did not roll out within %s: %s", DeploymentName, ns, o.Timeout, diagnose(context.WithoutCancel(ctx), c, o))
+			return fmt.Errorf("deployment/%s in %s did not roll out within %s: %s", stackid.Deployment, ns, o.Timeout, diagnose(context.WithoutCancel(ctx), c, o))
 		}
-		return fmt.Errorf("wait for deployment/%s: %w", DeploymentName, err)
+		return fmt.Errorf("wait for deployment/%s: %w", stackid.Deployment, err)
 	}
-	o.logf("deployment/%s rolled out", DeploymentName)
+	o.logf("deployment/%s rolled out", stackid.Deployment)
 	return nil
 }
 
@@ -193,7 +194,7 @@ const maxPullFailures = 3
 // watchPods prints every change of the stack's pods until ctx ends, and
 // calls stuck when a pod can never start.
 func watchPods(ctx context.Context, c Clients, o *Options, stuck context.CancelCauseFunc) {
-	w, err := c.Kube.CoreV1().Pods(o.Namespace).Watch(ctx, metav1.ListOptions{LabelSelector: Selector})
+	w, err := c.Kube.CoreV1().Pods(o.Namespace).Watch(ctx, metav1.ListOptions{LabelSelector: stackid.Selector})
 	if err != nil {
 		return
 	}
@@ -258,7 +259,7 @@ func diagnose(ctx context.Context, c Clients, o *Options) string {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var parts []string
-	pods, err := c.Kube.CoreV1().Pods(o.Namespace).List(ctx, metav1.ListOptions{LabelSelector: Selector})
+	pods, err := c.Kube.CoreV1().Pods(o.Namespace).List(ctx, metav1.ListOptions{LabelSelector: stackid.Selector})
 	if err == nil {
 		if len(pods.Items) == 0 {
 			parts = append(parts, "no pod was created (check the deployment's events and quotas)")
@@ -272,7 +273,7 @@ func diagnose(ctx context.Context, c Clients, o *Options) string {
 		n := 0
 		for i := len(evs.Items) - 1; i >= 0 && n < 5; i-- {
 			e := evs.Items[i]
-			if !strings.HasPrefix(e.InvolvedObject.Name, DeploymentName) {
+			if !strings.HasPrefix(e.InvolvedObject.Name, stackid.Deployment) {
 				continue
 			}
 			parts = append(parts, fmt.Sprintf("event %s/%s %s: %s", strings.ToLower(e.InvolvedObject.Kind), e.InvolvedObject.Name, e.Reason, e.Message))
@@ -293,13 +294,13 @@ func waitDatabase(ctx context.Context, c Clients, o *Options) (zv, pod string, e
 	o.logf("waiting for IRIS to answer a session")
 	var last error
 	for attempt := 1; ; attempt++ {
-		pods, lerr := c.Kube.CoreV1().Pods(o.Namespace).List(ctx, metav1.ListOptions{LabelSelector: Selector})
+		pods, lerr := c.Kube.CoreV1().Pods(o.Namespace).List(ctx, metav1.ListOptions{LabelSelector: stackid.Selector})
 		if lerr != nil {
 			last = lerr
-		} else if p := iris.PickPod(pods.Items); p == nil {
-			last = fmt.Errorf("no running pod %s", Selector)
+		} else if p, perr := stackid.Running(pods.Items); perr != nil {
+			last = perr
 		} else {
-			t := podexec.Target{Namespace: o.Namespace, Pod: p.Name, Container: ContainerName}
+			t := podexec.Target{Namespace: o.Namespace, Pod: p.Name, Container: stackid.Container}
 			zv, last = iris.DatabaseIdentity(ctx, c.Exec, t, nil)
 			if last == nil {
 				return zv, p.Name, nil

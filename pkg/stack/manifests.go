@@ -19,17 +19,9 @@ import (
 //go:embed manifests/*.yaml
 var manifestFS embed.FS
 
-// Names of the stack's objects, as the seed named them.
+// The stack's names and labels are in pkg/stackid.
 const (
-	PVCName        = "iris-pvc"
-	ConfigMapName  = "iris-cpf-merge"
-	DeploymentName = "iris"
-	ServiceName    = "iris-svc"
-	ContainerName  = "iris"
-	AppLabel       = "app"
-	AppValue       = "iris"
-	Selector       = AppLabel + "=" + AppValue
-	FieldManager   = "irischaos"
+	FieldManager = "irischaos"
 	// StandInAnnotation on a StorageClass (or an image's pod) says it stands
 	// in for the real thing; its value says for what.
 	StandInAnnotation = "irischaos.io/stand-in"

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/irischaos/irischaos/pkg/podexec"
+	"github.com/irischaos/irischaos/pkg/stackid"
 )
 
 // Options say where and what to deploy. Zero values take the defaults.
@@ -186,7 +187,7 @@ func checkNamespace(ctx context.Context, c Clients, o *Options) error {
 	case apierrors.IsNotFound(err) && o.CreateNamespace:
 		o.logf("creating namespace %s", o.Namespace)
 		_, err = c.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-			Name: o.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": FieldManager},
+			Name: o.Namespace, Labels: map[string]string{stackid.ManagedByLabel: stackid.ManagedBy},
 		}}, metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create namespace %s: %w", o.Namespace, err)

@@ -21,6 +21,7 @@ import (
 	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/irischaos/irischaos/pkg/podexec"
+	"github.com/irischaos/irischaos/pkg/stackid"
 	"github.com/irischaos/irischaos/pkg/workload/iris"
 )
 
@@ -40,7 +41,7 @@ func TestRender(t *testing.T) {
 			t.Errorf("%s namespace %v", name, meta)
 		}
 	}
-	if *objs.PVC.Name != PVCName || *objs.PVC.Spec.StorageClassName != "replicated" || objs.PVC.Spec.AccessModes[0] != corev1.ReadWriteOnce {
+	if *objs.PVC.Name != stackid.PVC || *objs.PVC.Spec.StorageClassName != "replicated" || objs.PVC.Spec.AccessModes[0] != corev1.ReadWriteOnce {
 		t.Errorf("pvc %+v", objs.PVC.Spec)
 	}
 	if q := (*objs.PVC.Spec.Resources.Requests)[corev1.ResourceStorage]; q.String() != "1Gi" {
@@ -51,10 +52,12 @@ func TestRender(t *testing.T) {
 		t.Errorf("merge.cpf = %q", cpf)
 	}
 	d := objs.Deployment
-	if *d.Name != DeploymentName || *d.Spec.Replicas != 1 || *d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+	if *d.Name != stackid.Deployment || *d.Spec.Replicas != 1 || *d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
 		t.Errorf("deployment %+v", d.Spec)
 	}
-	if d.Labels["app"] != "iris" || d.Labels["app.kubernetes.io/managed-by"] != "irischaos" || d.Spec.Template.Labels["app"] != "iris" {
+	// The embedded manifest carries the identity pkg/stackid states.
+	if d.Labels[stackid.AppLabel] != stackid.AppValue || d.Labels[stackid.ManagedByLabel] != stackid.ManagedBy ||
+		d.Spec.Template.Labels[stackid.AppLabel] != stackid.AppValue || d.Spec.Selector.MatchLabels[stackid.AppLabel] != stackid.AppValue {
 		t.Errorf("labels %v %v", d.Labels, d.Spec.Template.Labels)
 	}
 	ps := d.Spec.Template.Spec
@@ -62,7 +65,7 @@ func TestRender(t *testing.T) {
 		t.Errorf("grace %d", *ps.TerminationGracePeriodSeconds)
 	}
 	c := ps.Containers[0]
-	if *c.Image != "example/iris:1" || *c.ImagePullPolicy != corev1.PullIfNotPresent || *c.Name != ContainerName {
+	if *c.Image != "example/iris:1" || *c.ImagePullPolicy != corev1.PullIfNotPresent || *c.Name != stackid.Container {
 		t.Errorf("container %s %s", *c.Image, *c.ImagePullPolicy)
 	}
 	env := map[string]string{}
@@ -138,7 +141,7 @@ func controller(ctx context.Context, cs *fake.Clientset) {
 	}
 	time.Sleep(20 * time.Millisecond)
 	for ctx.Err() == nil {
-		d, err := cs.AppsV1().Deployments("db").Get(ctx, DeploymentName, metav1.GetOptions{})
+		d, err := cs.AppsV1().Deployments("db").Get(ctx, stackid.Deployment, metav1.GetOptions{})
 		if err == nil {
 			p := &corev1.Pod{
 				ObjectMeta: metav1.ObjectMeta{Name: "iris-abc", Namespace: "db", Labels: map[string]string{"app": "iris"}, CreationTimestamp: metav1.Now()},
@@ -183,7 +186,7 @@ func TestDeployStatusTeardown(t *testing.T) {
 		t.Errorf("Print:\n%s", printed.String())
 	}
 	// Server-side apply with our field manager.
-	d, err := cs.AppsV1().Deployments("db").Get(ctx, DeploymentName, metav1.GetOptions{})
+	d, err := cs.AppsV1().Deployments("db").Get(ctx, stackid.Deployment, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

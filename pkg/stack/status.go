@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/irischaos/irischaos/pkg/podexec"
+	"github.com/irischaos/irischaos/pkg/stackid"
 	"github.com/irischaos/irischaos/pkg/workload/iris"
 )
 
@@ -25,35 +26,35 @@ func Status(ctx context.Context, c Clients, o Options) (*State, error) {
 	}
 	ns := o.Namespace
 	s := &State{Namespace: ns}
-	d, err := c.Kube.AppsV1().Deployments(ns).Get(ctx, DeploymentName, metav1.GetOptions{})
+	d, err := c.Kube.AppsV1().Deployments(ns).Get(ctx, stackid.Deployment, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
-		return nil, fmt.Errorf("get deployment/%s in %s: %w", DeploymentName, ns, err)
+		return nil, fmt.Errorf("get deployment/%s in %s: %w", stackid.Deployment, ns, err)
 	default:
 		s.Deployment = d.Name
 		s.Available = rolledOut(d)
 		for _, ct := range d.Spec.Template.Spec.Containers {
-			if ct.Name == ContainerName {
+			if ct.Name == stackid.Container {
 				s.Image = ct.Image
 			}
 		}
 	}
 
-	pods, err := c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: Selector})
+	pods, err := c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: stackid.Selector})
 	if err != nil {
-		return nil, fmt.Errorf("list pods %s in %s: %w", Selector, ns, err)
+		return nil, fmt.Errorf("list pods %s in %s: %w", stackid.Selector, ns, err)
 	}
 	for i := range pods.Items {
 		s.Pods = append(s.Pods, podState(&pods.Items[i]))
 	}
 	sort.Slice(s.Pods, func(i, j int) bool { return s.Pods[i].Created.Before(s.Pods[j].Created) })
 
-	pvc, err := c.Kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, PVCName, metav1.GetOptions{})
+	pvc, err := c.Kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, stackid.PVC, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
-		return nil, fmt.Errorf("get pvc/%s in %s: %w", PVCName, ns, err)
+		return nil, fmt.Errorf("get pvc/%s in %s: %w", stackid.PVC, ns, err)
 	default:
 		s.PVC, s.PVCPhase, s.Volume = pvc.Name, string(pvc.Status.Phase), pvc.Spec.VolumeName
 		if pvc.Spec.StorageClassName != nil {
@@ -65,7 +66,7 @@ func Status(ctx context.Context, c Clients, o Options) (*State, error) {
 		}
 	}
 
-	svc, err := c.Kube.CoreV1().Services(ns).Get(ctx, ServiceName, metav1.GetOptions{})
+	svc, err := c.Kube.CoreV1().Services(ns).Get(ctx, stackid.Service, metav1.GetOptions{})
 	if err == nil {
 		s.Service, s.ServiceType = svc.Name, string(svc.Spec.Type)
 		for _, in := range svc.Status.LoadBalancer.Ingress {
@@ -77,15 +78,15 @@ func Status(ctx context.Context, c Clients, o Options) (*State, error) {
 		}
 	}
 
-	if p := iris.PickPod(pods.Items); p != nil && c.Exec != nil {
-		zv, err := iris.DatabaseIdentity(ctx, c.Exec, podexec.Target{Namespace: ns, Pod: p.Name, Container: ContainerName}, nil)
+	if p, perr := stackid.Running(pods.Items); perr == nil && c.Exec != nil {
+		zv, err := iris.DatabaseIdentity(ctx, c.Exec, podexec.Target{Namespace: ns, Pod: p.Name, Container: stackid.Container}, nil)
 		if err != nil {
 			s.DatabaseError = err.Error()
 		} else {
 			s.Database = zv
 		}
-	} else if s.Deployment != "" {
-		s.DatabaseError = "no running pod"
+	} else if s.Deployment != "" && perr != nil {
+		s.DatabaseError = perr.Error()
 	}
 	return s, nil
 }
@@ -96,7 +97,7 @@ func podState(p *corev1.Pod) PodState {
 		Deleting: p.DeletionTimestamp != nil, Created: p.CreationTimestamp.Time,
 	}
 	for _, cs := range p.Status.ContainerStatuses {
-		if cs.Name != ContainerName {
+		if cs.Name != stackid.Container {
 			continue
 		}
 		ps.Ready, ps.Restarts = cs.Ready, cs.RestartCount

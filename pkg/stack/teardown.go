@@ -14,6 +14,8 @@ import (
 	watchtools "k8s.io/client-go/tools/watch"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/irischaos/irischaos/pkg/stackid"
 )
 
 // Teardown deletes the stack's objects (and with the PVC, per its class's
@@ -33,10 +35,10 @@ func Teardown(ctx context.Context, c Clients, o Options) error {
 		what string
 		do   func() error
 	}{
-		{"service/" + ServiceName, func() error { return c.Kube.CoreV1().Services(ns).Delete(ctx, ServiceName, del) }},
-		{"deployment/" + DeploymentName, func() error { return c.Kube.AppsV1().Deployments(ns).Delete(ctx, DeploymentName, del) }},
-		{"configmap/" + ConfigMapName, func() error { return c.Kube.CoreV1().ConfigMaps(ns).Delete(ctx, ConfigMapName, del) }},
-		{"pvc/" + PVCName, func() error { return c.Kube.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, PVCName, del) }},
+		{"service/" + stackid.Service, func() error { return c.Kube.CoreV1().Services(ns).Delete(ctx, stackid.Service, del) }},
+		{"deployment/" + stackid.Deployment, func() error { return c.Kube.AppsV1().Deployments(ns).Delete(ctx, stackid.Deployment, del) }},
+		{"configmap/" + stackid.ConfigMap, func() error { return c.Kube.CoreV1().ConfigMaps(ns).Delete(ctx, stackid.ConfigMap, del) }},
+		{"pvc/" + stackid.PVC, func() error { return c.Kube.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, stackid.PVC, del) }},
 	}
 	var errs []error
 	for _, s := range steps {
@@ -54,15 +56,15 @@ func Teardown(ctx context.Context, c Clients, o Options) error {
 		return errors.Join(errs...)
 	}
 	// The ReplicaSet and its pods go with the Deployment in the background.
-	o.logf("waiting for the IRIS pods and pvc/%s to be gone", PVCName)
+	o.logf("waiting for the IRIS pods and pvc/%s to be gone", stackid.PVC)
 	start := time.Now()
 	podsLW := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			opts.LabelSelector = Selector
+			opts.LabelSelector = stackid.Selector
 			return c.Kube.CoreV1().Pods(ns).List(ctx, opts)
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			opts.LabelSelector = Selector
+			opts.LabelSelector = stackid.Selector
 			return c.Kube.CoreV1().Pods(ns).Watch(ctx, opts)
 		},
 	}
@@ -79,10 +81,10 @@ func Teardown(ctx context.Context, c Clients, o Options) error {
 	}
 	isOurs := func(obj any) bool {
 		p, ok := obj.(*corev1.PersistentVolumeClaim)
-		return ok && p.Name == PVCName
+		return ok && p.Name == stackid.PVC
 	}
 	if err := waitEmpty(ctx, cache.ToListWatcherWithWatchListSemantics(pvcLW, c.Kube), &corev1.PersistentVolumeClaim{}, isOurs); err != nil {
-		return fmt.Errorf("pvc/%s in %s still there after %s: %w (a pod still using it, or a finalizer such as kubernetes.io/pvc-protection)", PVCName, ns, o.Timeout, err)
+		return fmt.Errorf("pvc/%s in %s still there after %s: %w (a pod still using it, or a finalizer such as kubernetes.io/pvc-protection)", stackid.PVC, ns, o.Timeout, err)
 	}
 	o.logf("stack removed from %s in %s", ns, time.Since(start).Round(100*time.Millisecond))
 	return nil

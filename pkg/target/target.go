@@ -5,22 +5,17 @@ package target
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-)
 
-// Defaults matching the stack's Deployment (label app=iris, container iris).
-const (
-	DefaultSelector  = "app=iris"
-	DefaultContainer = "iris"
+	"github.com/irischaos/irischaos/pkg/stackid"
 )
 
 // Target is what one fault acts on. Fields not known are empty: a fault on a
@@ -52,59 +47,28 @@ func (t Target) String() string {
 	return strings.Join(parts, ", ")
 }
 
-// Finder looks targets up in one namespace.
+// Finder looks targets up in one namespace. The IRIS pod is found by the
+// stack's identity (pkg/stackid: its labels, container and pick rule).
 type Finder struct {
 	Client    kubernetes.Interface
 	Namespace string
-	Selector  string // label selector of the IRIS pod; DefaultSelector when empty
-	Container string // the IRIS container; DefaultContainer when empty
 }
 
-func (f Finder) selector() string {
-	if f.Selector == "" {
-		return DefaultSelector
-	}
-	return f.Selector
-}
-
-func (f Finder) container() string {
-	if f.Container == "" {
-		return DefaultContainer
-	}
-	return f.Container
-}
-
-// IRIS finds the one live IRIS pod of the stack, its node and VM. Pods being
-// deleted or finished are skipped; more than one live pod is an error (the
-// stack runs one replica, so two means a rollout is in progress).
+// IRIS finds the one live IRIS pod of the stack (stackid.Pick), its node and
+// VM. A pending pod is a target (pod and process faults still apply).
 func (f Finder) IRIS(ctx context.Context) (Target, error) {
-	if _, err := labels.Parse(f.selector()); err != nil {
-		return Target{}, fmt.Errorf("IRIS pod selector %q: %w", f.selector(), err)
-	}
-	list, err := f.Client.CoreV1().Pods(f.Namespace).List(ctx, metav1.ListOptions{LabelSelector: f.selector()})
+	list, err := f.Client.CoreV1().Pods(f.Namespace).List(ctx, metav1.ListOptions{LabelSelector: stackid.Selector})
 	if err != nil {
-		return Target{}, fmt.Errorf("list IRIS pods (%s) in namespace %q: %w", f.selector(), f.Namespace, err)
+		return Target{}, fmt.Errorf("list IRIS pods (%s) in namespace %q: %w", stackid.Selector, f.Namespace, err)
 	}
-	var live []corev1.Pod
-	for _, p := range list.Items {
-		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			continue
-		}
-		live = append(live, p)
+	p, err := stackid.Pick(list.Items)
+	if errors.Is(err, stackid.ErrNoPod) {
+		return Target{}, fmt.Errorf("%w in namespace %q: deploy the stack first (irischaos stack deploy) or check -n/--namespace", err, f.Namespace)
 	}
-	switch len(live) {
-	case 0:
-		return Target{}, fmt.Errorf("no live IRIS pod matches %s in namespace %q: deploy the stack first (irischaos stack deploy) or check -n/--namespace", f.selector(), f.Namespace)
-	case 1:
-	default:
-		names := make([]string, len(live))
-		for i, p := range live {
-			names[i] = p.Name
-		}
-		sort.Strings(names)
-		return Target{}, fmt.Errorf("%d live IRIS pods match %s in namespace %q (%s): the stack runs one replica; wait for the rollout to finish", len(live), f.selector(), f.Namespace, strings.Join(names, ", "))
+	if err != nil {
+		return Target{}, fmt.Errorf("namespace %q: %w", f.Namespace, err)
 	}
-	return f.fromPod(ctx, &live[0])
+	return f.fromPod(ctx, p)
 }
 
 // Pod resolves a pod named by hand, with its node and VM.
@@ -120,7 +84,7 @@ func (f Finder) Pod(ctx context.Context, name string) (Target, error) {
 }
 
 func (f Finder) fromPod(ctx context.Context, p *corev1.Pod) (Target, error) {
-	t := Target{Namespace: p.Namespace, Pod: p.Name, PodUID: p.UID, Container: f.container()}
+	t := Target{Namespace: p.Namespace, Pod: p.Name, PodUID: p.UID, Container: stackid.Container}
 	found := false
 	for _, c := range p.Spec.Containers {
 		if c.Name == t.Container {

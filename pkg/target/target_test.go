@@ -81,13 +81,6 @@ func TestIRIS(t *testing.T) {
 	}
 }
 
-func TestBadSelector(t *testing.T) {
-	f := Finder{Client: fake.NewClientset(), Namespace: "db", Selector: "app in ("}
-	if _, err := f.IRIS(context.Background()); err == nil || !strings.Contains(err.Error(), "selector") {
-		t.Fatalf("err = %v", err)
-	}
-}
-
 func TestNodeAndProviderID(t *testing.T) {
 	f := Finder{Client: fake.NewClientset(node("w1", "azure:///subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1")), Namespace: "db"}
 	ctx := context.Background()

@@ -32,18 +32,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/podexec"
+	"github.com/irischaos/irischaos/pkg/stackid"
 )
 
 // Mode is how writes reach IRIS.
@@ -60,9 +59,6 @@ const (
 
 // Defaults for Config's zero values.
 const (
-	DefaultSelector     = "app=iris"
-	DefaultContainer    = "iris"
-	DefaultInstance     = "iris"
 	DefaultDBNamespace  = "USER"
 	DefaultWriteTimeout = 5 * time.Second
 	DefaultOpenTimeout  = 20 * time.Second
@@ -74,11 +70,9 @@ type Config struct {
 	Kube      kubernetes.Interface // finds the pod, again at every reconnection
 	Exec      podexec.Execer       // runs `iris session` in it
 	History   *history.Writer      // every op, probe event and read-back; may be nil
-	Namespace string               // Kubernetes namespace of the stack
-	Selector  string               // label selector of the IRIS pod (DefaultSelector)
-	Container string               // container name (DefaultContainer)
+	Namespace string               // Kubernetes namespace of the stack (its pod: stackid.Running)
 
-	Instance    string // IRIS instance (DefaultInstance)
+	Instance    string // IRIS instance (stackid.Instance)
 	DBNamespace string // IRIS namespace the markers go to (DefaultDBNamespace)
 	Global      string // marker global (^k8stest)
 	RunID       string // carried by every marker; random when empty
@@ -106,9 +100,7 @@ func (c *Config) defaults() error {
 			*p = v
 		}
 	}
-	set(&c.Selector, DefaultSelector)
-	set(&c.Container, DefaultContainer)
-	set(&c.Instance, DefaultInstance)
+	set(&c.Instance, stackid.Instance)
 	set(&c.DBNamespace, DefaultDBNamespace)
 	set(&c.Global, defaultGlobal)
 	if c.RunID == "" {
@@ -381,40 +373,20 @@ func (c *Client) open(ctx context.Context, stream, attempt int) (conn, error) {
 	return &sessionConn{c: c, s: s}, nil
 }
 
-// resolve finds the pod to write to: running, not being deleted, the newest
-// when there are several.
+// resolve finds the pod to write to: the stack's IRIS pod (stackid's rule),
+// once it is Running.
 func (c *Client) resolve(ctx context.Context) (podexec.Target, error) {
 	lctx, cancel := context.WithTimeout(ctx, c.cfg.OpenTimeout)
 	defer cancel()
-	pods, err := c.cfg.Kube.CoreV1().Pods(c.cfg.Namespace).List(lctx, metav1.ListOptions{LabelSelector: c.cfg.Selector})
+	pods, err := c.cfg.Kube.CoreV1().Pods(c.cfg.Namespace).List(lctx, metav1.ListOptions{LabelSelector: stackid.Selector})
 	if err != nil {
-		return podexec.Target{}, fmt.Errorf("list pods %s in namespace %s: %w", c.cfg.Selector, c.cfg.Namespace, err)
+		return podexec.Target{}, fmt.Errorf("list pods %s in namespace %s: %w", stackid.Selector, c.cfg.Namespace, err)
 	}
-	p := PickPod(pods.Items)
-	if p == nil {
-		return podexec.Target{}, fmt.Errorf("no running pod matches %s in namespace %s (%d found)", c.cfg.Selector, c.cfg.Namespace, len(pods.Items))
+	p, err := stackid.Running(pods.Items)
+	if err != nil {
+		return podexec.Target{}, fmt.Errorf("no running pod to write to in namespace %s: %w", c.cfg.Namespace, err)
 	}
-	return podexec.Target{Namespace: p.Namespace, Pod: p.Name, Container: c.cfg.Container}, nil
-}
-
-// PickPod returns the pod to talk to among pods: Running and not being
-// deleted, the most recently created first; nil when there is none.
-func PickPod(pods []corev1.Pod) *corev1.Pod {
-	var live []*corev1.Pod
-	for i := range pods {
-		p := &pods[i]
-		if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning {
-			continue
-		}
-		live = append(live, p)
-	}
-	if len(live) == 0 {
-		return nil
-	}
-	sort.SliceStable(live, func(i, j int) bool {
-		return live[j].CreationTimestamp.Before(&live[i].CreationTimestamp)
-	})
-	return live[0]
+	return podexec.Target{Namespace: p.Namespace, Pod: p.Name, Container: stackid.Container}, nil
 }
 
 type sessionConn struct {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/irischaos/irischaos/pkg/podexec"
+	"github.com/irischaos/irischaos/pkg/stackid"
 )
 
 // runOnce runs one `iris session` with script on stdin (halt appended) and
@@ -62,7 +63,7 @@ func WriteOnce(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []st
 // `iris session iris -U USER`.
 func DatabaseIdentity(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []string) (string, error) {
 	if cmd == nil {
-		cmd = []string{"iris", "session", DefaultInstance, "-U", DefaultDBNamespace}
+		cmd = []string{"iris", "session", stackid.Instance, "-U", DefaultDBNamespace}
 	}
 	lines, err := runOnce(ctx, e, t, cmd, Commands{}.Identity(), DefaultOpenTimeout)
 	for _, l := range lines {
