@@ -95,7 +95,12 @@ func (c *check) run() {
 func (c *check) split() {
 	e := c.e
 	ops := e.ops
-	slices.SortStableFunc(ops, func(a, b op) int { return cmpInt(a.seq, b.seq) })
+	slices.SortFunc(ops, func(a, b op) int {
+		if c := cmpInt(a.seq, b.seq); c != 0 {
+			return c
+		}
+		return cmpInt(int64(a.line), int64(b.line))
+	})
 	// A seq written twice: the later op is unusable.
 	kept := ops[:0]
 	for i := range ops {
@@ -182,10 +187,10 @@ func (c *check) probeResolution() *float64 {
 		inv[i] = c.ops[i].inv
 	}
 	slices.Sort(inv)
-	gaps := make([]int64, 0, len(inv)-1)
-	for i := 1; i < len(inv); i++ {
-		gaps = append(gaps, inv[i]-inv[i-1])
+	for i := len(inv) - 1; i > 0; i-- { // the gaps, in place
+		inv[i] -= inv[i-1]
 	}
+	gaps := inv[1:]
 	slices.Sort(gaps)
 	n := len(gaps)
 	med := gaps[n/2]
@@ -202,8 +207,11 @@ func (c *check) matchReadback() {
 	if rb == nil {
 		return
 	}
-	got := slices.Clone(rb.Seqs)
-	slices.Sort(got)
+	got := rb.Seqs // read in order, usually sorted already
+	if !slices.IsSorted(got) {
+		got = slices.Clone(got)
+		slices.Sort(got)
+	}
 	i := 0
 	for k := 0; k < len(got); {
 		s := got[k]

@@ -43,7 +43,7 @@ type Evidence struct {
 type op struct {
 	seq       int64
 	inv, done int64 // nanoseconds since Evidence.base
-	line      int   // where it was read (record number for in-memory histories)
+	line      int32 // where it was read (record number for in-memory histories)
 	res       uint8
 	found     uint8 // times its seq was read back (capped at 2)
 }
@@ -126,7 +126,7 @@ func (e *Evidence) addOp(line int, r *history.Record) {
 		e.unusable(line, r, why)
 		return
 	}
-	e.ops = append(e.ops, op{seq: r.Seq, inv: inv, done: done, line: line, res: res})
+	e.ops = append(e.ops, op{seq: r.Seq, inv: inv, done: done, line: int32(min(line, math.MaxInt32)), res: res})
 	if res == resOK && r.Value != "" {
 		if dbT, ok := markerTime(r.Value); ok {
 			half := r.Complete.Sub(r.Invoke) / 2

@@ -62,3 +62,18 @@ func BenchmarkCheck(b *testing.B) {
 		Check(hist.recs, DefaultBudgets())
 	}
 }
+
+// FuzzMarkerTime: the hand-written parser of the database's time agrees
+// with time.Parse.
+func FuzzMarkerTime(f *testing.F) {
+	f.Add("2026-11-27 10:15:03.123456")
+	f.Add("2026-02-29 10:15:03")
+	f.Add("2024-02-29 23:59:59.1")
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseMarkerTime(s)
+		want, err := time.Parse(markerTimeLayout, s)
+		if ok != (err == nil) || ok && !got.Equal(want) {
+			t.Fatalf("%q: %v %v, time.Parse %v %v", s, got, ok, want, err)
+		}
+	})
+}

@@ -74,15 +74,13 @@ func (o outage) window(e *Evidence, ops []op) Window {
 	return w
 }
 
+// sortByDone sorts by completion, ties in file order (lines are unique).
 func sortByDone(ops []op) {
-	slices.SortStableFunc(ops, func(a, b op) int {
-		switch {
-		case a.done < b.done:
-			return -1
-		case a.done > b.done:
-			return 1
+	slices.SortFunc(ops, func(a, b op) int {
+		if c := cmpInt(a.done, b.done); c != 0 {
+			return c
 		}
-		return 0
+		return cmpInt(int64(a.line), int64(b.line))
 	})
 }
 
@@ -108,12 +106,13 @@ func findOutage(ops []op, tf, timeout int64) outage {
 	}
 	// The ok writes that can isolate a failure: sorted by invoke, with the
 	// earliest completion among those invoked at or after each.
-	var okInv, okMinDone []int64
+	// The ok writes that can isolate a failure, sorted by invoke, each with
+	// the earliest completion among those invoked at or after it.
+	type iv struct{ inv, minDone int64 }
+	var oks []iv
 	built := false
 	build := func() {
 		built = true
-		type iv struct{ inv, done int64 }
-		var oks []iv
 		for i := range ops {
 			o := &ops[i]
 			if o.res == resOK && !hung(o) && o.done >= tf {
@@ -121,20 +120,18 @@ func findOutage(ops []op, tf, timeout int64) outage {
 			}
 		}
 		slices.SortFunc(oks, func(a, b iv) int { return cmpInt(a.inv, b.inv) })
-		okInv = make([]int64, len(oks))
-		okMinDone = make([]int64, len(oks))
 		m := int64(math.MaxInt64)
 		for i := len(oks) - 1; i >= 0; i-- {
-			m = min(m, oks[i].done)
-			okInv[i], okMinDone[i] = oks[i].inv, m
+			m = min(m, oks[i].minDone)
+			oks[i].minDone = m
 		}
 	}
 	isolated := func(o *op, end int64) bool {
 		if !built {
 			build()
 		}
-		i, _ := slices.BinarySearch(okInv, o.inv)
-		return i < len(okInv) && okMinDone[i] <= end
+		i, _ := slices.BinarySearchFunc(oks, o.inv, func(x iv, t int64) int { return cmpInt(x.inv, t) })
+		return i < len(oks) && oks[i].minDone <= end
 	}
 	for i := range ops {
 		o := &ops[i]

@@ -1,6 +1,8 @@
 package history
 
 import (
+	"bytes"
+	"encoding/binary"
 	"time"
 	"unicode/utf8"
 )
@@ -53,7 +55,7 @@ func fastDecode(b []byte, rec *Record, seen *uint32, in interner) bool {
 		if !ok {
 			return false
 		}
-		bit := keys[string(key)]
+		bit := keyBit(key)
 		if bit == 0 || *seen&bit != 0 || bit == fDuration || bit == fMeta {
 			return false
 		}
@@ -145,9 +147,9 @@ func (p *fastParser) value(r *Record, bit uint32, in interner) bool {
 	}
 	switch bit {
 	case fKind:
-		r.Kind = in.get(s)
+		r.Kind = constant(s, in)
 	case fResult:
-		r.Result = in.get(s)
+		r.Result = constant(s, in)
 	case fValue:
 		r.Value = string(s)
 	case fPod:
@@ -205,12 +207,21 @@ func (p *fastParser) str() ([]byte, bool) {
 	}
 	start := p.i
 	ascii := true
-	for p.i < len(p.b) {
-		c := p.b[p.i]
+	b := p.b
+	i := p.i
+	// Eight bytes at a time while none is special: '"', '\\', a control
+	// character or a non-ASCII byte.
+	for ; i+8 <= len(b); i += 8 {
+		if special(binary.LittleEndian.Uint64(b[i:])) {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		c := b[i]
 		switch {
 		case c == '"':
-			s := p.b[start:p.i]
-			p.i++
+			s := b[start:i]
+			p.i = i + 1
 			if !ascii && !utf8.Valid(s) {
 				return nil, false
 			}
@@ -220,9 +231,21 @@ func (p *fastParser) str() ([]byte, bool) {
 		case c >= 0x80:
 			ascii = false
 		}
-		p.i++
 	}
 	return nil, false
+}
+
+const (
+	lo7 = 0x0101010101010101
+	hi  = 0x8080808080808080
+)
+
+// special reports whether one of x's bytes is '"', '\\', below 0x20 or
+// 0x80 and above (SWAR; a false positive only sends the bytes to the loop
+// that decides).
+func special(x uint64) bool {
+	hasZero := func(v uint64) uint64 { return (v - lo7) & ^v & hi }
+	return (hasZero(x^(lo7*'"')) | hasZero(x^(lo7*'\\')) | ((x - lo7*0x20) &^ x & hi) | (x & hi)) != 0
 }
 
 // int64 reads a JSON integer of at most 18 digits (no fraction, no exponent).
@@ -255,7 +278,11 @@ func (p *fastParser) int64s(out *[]int64) bool {
 	if !p.eat('[') {
 		return false
 	}
-	s := make([]int64, 0, 16)
+	n := 16
+	if end := bytes.IndexByte(p.b[p.i:], ']'); end > 0 {
+		n = bytes.Count(p.b[p.i:p.i+end], []byte{','}) + 1 // sized once: a read-back holds millions
+	}
+	s := make([]int64, 0, n)
 	p.ws()
 	if p.eat(']') {
 		*out = s
@@ -334,4 +361,52 @@ func daysIn(m, y int) int {
 		return 30
 	}
 	return 31
+}
+
+// constant returns the kinds' and results' constants without a lookup.
+func constant(s []byte, in interner) string {
+	switch string(s) {
+	case KindOp:
+		return KindOp
+	case OK:
+		return OK
+	case Info:
+		return Info
+	case Fail:
+		return Fail
+	case KindEvent:
+		return KindEvent
+	}
+	return in.get(s)
+}
+
+// keyBit is keys[string(b)], the common keys without hashing.
+func keyBit(b []byte) uint32 {
+	switch string(b) {
+	case "kind":
+		return fKind
+	case "seq":
+		return fSeq
+	case "invoke":
+		return fInvoke
+	case "complete":
+		return fComplete
+	case "result":
+		return fResult
+	case "stream":
+		return fStream
+	case "value":
+		return fValue
+	case "pod":
+		return fPod
+	case "error":
+		return fError
+	case "attempt":
+		return fAttempt
+	case "t":
+		return fT
+	case "seqs":
+		return fSeqs
+	}
+	return keys[string(b)]
 }

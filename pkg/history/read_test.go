@@ -82,6 +82,8 @@ func FuzzFastMatchesSlow(f *testing.F) {
 	f.Add([]byte(okOp))
 	f.Add([]byte(`{"kind":"readback","t":"2026-11-27T10:16:30Z","seqs":[1,2],"extra":["x"]}`))
 	f.Add([]byte(`{"kind":"op","seq":01,"invoke":"2026-13-27T10:00:00Z"}`))
+	f.Add([]byte(`{"kind":"event","message":"abcdefghijklmnop\"qrstuvwxyz","reason":"abcdefghijklmnopé","t":"2026-11-27T10:00:00Z"}`))
+	f.Add([]byte("{\"kind\":\"event\",\"message\":\"abcdefghijklmnop\tq\",\"reason\":\"abcdefghijklmnop\xff\xfe\"}"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var fast, slow Record
 		var fs, ss uint32
