@@ -3,6 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := $(CURDIR)/bin
 IRISCHAOS := $(BIN)/irischaos
+BENCH_HISTORY ?= $(CURDIR)/build/bench-history-1m.jsonl
 GOBIN ?= $(shell $(GO) env GOPATH)/bin
 STATICCHECK_VERSION := v0.8.2
 # Reports name the irischaos build that measured them.
@@ -55,6 +56,10 @@ deps: build
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./pkg/...
+	@mkdir -p build
+	BENCH_HISTORY=$(BENCH_HISTORY) GOMAXPROCS=1 $(GO) test -run '^$$' -bench Analyze1M -benchtime 3x -benchmem ./cmd/irischaos
+	GOMAXPROCS=1 /usr/bin/time -f 'bench: analyze of 1 M ops: %e s wall, %U s user, %S s system, %M KB max RSS (goal: < 2 s, < 200 MB)' \
+		$(IRISCHAOS) analyze $(BENCH_HISTORY) -o json >/dev/null
 	./hack/bench-cluster-up.sh
 
 cluster-up: build deps

@@ -72,6 +72,7 @@ type check struct {
 }
 
 func (c *check) run() {
+	clockNote := c.clock() // first, so its samples are freed before the rest allocates
 	c.split()
 	c.res.ProbeResolutionSeconds = c.probeResolution()
 	c.matchReadback()
@@ -86,7 +87,9 @@ func (c *check) run() {
 		c.flags()
 	}
 	c.rpoCheck()
-	c.clock()
+	if clockNote != "" {
+		c.info(clockNote)
+	}
 	c.verdict()
 }
 
@@ -390,6 +393,7 @@ func (c *check) hasTF() bool {
 // one of them is lost that is an anomaly of its own.
 func (c *check) suffix() {
 	var survivors, lostIn, lostAfter []int64
+	survivors = make([]int64, 0, c.res.Writes.OK) // sized once: millions in a soak
 	for i := range c.ops {
 		o := &c.ops[i]
 		if o.res != resOK || c.isUnknown(o.seq) {

@@ -52,30 +52,76 @@ func markerTime(v string) (time.Time, bool) {
 }
 
 // clock fills Result.Clock from the acknowledged writes whose values carry
-// the database's time, and notes an offset large enough to matter.
-func (c *check) clock() {
-	offs, halves := c.e.clockOffs, c.e.clockHalves
-	if len(offs) == 0 {
-		return
+// the database's time, and returns a note when the offset is large enough
+// to matter. It releases the samples.
+func (c *check) clock() string {
+	cs := &c.e.clock
+	offs, halves := cs.offs, cs.halves
+	cs.offs, cs.halves = nil, nil
+	if cs.n == 0 {
+		return ""
 	}
 	slices.Sort(offs)
 	slices.Sort(halves)
 	med, half := offs[len(offs)/2], halves[len(halves)/2]
 	c.res.Clock = &Clock{
-		Samples:                 len(offs),
+		Samples:                 cs.n,
 		MedianOffsetSeconds:     *secs(med),
-		MinOffsetSeconds:        *secs(offs[0]),
-		MaxOffsetSeconds:        *secs(offs[len(offs)-1]),
+		MinOffsetSeconds:        *secs(cs.min),
+		MaxOffsetSeconds:        *secs(cs.max),
 		MedianHalfWindowSeconds: *secs(half),
 	}
-	if abs(med) > half+100*time.Millisecond {
-		dir := "ahead of"
-		if med < 0 {
-			dir = "behind"
-		}
-		c.info(fmt.Sprintf("note: the database's clock is %s %s the harness's (median of %d writes); RTO and RPO use the harness's clock only",
-			fmtD(abs(med)), dir, len(offs)))
+
+	if abs(med) <= half+100*time.Millisecond {
+		return ""
 	}
+	dir := "ahead of"
+	if med < 0 {
+		dir = "behind"
+	}
+	return fmt.Sprintf("note: the database's clock is %s %s the harness's (median of %d writes); RTO and RPO use the harness's clock only",
+		fmtD(abs(med)), dir, cs.n)
+}
+
+// maxClockSamples bounds the samples the medians are taken over: beyond
+// it, every other sample is dropped and then only every 2nd, 4th... write
+// is sampled (deterministic and evenly spread over the run). Min and max
+// and the count are over every write.
+const maxClockSamples = 1 << 16
+
+type clockSamples struct {
+	offs, halves []time.Duration
+	n            int // writes seen
+	stride, skip int
+	min, max     time.Duration
+}
+
+func (cs *clockSamples) add(off, half time.Duration) {
+	if cs.n == 0 || off < cs.min {
+		cs.min = off
+	}
+	if cs.n == 0 || off > cs.max {
+		cs.max = off
+	}
+	cs.n++
+	if cs.stride == 0 {
+		cs.stride = 1
+	}
+	if cs.skip > 0 {
+		cs.skip--
+		return
+	}
+	cs.skip = cs.stride - 1
+	if len(cs.offs) == maxClockSamples {
+		for i := 0; i < maxClockSamples/2; i++ {
+			cs.offs[i], cs.halves[i] = cs.offs[2*i], cs.halves[2*i]
+		}
+		cs.offs, cs.halves = cs.offs[:maxClockSamples/2], cs.halves[:maxClockSamples/2]
+		cs.stride *= 2
+		cs.skip = cs.stride - 1 // this write is on the new grid too
+	}
+	cs.offs = append(cs.offs, off)
+	cs.halves = append(cs.halves, half)
 }
 
 // parseMarkerTime is time.Parse(markerTimeLayout, s), by hand: it runs once

@@ -229,3 +229,24 @@ func TestOutageAfter(t *testing.T) {
 		t.Errorf("no outage: %+v", w)
 	}
 }
+
+// TestClockSamplesThinning: past maxClockSamples the samples are every
+// stride-th write exactly, min, max and the count are over all of them.
+func TestClockSamplesThinning(t *testing.T) {
+	var cs clockSamples
+	const n = 5*maxClockSamples + 123
+	for i := 0; i < n; i++ {
+		cs.add(time.Duration(i), time.Duration(i))
+	}
+	if cs.n != n || cs.min != 0 || cs.max != n-1 {
+		t.Fatalf("n %d min %d max %d", cs.n, cs.min, cs.max)
+	}
+	if len(cs.offs) > maxClockSamples || len(cs.offs) < maxClockSamples/2 {
+		t.Fatalf("%d samples kept", len(cs.offs))
+	}
+	for k, o := range cs.offs {
+		if o != time.Duration(k*cs.stride) {
+			t.Fatalf("sample %d = %d, want %d (stride %d)", k, o, k*cs.stride, cs.stride)
+		}
+	}
+}

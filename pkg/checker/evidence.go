@@ -13,8 +13,8 @@ import (
 // Evidence gathers what the checker needs from a history, one record at a
 // time, so a history of millions of writes is judged without holding its
 // records: each write is kept as a compact op (times as nanoseconds from the
-// first write's invocation). Feed it with history.Scan (Add copies what it
-// keeps), then call Check.
+// first write's invocation). Feed it with history.ScanView (Add copies what
+// it keeps, and keeps no string of the records it drops), then call Check.
 type Evidence struct {
 	base    time.Time // the first op's invoke: op times are nanoseconds from it
 	hasBase bool
@@ -34,7 +34,7 @@ type Evidence struct {
 	firstUnknownKind string
 	firstUnknownLine int
 
-	clockOffs, clockHalves []time.Duration
+	clock clockSamples
 
 	meta map[string]string
 }
@@ -67,13 +67,13 @@ func (e *Evidence) Add(line int, r *history.Record) {
 	case history.KindOp:
 		e.addOp(line, r)
 	case history.KindFault:
-		e.faults = append(e.faults, *r)
+		e.faults = append(e.faults, r.Clone())
 	case history.KindReadback:
-		rb := *r
+		rb := r.Clone()
 		e.readback = &rb
 	case history.KindEvent:
 		if r.Phase != "" {
-			e.events = append(e.events, *r)
+			e.events = append(e.events, r.Clone())
 		}
 	case history.KindMeta:
 		for k, v := range r.Meta {
@@ -130,8 +130,7 @@ func (e *Evidence) addOp(line int, r *history.Record) {
 	if res == resOK && r.Value != "" {
 		if dbT, ok := markerTime(r.Value); ok {
 			half := r.Complete.Sub(r.Invoke) / 2
-			e.clockOffs = append(e.clockOffs, dbT.Sub(r.Invoke.Add(half)))
-			e.clockHalves = append(e.clockHalves, half)
+			e.clock.add(dbT.Sub(r.Invoke.Add(half)), half)
 		}
 	}
 }

@@ -113,9 +113,16 @@ func findOutage(ops []op, tf, timeout int64) outage {
 	built := false
 	build := func() {
 		built = true
+		usable := func(o *op) bool { return o.res == resOK && !hung(o) && o.done >= tf }
+		n := 0
 		for i := range ops {
-			o := &ops[i]
-			if o.res == resOK && !hung(o) && o.done >= tf {
+			if usable(&ops[i]) {
+				n++
+			}
+		}
+		oks = make([]iv, 0, n)
+		for i := range ops {
+			if o := &ops[i]; usable(o) {
 				oks = append(oks, iv{o.inv, o.done})
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The hand-written decoder for the lines a history is made of (ops and
@@ -17,8 +18,9 @@ import (
 // takes.
 
 type fastParser struct {
-	b []byte
-	i int
+	b    []byte
+	i    int
+	view bool
 }
 
 // intern shares repeated field values (kinds, results, pods, errors) between
@@ -38,8 +40,15 @@ func (in interner) get(b []byte) string {
 	return s
 }
 
-func fastDecode(b []byte, rec *Record, seen *uint32, in interner) bool {
-	p := fastParser{b: b}
+// decoder decodes lines; view: the long free-text fields may alias the line.
+type decoder struct {
+	in   interner
+	view bool
+}
+
+func (d decoder) fast(b []byte, rec *Record, seen *uint32) bool {
+	p := fastParser{b: b, view: d.view}
+	in := d.in
 	p.ws()
 	if !p.eat('{') {
 		return false
@@ -151,7 +160,7 @@ func (p *fastParser) value(r *Record, bit uint32, in interner) bool {
 	case fResult:
 		r.Result = constant(s, in)
 	case fValue:
-		r.Value = string(s)
+		r.Value = p.text(s)
 	case fPod:
 		r.Pod = in.get(s)
 	case fError:
@@ -167,17 +176,25 @@ func (p *fastParser) value(r *Record, bit uint32, in interner) bool {
 	case fReason:
 		r.Reason = in.get(s)
 	case fMessage:
-		r.Message = string(s)
+		r.Message = p.text(s)
 	case fNode:
 		r.Node = in.get(s)
 	case fProvider:
 		r.Provider = in.get(s)
 	case fRequest:
-		r.Request = string(s)
+		r.Request = p.text(s)
 	default:
 		return false
 	}
 	return true
+}
+
+// text is a free-text field: a copy, or in view mode the line's own bytes.
+func (p *fastParser) text(s []byte) string {
+	if p.view && len(s) > 0 {
+		return unsafe.String(&s[0], len(s))
+	}
+	return string(s)
 }
 
 func (p *fastParser) ws() {

@@ -21,9 +21,22 @@ import (
 // error names its line; an error returned by fn stops the scan and is
 // returned as is.
 func Scan(r io.Reader, fn func(line int, rec *Record) error) error {
+	return scan(r, fn, false)
+}
+
+// ScanView is Scan without a copy of the long free-text fields: rec's
+// Value, Message and Request may alias the reader's buffer and are valid
+// only during the call (Record.Clone makes a record that owns them). For
+// readers of millions of records that keep none of those strings, such as
+// the checker's Evidence.
+func ScanView(r io.Reader, fn func(line int, rec *Record) error) error {
+	return scan(r, fn, true)
+}
+
+func scan(r io.Reader, fn func(line int, rec *Record) error, view bool) error {
 	br := bufio.NewReaderSize(r, 256*1024)
 	var rec Record
-	in := interner{}
+	d := decoder{in: interner{}, view: view}
 	var long []byte // a line longer than the reader's buffer
 	line := 0
 	for {
@@ -42,7 +55,7 @@ func Scan(r io.Reader, fn func(line int, rec *Record) error) error {
 		if len(b) > 0 {
 			line++
 			if t := trimSpace(bytes.TrimSuffix(b, []byte("\n"))); len(t) > 0 {
-				if derr := decodeLine(t, &rec, in); derr != nil {
+				if derr := d.line(t, &rec); derr != nil {
 					return fmt.Errorf("line %d: %w", line, derr)
 				}
 				if ferr := fn(line, &rec); ferr != nil {
@@ -56,8 +69,25 @@ func Scan(r io.Reader, fn func(line int, rec *Record) error) error {
 	}
 }
 
+// Clone is a copy of r that owns all its strings and slices (a record from
+// ScanView may alias the reader's buffer).
+func (r *Record) Clone() Record {
+	c := *r
+	c.Value, c.Message, c.Request = strings.Clone(r.Value), strings.Clone(r.Message), strings.Clone(r.Request)
+	return c
+}
+
 // ScanFile is Scan over a file; "-" is standard input. Errors name the file.
 func ScanFile(path string, fn func(line int, rec *Record) error) error {
+	return scanFile(path, fn, false)
+}
+
+// ScanFileView is ScanView over a file; "-" is standard input.
+func ScanFileView(path string, fn func(line int, rec *Record) error) error {
+	return scanFile(path, fn, true)
+}
+
+func scanFile(path string, fn func(line int, rec *Record) error, view bool) error {
 	var r io.Reader = os.Stdin
 	name := "standard input"
 	if path != "-" {
@@ -68,7 +98,7 @@ func ScanFile(path string, fn func(line int, rec *Record) error) error {
 		defer f.Close()
 		r, name = f, path
 	}
-	if err := Scan(r, fn); err != nil {
+	if err := scan(r, fn, view); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
@@ -156,14 +186,14 @@ var required = map[string][]string{
 	KindReadback: {"t"},
 }
 
-// decodeLine decodes one non-blank line into rec (reset first). The common
+// line decodes one non-blank line into rec (reset first). The common
 // records (ops, read-backs) take a hand-written path over the bytes; any
 // line it does not fully understand is decoded again by the strict slow path,
 // which gives the error if there is one.
-func decodeLine(b []byte, rec *Record, in interner) error {
+func (d decoder) line(b []byte, rec *Record) error {
 	*rec = Record{}
 	var seen uint32
-	if ok := fastDecode(b, rec, &seen, in); !ok {
+	if ok := d.fast(b, rec, &seen); !ok {
 		*rec = Record{}
 		seen = 0
 		if err := slowDecode(b, rec, &seen); err != nil {

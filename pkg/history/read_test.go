@@ -63,7 +63,7 @@ func TestFastMatchesSlow(t *testing.T) {
 	} {
 		var fast, slow Record
 		var fs, ss uint32
-		if !fastDecode([]byte(line), &fast, &fs, interner{}) {
+		if !(decoder{in: interner{}}).fast([]byte(line), &fast, &fs) {
 			t.Errorf("fast path gave up on %s", line)
 			continue
 		}
@@ -87,7 +87,7 @@ func FuzzFastMatchesSlow(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var fast, slow Record
 		var fs, ss uint32
-		if !fastDecode(b, &fast, &fs, interner{}) {
+		if !(decoder{in: interner{}}).fast(b, &fast, &fs) {
 			return
 		}
 		if err := slowDecode(b, &slow, &ss); err != nil {
@@ -180,5 +180,26 @@ func TestWriterRoundTrip(t *testing.T) {
 	b, _ := json.Marshal(out)
 	if string(a) != string(b) {
 		t.Errorf("round trip:\n%s\n%s", a, b)
+	}
+}
+
+// TestScanViewClone: records kept from ScanView through Clone are the
+// records Scan gives, though the reader's buffer is reused.
+func TestScanViewClone(t *testing.T) {
+	var in bytes.Buffer
+	for i := 0; i < 5000; i++ { // several buffers' worth
+		in.WriteString(`{"kind":"op","seq":` + strings.Repeat("1", 1+i%9) + `,"invoke":"2026-11-27T10:00:00Z","complete":"2026-11-27T10:00:00.1Z","result":"ok","value":"seq=` + strings.Repeat("v", i%300) + `"}` + "\n")
+		in.WriteString(`{"kind":"event","t":"2026-11-27T10:00:00Z","message":"` + strings.Repeat("m", i%200) + `","request":"r"}` + "\n")
+	}
+	want, err := Read(bytes.NewReader(in.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Record
+	if err := ScanView(bytes.NewReader(in.Bytes()), func(_ int, r *Record) error { got = append(got, r.Clone()); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Error("ScanView+Clone differs from Scan")
 	}
 }
