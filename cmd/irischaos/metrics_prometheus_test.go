@@ -6,18 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net"
-	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/irischaos/irischaos/internal/promtest"
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/rundir/rundirtest"
@@ -36,14 +32,10 @@ import (
 // series with each scenario's labels, from both, and no label but the few
 // documented ones.
 func TestMetricsWithPrometheus(t *testing.T) {
-	promBin := needTool(t, "prometheus", "prometheus")
-	pgBin := needTool(t, "prometheus-pushgateway", "prometheus-pushgateway")
+	promtest.NeedTool(t, "prometheus", "prometheus")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-
-	pgAddr := freeAddr(t)
-	startServer(t, ctx, "pushgateway", pgBin, "--web.listen-address="+pgAddr, "--log.level=warn")
-	waitReady(t, ctx, "http://"+pgAddr+"/-/ready")
+	pushgateway := promtest.Pushgateway(t, ctx)
 
 	// The run: its scenarios, what the runner would report, as run wires it.
 	dir, run := rundirtest.Write(t, t.TempDir())
@@ -53,7 +45,7 @@ func TestMetricsWithPrometheus(t *testing.T) {
 			scenarios = append(scenarios, scenario.Scenario{Name: it.Scenario, FailureDomain: it.FailureDomain, Fault: scenario.Fault{Type: scenario.FaultType(it.Fault)}})
 		}
 	}
-	rm, err := startRunMetrics(ctx, scenarios, "127.0.0.1:0", "http://"+pgAddr, run.Name)
+	rm, err := startRunMetrics(ctx, scenarios, "127.0.0.1:0", pushgateway, run.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,25 +78,9 @@ func TestMetricsWithPrometheus(t *testing.T) {
 	}
 
 	// Prometheus scrapes both.
-	promAddr := freeAddr(t)
-	pdir := t.TempDir()
-	config := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: irischaos-live
-    static_configs: [{targets: ['%s']}]
-  - job_name: pushgateway
-    honor_labels: true
-    static_configs: [{targets: ['%s']}]
-`, rm.addr, pgAddr)
-	if err := os.WriteFile(filepath.Join(pdir, "prometheus.yml"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	startServer(t, ctx, "prometheus", promBin, "--config.file="+filepath.Join(pdir, "prometheus.yml"),
-		"--storage.tsdb.path="+filepath.Join(pdir, "data"), "--web.listen-address="+promAddr, "--log.level=warn")
-	api := "http://" + promAddr
-	waitReady(t, ctx, api+"/-/ready")
+	api := promtest.Prometheus(t, ctx,
+		promtest.Target{Job: "irischaos-live", Addr: rm.addr.String()},
+		promtest.Target{Job: "pushgateway", Addr: strings.TrimPrefix(pushgateway, "http://"), HonorLabels: true})
 
 	byScenario := map[string]report.Row{}
 	for _, r := range report.Rows(run) {
@@ -116,7 +92,7 @@ scrape_configs:
 	}
 	for _, job := range []string{`job="irischaos-live"`, `job="irischaos",run_name="synthetic"`} {
 		// Wait for the first scrape of this source.
-		query(t, ctx, api, `irischaos_rto_seconds{`+job+`}`, len(scenarios))
+		promtest.Query(t, ctx, api, `irischaos_rto_seconds{`+job+`}`, len(scenarios))
 		for _, s := range scenarios {
 			it := last[s.Name]
 			r := it.Result
@@ -144,16 +120,16 @@ scrape_configs:
 				{`irischaos_fault_active{` + sel + `}`, 0},
 				{fmt.Sprintf(`irischaos_writes_total{%s,scenario=%q,result="ok"}`, job, s.Name), float64(okWrites[s.Name])},
 			} {
-				got := query(t, ctx, api, c.q, 1)
-				if len(got) == 1 && math.Abs(got[0].value-c.want) > 1e-9 {
-					t.Errorf("%s = %v, want %v", c.q, got[0].value, c.want)
+				got := promtest.Query(t, ctx, api, c.q, 1)
+				if len(got) == 1 && math.Abs(got[0].Value-c.want) > 1e-9 {
+					t.Errorf("%s = %v, want %v", c.q, got[0].Value, c.want)
 				}
 			}
 		}
 	}
 	// The node-lost scenario failed its RTO budget: the verdict series say so.
-	if got := query(t, ctx, api, `irischaos_last_verdict{job="irischaos",scenario="node-lost",verdict="fail"} == 1`, 1); len(got) == 1 {
-		t.Logf("node-lost verdict fail as pushed: %v", got[0].labels)
+	if got := promtest.Query(t, ctx, api, `irischaos_last_verdict{job="irischaos",scenario="node-lost",verdict="fail"} == 1`, 1); len(got) == 1 {
+		t.Logf("node-lost verdict fail as pushed: %v", got[0].Labels)
 	}
 	// Every query of the Grafana dashboard runs and has data.
 	dash, err := os.ReadFile(filepath.Join("..", "..", "deploy", "grafana", "irischaos.json"))
@@ -174,130 +150,18 @@ scrape_configs:
 	vars := strings.NewReplacer("$scenario", ".*", "$run_name", ".*")
 	for _, p := range d.Panels {
 		for _, tg := range p.Targets {
-			if got := query(t, ctx, api, vars.Replace(tg.Expr), -1); len(got) == 0 {
+			if got := promtest.Query(t, ctx, api, vars.Replace(tg.Expr), -1); len(got) == 0 {
 				t.Errorf("dashboard panel %q: no data for %s", p.Title, tg.Expr)
 			}
 		}
 	}
 	// Few-valued labels only: no run id, no time.
 	allowed := []string{"__name__", "job", "instance", "run_name", "scenario", "failure_domain", "fault", "verdict", "result", "le"}
-	for _, s := range query(t, ctx, api, `{__name__=~"irischaos_.+"}`, -1) {
-		for l := range s.labels {
+	for _, s := range promtest.Query(t, ctx, api, `{__name__=~"irischaos_.+"}`, -1) {
+		for l := range s.Labels {
 			if !slices.Contains(allowed, l) {
-				t.Errorf("series %v has label %q, not one of %v", s.labels, l, allowed)
+				t.Errorf("series %v has label %q, not one of %v", s.Labels, l, allowed)
 			}
-		}
-	}
-}
-
-type sample struct {
-	labels map[string]string
-	value  float64
-}
-
-// query asks Prometheus' HTTP API for an instant vector, retrying until it
-// has want samples (any number when want < 0, at least one) or ctx ends.
-func query(t *testing.T, ctx context.Context, api, q string, want int) []sample {
-	t.Helper()
-	var last string
-	for {
-		got, raw, err := queryOnce(ctx, api, q)
-		if err == nil && (want < 0 && len(got) > 0 || len(got) == want) {
-			return got
-		}
-		last = fmt.Sprintf("%v %s", err, raw)
-		select {
-		case <-ctx.Done():
-			t.Errorf("query %s: want %d sample(s), last answer: %s", q, want, last)
-			return nil
-		case <-time.After(300 * time.Millisecond):
-		}
-	}
-}
-
-func queryOnce(ctx context.Context, api, q string) ([]sample, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/v1/query?"+url.Values{"query": {q}}.Encode(), nil)
-	if err != nil {
-		return nil, "", err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, "", err
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			Result []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, "", err
-	}
-	if body.Status != "success" {
-		return nil, body.Error, fmt.Errorf("status %s", body.Status)
-	}
-	var out []sample
-	for _, r := range body.Data.Result {
-		s, _ := r.Value[1].(string)
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return nil, s, err
-		}
-		out = append(out, sample{r.Metric, v})
-	}
-	return out, fmt.Sprint(len(out), " samples"), nil
-}
-
-// freeAddr is a loopback address with a port free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// startServer starts a server for the test; it is killed at the end, and
-// its output shown when the test failed.
-func startServer(t *testing.T, ctx context.Context, name, bin string, args ...string) {
-	t.Helper()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.Dir = t.TempDir()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, out.String())
-		}
-	})
-}
-
-func waitReady(t *testing.T, ctx context.Context, u string) {
-	t.Helper()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s not ready", u)
-		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
