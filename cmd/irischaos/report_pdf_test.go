@@ -102,6 +102,10 @@ func TestReportPDF(t *testing.T) {
 		_ = os.WriteFile(out, b, 0o644)
 		t.Logf("report.pdf (%d pages, %d bytes): %s", pages, len(b), out)
 	}
+	// report -o html draws every timeline inline from the histories.
+	if page, code := runCLI(t, "report", dir, "-o", "html"); code != exitPass || strings.Count(page, `<figure class="timeline"><svg`) != len(run.Iterations) {
+		t.Errorf("report -o html: exit %d, %d inline timelines, want %d", code, strings.Count(page, `<figure class="timeline"><svg`), len(run.Iterations))
+	}
 	// The PDF is outside the manifest: the run still verifies.
 	if out, code := runCLI(t, "verify", dir); code != exitPass {
 		t.Errorf("verify after --pdf: exit %d\n%s", code, out)
