@@ -17,9 +17,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 
@@ -28,7 +26,6 @@ import (
 	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/ledger"
-	"github.com/irischaos/irischaos/pkg/podexec"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/rundir"
 	"github.com/irischaos/irischaos/pkg/runner"
@@ -36,14 +33,13 @@ import (
 	"github.com/irischaos/irischaos/pkg/stack"
 )
 
-// scenarioRig runs scenarios against the stand-in stack in one namespace.
+// scenarioRig runs scenarios against the stand-in stack in one namespace,
+// through the seams the CLI uses (runner.Connect).
 type scenarioRig struct {
-	kubeconfig string
-	rest       *rest.Config
-	kube       kubernetes.Interface
-	exec       *podexec.Remote
-	namespace  string
-	reports    string // build/e2e-reports of the source tree
+	cluster   *runner.Cluster
+	kube      kubernetes.Interface
+	namespace string
+	reports   string // build/e2e-reports of the source tree
 }
 
 // newScenarioRig connects to TestMain's cluster (or skips without one).
@@ -54,21 +50,15 @@ func newScenarioRig(t *testing.T, namespace string) *scenarioRig {
 	if err != nil {
 		t.Fatalf("kubeconfig %s: %v", kcfg, err)
 	}
-	kube, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex, err := podexec.New(rc)
+	cl, err := runner.Connect(context.Background(), rc, namespace, kcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	reports, _ := filepath.Abs(filepath.Join("..", "build", "e2e-reports"))
-	return &scenarioRig{kubeconfig: kcfg, rest: rc, kube: kube, exec: ex, namespace: namespace, reports: reports}
+	return &scenarioRig{cluster: cl, kube: cl.Kube, namespace: namespace, reports: reports}
 }
 
-func (g *scenarioRig) clients() stack.Clients {
-	return stack.Clients{Kube: g.kube, Exec: g.exec, Host: g.rest.Host}
-}
+func (g *scenarioRig) clients() stack.Clients { return g.cluster.Stack() }
 
 // deploy is a feature step: the stand-in stack on replicated storage, its
 // pod evicted 20 s after its node is lost (node-lost's budget assumes it).
@@ -102,15 +92,10 @@ func (g *scenarioRig) run(ctx context.Context, t *testing.T, s scenario.Scenario
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := runner.New(runner.Config{
-		Kube: g.kube, Exec: g.exec, Namespace: g.namespace,
-		Clouds:     clouds,
-		ReportsDir: g.reports, RunName: runName, Ledger: l, Cluster: g.rest.Host,
-		Allow: fault.Allow{VMActions: true}, Out: tlog{t},
-		Environment: runner.ClusterEnvironment(g.kube, g.exec, g.rest.Host, g.namespace, "e2e", g.kubeconfig),
-		NewWorkload: runner.IRISWorkload(g.kube, g.exec, g.namespace, tlog{t}),
-		NewObserver: runner.ClusterObserver(g.kube, dynamic.NewForConfigOrDie(g.rest), g.namespace, tlog{t}),
-	})
+	cfg := g.cluster.Config("e2e", clouds, tlog{t})
+	cfg.ReportsDir, cfg.RunName, cfg.Ledger = g.reports, runName, l
+	cfg.Allow, cfg.Out = fault.Allow{VMActions: true}, tlog{t}
+	r, err := runner.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

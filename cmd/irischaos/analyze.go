@@ -16,8 +16,9 @@ import (
 	"github.com/irischaos/irischaos/pkg/rundir"
 )
 
-func init() {
-	subcommands = append(subcommands, func(a *app) *cobra.Command {
+// analyzeCmd is `irischaos analyze`.
+func analyzeCmd(a *app) *cobra.Command {
+	return func(a *app) *cobra.Command {
 		var (
 			rtoBudget, rpoBudget time.Duration
 			output               string
@@ -91,7 +92,7 @@ or error.`,
 		cmd.Flags().DurationVar(&rpoBudget, "rpo-budget", checker.DefaultRPOBudget, "RPO budget (default: from the history's meta, else 2s)")
 		cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 		return cmd
-	})
+	}(a)
 }
 
 func writeResult(w io.Writer, res checker.Result, meta map[string]string, output string) error {

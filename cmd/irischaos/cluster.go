@@ -18,10 +18,6 @@ import (
 	"github.com/irischaos/irischaos/internal/lab/nodepower"
 )
 
-func init() {
-	subcommands = append(subcommands, func(a *app) *cobra.Command { return clusterCmd(a) })
-}
-
 func clusterCmd(a *app) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
@@ -108,12 +104,12 @@ Nodes can be powered off and on, restarted, deleted and partitioned (the local
 					return withCode(exitUnknown, err)
 				}
 				if len(names) == 0 {
-					fmt.Println("no local clusters")
+					fmt.Fprintln(cmd.OutOrStdout(), "no local clusters")
 				}
 			}
 			var errs []error
 			for _, n := range names {
-				errs = append(errs, localcluster.Down(a.ctx, n, os.Stdout))
+				errs = append(errs, localcluster.Down(a.ctx, n, cmd.OutOrStdout()))
 			}
 			if err := errors.Join(errs...); err != nil {
 				return withCode(exitUnknown, err)
@@ -134,7 +130,7 @@ Nodes can be powered off and on, restarted, deleted and partitioned (the local
 			if err != nil {
 				return withCode(exitUnknown, err)
 			}
-			printStatus(st)
+			printStatus(cmd.OutOrStdout(), st)
 			return nil
 		},
 	}
@@ -150,7 +146,7 @@ Nodes can be powered off and on, restarted, deleted and partitioned (the local
 			if _, err := os.Stat(p); err != nil {
 				return withCode(exitUnknown, fmt.Errorf("local cluster %q has no kubeconfig (%v): create it with `irischaos cluster up --name %s`", name, err, name))
 			}
-			fmt.Println(p)
+			fmt.Fprintln(cmd.OutOrStdout(), p)
 			return nil
 		},
 	}
@@ -174,7 +170,7 @@ Nodes can be powered off and on, restarted, deleted and partitioned (the local
 			if err := c.Do(a.ctx, args[0], act); err != nil {
 				return withCode(exitUnknown, err)
 			}
-			fmt.Printf("node %s: %s done\n", args[0], act)
+			fmt.Fprintf(cmd.OutOrStdout(), "node %s: %s done\n", args[0], act)
 			return nil
 		},
 	}
@@ -255,27 +251,27 @@ func superviseCommand(exe, name string, shared *pflag.FlagSet) []string {
 	return args
 }
 
-func printStatus(st *localcluster.Status) {
-	fmt.Printf("cluster %s   (cloud %s, %s)\nkubeconfig: %s\nsupervisor: %s\n", st.Name, st.Cloud, st.Dir, st.Kubeconfig, st.Supervisor)
+func printStatus(out io.Writer, st *localcluster.Status) {
+	fmt.Fprintf(out, "cluster %s   (cloud %s, %s)\nkubeconfig: %s\nsupervisor: %s\n", st.Name, st.Cloud, st.Dir, st.Kubeconfig, st.Supervisor)
 	var comps []string
 	for c := range st.Components {
 		comps = append(comps, c)
 	}
 	sort.Strings(comps)
 	for _, c := range comps {
-		fmt.Printf("  %-24s %s\n", c, st.Components[c])
+		fmt.Fprintf(out, "  %-24s %s\n", c, st.Components[c])
 	}
 	if st.APIError != "" {
-		fmt.Printf("apiserver: unreachable: %s\n", st.APIError)
+		fmt.Fprintf(out, "apiserver: unreachable: %s\n", st.APIError)
 	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "\nNODE\tPOWER\tPARTITIONED\tREADY\tZONE\tADDRESS\tPROVIDER ID")
 	for _, n := range st.Nodes {
 		fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\t%s\t%s\n", n.Name, n.State, n.Partitioned, n.Ready, n.Zone, n.Address, n.ProviderID)
 	}
 	w.Flush()
 	if len(st.StorageClasses) > 0 {
-		w = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "\nSTORAGE CLASS\tBINDING\tPROVISIONER\tSTAND-IN FOR")
 		for _, sc := range st.StorageClasses {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", sc.Name, sc.BindingMode, sc.Provisioner, sc.StandIn)

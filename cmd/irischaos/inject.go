@@ -16,24 +16,24 @@ import (
 	"github.com/irischaos/irischaos/pkg/target"
 )
 
-func init() {
-	subcommands = append(subcommands, func(a *app) *cobra.Command {
-		var (
-			node, providerID, pod string
-			grace                 time.Duration
-			drainTimeout          time.Duration
-			dryRun, allowVM       bool
-			healAfter             time.Duration
-			noHeal                bool
-			effectTimeout         time.Duration
-			reportsDir            string
-			healTimeout           time.Duration
-			cf                    cloudFlags
-		)
-		cmd := &cobra.Command{
-			Use:   "inject FAULT",
-			Short: "Inject one fault by hand, confirm its effect, and heal it",
-			Long: `inject runs one fault against the stack, outside any scenario: no markers are
+// injectCmd is `irischaos inject`.
+func injectCmd(a *app) *cobra.Command {
+	var (
+		node, providerID, pod string
+		grace                 time.Duration
+		drainTimeout          time.Duration
+		dryRun, allowVM       bool
+		healAfter             time.Duration
+		noHeal                bool
+		effectTimeout         time.Duration
+		reportsDir            string
+		healTimeout           time.Duration
+		cf                    cloudFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "inject FAULT",
+		Short: "Inject one fault by hand, confirm its effect, and heal it",
+		Long: `inject runs one fault against the stack, outside any scenario: no markers are
 written and nothing is measured. By default the target is the stack's IRIS pod,
 its node and that node's VM; --pod, --node or --provider-id name another.
 
@@ -46,7 +46,7 @@ its effect is confirmed (or --effect-timeout) it is healed at once, after
 Ctrl-C heals at once; a second Ctrl-C aborts healing and says what is left.
 VM faults refuse to run without --allow-vm-actions; --dry-run prints the exact
 calls and changes nothing.`,
-			Example: `  # what would a VM power off do, changing nothing
+		Example: `  # what would a VM power off do, changing nothing
   irischaos inject vm-poweroff --dry-run
 
   # delete the IRIS pod at once
@@ -58,158 +58,158 @@ calls and changes nothing.`,
   # power a VM off through an EC2 emulator and leave it off
   irischaos inject vm-poweroff --provider-id aws:///us-east-1a/i-0abc --allow-vm-actions --no-heal --aws-endpoint http://127.0.0.1:5000
   irischaos inject vm-poweron --provider-id aws:///us-east-1a/i-0abc --allow-vm-actions --aws-endpoint http://127.0.0.1:5000`,
-			Args: cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				name := fault.Name(args[0])
-				set := 0
-				for _, s := range []string{node, providerID, pod} {
-					if s != "" {
-						set++
-					}
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := fault.Name(args[0])
+			set := 0
+			for _, s := range []string{node, providerID, pod} {
+				if s != "" {
+					set++
 				}
-				info, err := fault.Lookup(name)
-				if err != nil {
-					return withCode(exitUnknown, err)
+			}
+			info, err := fault.Lookup(name)
+			if err != nil {
+				return withCode(exitUnknown, err)
+			}
+			if set > 1 {
+				return withCode(exitUnknown, errors.New("give at most one of --node, --provider-id, --pod"))
+			}
+			allow := fault.Allow{VMActions: allowVM}
+			if err := info.Permit(allow); err != nil && !dryRun {
+				return withCode(exitUnknown, err)
+			}
+			if noHeal && cmd.Flags().Changed("heal-after") {
+				return withCode(exitUnknown, errors.New("--heal-after and --no-heal exclude each other"))
+			}
+			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			cl, err := connect(a)
+			if err != nil {
+				return err
+			}
+			ns := cl.Namespace
+			ctx := a.ctx
+			fd := target.Finder{Client: cl.Kube, Namespace: ns}
+			var t target.Target
+			switch {
+			case pod != "":
+				t, err = fd.Pod(ctx, pod)
+			case node != "":
+				t, err = fd.Node(ctx, node)
+			case providerID != "":
+				t, err = fd.ByProviderID(ctx, providerID)
+			default:
+				t, err = fd.IRIS(ctx)
+			}
+			if err != nil {
+				return withCode(exitUnknown, err)
+			}
+			spec := nemesis.Spec{Name: name, DrainTimeout: drainTimeout, Allow: fault.Allow{VMActions: allowVM || dryRun}}
+			if cmd.Flags().Changed("grace-period") {
+				spec.GracePeriod = &grace
+			}
+			env := cl.Nemesis(cf.registry(errOut)(printCalls(errOut)), errOut)
+			f, err := nemesis.New(env, spec, t)
+			if err != nil {
+				return withCode(exitUnknown, err)
+			}
+			if dryRun {
+				fmt.Fprintf(out, "dry run against %s: nothing will be changed\n%s on %s\n", cl.Host, f.Name(), t)
+				for _, s := range f.Plan() {
+					fmt.Fprintf(out, "  - %s\n", s)
 				}
-				if set > 1 {
-					return withCode(exitUnknown, errors.New("give at most one of --node, --provider-id, --pod"))
+				if err := info.Permit(allow); err != nil {
+					fmt.Fprintf(out, "  ! a real run refuses: %v\n", err)
 				}
-				allow := fault.Allow{VMActions: allowVM}
-				if err := info.Permit(allow); err != nil && !dryRun {
-					return withCode(exitUnknown, err)
-				}
-				if noHeal && cmd.Flags().Changed("heal-after") {
-					return withCode(exitUnknown, errors.New("--heal-after and --no-heal exclude each other"))
-				}
-				out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
-				cl, ns, err := stackClients(a)
-				if err != nil {
-					return err
-				}
-				ctx := a.ctx
-				fd := target.Finder{Client: cl.Kube, Namespace: ns}
-				var t target.Target
-				switch {
-				case pod != "":
-					t, err = fd.Pod(ctx, pod)
-				case node != "":
-					t, err = fd.Node(ctx, node)
-				case providerID != "":
-					t, err = fd.ByProviderID(ctx, providerID)
-				default:
-					t, err = fd.IRIS(ctx)
-				}
-				if err != nil {
-					return withCode(exitUnknown, err)
-				}
-				spec := nemesis.Spec{Name: name, DrainTimeout: drainTimeout, Allow: fault.Allow{VMActions: allowVM || dryRun}}
-				if cmd.Flags().Changed("grace-period") {
-					spec.GracePeriod = &grace
-				}
-				env := nemesis.Env{Client: cl.Kube, Exec: cl.Exec, Clouds: cf.registry(errOut)(printCalls(errOut)), Out: errOut}
-				f, err := nemesis.New(env, spec, t)
-				if err != nil {
-					return withCode(exitUnknown, err)
-				}
-				if dryRun {
-					fmt.Fprintf(out, "dry run against %s: nothing will be changed\n%s on %s\n", cl.Host, f.Name(), t)
-					for _, s := range f.Plan() {
-						fmt.Fprintf(out, "  - %s\n", s)
-					}
-					if err := info.Permit(allow); err != nil {
-						fmt.Fprintf(out, "  ! a real run refuses: %v\n", err)
-					}
-					return nil
-				}
+				return nil
+			}
 
-				l, err := ledger.Open(reportsDir)
+			l, err := ledger.Open(reportsDir)
+			if err != nil {
+				return withCode(exitUnknown, err)
+			}
+			if pend, _ := l.Pending(); len(pend) > 0 {
+				fmt.Fprintf(errOut, "note: the ledger %s lists %d unhealed fault(s) from before; irischaos recover heals them\n", l.Path(), len(pend))
+			}
+
+			// Confirm the effect with the same watches a run uses.
+			var effectCh <-chan time.Time
+			octx, ocancel := context.WithCancel(ctx)
+			defer ocancel()
+			if e := f.Effect(); e.Kind != "" {
+				ob, err := observe.New(cl.Kube, observe.Options{Namespace: ns, Progress: errOut, Dynamic: cl.Dynamic})
 				if err != nil {
 					return withCode(exitUnknown, err)
 				}
-				if pend, _ := l.Pending(); len(pend) > 0 {
-					fmt.Fprintf(errOut, "note: the ledger %s lists %d unhealed fault(s) from before; irischaos recover heals them\n", l.Path(), len(pend))
+				if err := ob.Start(octx); err != nil {
+					return withCode(exitUnknown, err)
 				}
+				effectCh = ob.ExpectEffect(e)
+			}
 
-				// Confirm the effect with the same watches a run uses.
-				var effectCh <-chan time.Time
-				octx, ocancel := context.WithCancel(ctx)
-				defer ocancel()
-				if e := f.Effect(); e.Kind != "" {
-					ob, err := observe.New(cl.Kube, observe.Options{Namespace: ns, Progress: errOut, Dynamic: dynamicClient(a)})
-					if err != nil {
-						return withCode(exitUnknown, err)
-					}
-					if err := ob.Start(octx); err != nil {
-						return withCode(exitUnknown, err)
-					}
-					effectCh = ob.ExpectEffect(e)
+			abort, stop := healGuard(ctx, errOut)
+			defer stop()
+			g := nemesis.Guard{Ledger: l, Env: env, Cluster: cl.Host, Run: "inject", HealTimeout: healTimeout, Abort: abort}
+			heal := func(active *nemesis.Active) error {
+				if err := active.Heal(ctx); err != nil {
+					printLeft(errOut, l)
+					return withCode(exitUnknown, fmt.Errorf("heal %s: %w", f.Name(), err))
 				}
-
-				abort, stop := healGuard(ctx, errOut)
-				defer stop()
-				g := nemesis.Guard{Ledger: l, Env: env, Cluster: cl.Host, Run: "inject", HealTimeout: healTimeout, Abort: abort}
-				heal := func(active *nemesis.Active) error {
-					if err := active.Heal(ctx); err != nil {
-						printLeft(errOut, l)
-						return withCode(exitUnknown, fmt.Errorf("heal %s: %w", f.Name(), err))
-					}
-					return nil
+				return nil
+			}
+			fmt.Fprintf(errOut, "injecting %s on %s\n", f.Name(), t)
+			active, ierr := g.Inject(ctx, f)
+			if active == nil {
+				return withCode(exitUnknown, ierr)
+			}
+			if ierr != nil {
+				return withCode(exitUnknown, errors.Join(ierr, heal(active)))
+			}
+			res := active.Result
+			fmt.Fprintf(out, "%s issued at %s; its call returned after %s\n", f.Name(), res.Issued.UTC().Format(time.RFC3339Nano), res.Done.Sub(res.Issued).Round(time.Millisecond))
+			if res.Detail != "" {
+				fmt.Fprintf(out, "  %s\n", res.Detail)
+			}
+			if effectCh != nil {
+				select {
+				case te := <-effectCh:
+					fmt.Fprintf(out, "effect confirmed at %s (+%s): %s\n", te.UTC().Format(time.RFC3339Nano), te.Sub(res.Issued).Round(time.Millisecond), f.Effect().Kind)
+				case <-time.After(effectTimeout):
+					fmt.Fprintf(out, "effect %s not confirmed within %s\n", f.Effect().Kind, effectTimeout)
+				case <-ctx.Done():
 				}
-				fmt.Fprintf(errOut, "injecting %s on %s\n", f.Name(), t)
-				active, ierr := g.Inject(ctx, f)
-				if active == nil {
-					return withCode(exitUnknown, ierr)
+			}
+			ocancel()
+			if f.HealAction() == ledger.HealNone {
+				return active.Close()
+			}
+			if noHeal {
+				fmt.Fprintf(out, "left in effect (--no-heal): %s; recorded in %s, `irischaos recover --reports %s` heals it\n", f.HealAction(), l.Path(), reportsDir)
+				return nil
+			}
+			if healAfter > 0 && ctx.Err() == nil {
+				fmt.Fprintf(errOut, "healing in %s (Ctrl-C heals now)\n", healAfter)
+				select {
+				case <-time.After(healAfter):
+				case <-ctx.Done():
 				}
-				if ierr != nil {
-					return withCode(exitUnknown, errors.Join(ierr, heal(active)))
-				}
-				res := active.Result
-				fmt.Fprintf(out, "%s issued at %s; its call returned after %s\n", f.Name(), res.Issued.UTC().Format(time.RFC3339Nano), res.Done.Sub(res.Issued).Round(time.Millisecond))
-				if res.Detail != "" {
-					fmt.Fprintf(out, "  %s\n", res.Detail)
-				}
-				if effectCh != nil {
-					select {
-					case te := <-effectCh:
-						fmt.Fprintf(out, "effect confirmed at %s (+%s): %s\n", te.UTC().Format(time.RFC3339Nano), te.Sub(res.Issued).Round(time.Millisecond), f.Effect().Kind)
-					case <-time.After(effectTimeout):
-						fmt.Fprintf(out, "effect %s not confirmed within %s\n", f.Effect().Kind, effectTimeout)
-					case <-ctx.Done():
-					}
-				}
-				ocancel()
-				if f.HealAction() == ledger.HealNone {
-					return active.Close()
-				}
-				if noHeal {
-					fmt.Fprintf(out, "left in effect (--no-heal): %s; recorded in %s, `irischaos recover --reports %s` heals it\n", f.HealAction(), l.Path(), reportsDir)
-					return nil
-				}
-				if healAfter > 0 && ctx.Err() == nil {
-					fmt.Fprintf(errOut, "healing in %s (Ctrl-C heals now)\n", healAfter)
-					select {
-					case <-time.After(healAfter):
-					case <-ctx.Done():
-					}
-				}
-				return heal(active)
-			},
-		}
-		cmd.Flags().StringVar(&node, "node", "", "act on this node (node-drain, vm-*) instead of the IRIS pod's")
-		cmd.Flags().StringVar(&providerID, "provider-id", "", "act on this VM (vm-*), e.g. aws:///us-east-1a/i-0abc")
-		cmd.Flags().StringVar(&pod, "pod", "", "act on this pod instead of the stack's IRIS pod")
-		cmd.Flags().DurationVar(&grace, "grace-period", 0, "pod-delete / node-drain: deletion grace period (default: the pod's own; 0 deletes at once)")
-		cmd.Flags().DurationVar(&drainTimeout, "drain-timeout", fault.DefaultDrainTimeout, "node-drain: how long the drain may take")
-		cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the exact calls and change nothing")
-		cmd.Flags().BoolVar(&allowVM, "allow-vm-actions", false, "allow VM faults (power off, restart, delete real machines through the cloud API)")
-		cmd.Flags().DurationVar(&healAfter, "heal-after", 0, "wait this long after the effect before healing")
-		cmd.Flags().BoolVar(&noHeal, "no-heal", false, "leave the fault in effect (recorded in the ledger for irischaos recover)")
-		cmd.Flags().DurationVar(&effectTimeout, "effect-timeout", 5*time.Minute, "how long to wait for the effect to be confirmed")
-		cmd.Flags().StringVar(&reportsDir, "reports", "reports", "directory holding the fault ledger")
-		cmd.Flags().DurationVar(&healTimeout, "heal-timeout", nemesis.DefaultHealTimeout, "how long healing the fault may take")
-		cf.add(cmd)
-		return cmd
-	})
+			}
+			return heal(active)
+		},
+	}
+	cmd.Flags().StringVar(&node, "node", "", "act on this node (node-drain, vm-*) instead of the IRIS pod's")
+	cmd.Flags().StringVar(&providerID, "provider-id", "", "act on this VM (vm-*), e.g. aws:///us-east-1a/i-0abc")
+	cmd.Flags().StringVar(&pod, "pod", "", "act on this pod instead of the stack's IRIS pod")
+	cmd.Flags().DurationVar(&grace, "grace-period", 0, "pod-delete / node-drain: deletion grace period (default: the pod's own; 0 deletes at once)")
+	cmd.Flags().DurationVar(&drainTimeout, "drain-timeout", fault.DefaultDrainTimeout, "node-drain: how long the drain may take")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the exact calls and change nothing")
+	cmd.Flags().BoolVar(&allowVM, "allow-vm-actions", false, "allow VM faults (power off, restart, delete real machines through the cloud API)")
+	cmd.Flags().DurationVar(&healAfter, "heal-after", 0, "wait this long after the effect before healing")
+	cmd.Flags().BoolVar(&noHeal, "no-heal", false, "leave the fault in effect (recorded in the ledger for irischaos recover)")
+	cmd.Flags().DurationVar(&effectTimeout, "effect-timeout", 5*time.Minute, "how long to wait for the effect to be confirmed")
+	cmd.Flags().StringVar(&reportsDir, "reports", "reports", "directory holding the fault ledger")
+	cmd.Flags().DurationVar(&healTimeout, "heal-timeout", nemesis.DefaultHealTimeout, "how long healing the fault may take")
+	cf.add(cmd)
+	return cmd
 }
 
 // faultHelp lists the vocabulary for --help, one fault a line.

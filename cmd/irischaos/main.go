@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -42,16 +43,14 @@ func (e *exitError) Unwrap() error { return e.err }
 // withCode makes err exit with code.
 func withCode(code int, err error) error { return &exitError{code: code, err: err} }
 
-// app holds what every subcommand shares.
+// app holds what every subcommand shares: the kubectl-style flags (connect
+// turns them into the real seams) and the context.
 type app struct {
 	kube *genericclioptions.ConfigFlags
-	// signals is cancelled on the first SIGINT/SIGTERM; see signalContext.
+	// ctx is cancelled on the first SIGINT/SIGTERM (main's
+	// signal.NotifyContext); healGuard turns the second into an abort.
 	ctx context.Context
 }
-
-// subcommands is filled by init functions of the files next to this one, one
-// file per command group, so that groups can be written independently.
-var subcommands []func(*app) *cobra.Command
 
 func newRoot(a *app) *cobra.Command {
 	root := &cobra.Command{
@@ -76,9 +75,13 @@ decide (bad input, unreachable cluster, error).`,
 		SilenceErrors: true,
 	}
 	a.kube.AddFlags(root.PersistentFlags())
-	for _, mk := range subcommands {
-		root.AddCommand(mk(a))
-	}
+	// Every subcommand, in the order of a session: the lab, the stack, the
+	// checks, faults, the evidence.
+	root.AddCommand(
+		clusterCmd(a), imageCmd(a), stackCmd(a), preflightCmd(a),
+		runCmd(a), injectCmd(a), recoverCmd(a),
+		analyzeCmd(a), reportCmd(a), verifyCmd(a), versionCmd(a),
+	)
 	return root
 }
 
@@ -93,20 +96,21 @@ func main() {
 	a := &app{kube: genericclioptions.NewConfigFlags(true), ctx: ctx}
 	err := newRoot(a).ExecuteContext(ctx)
 	stop()
-	os.Exit(exitCode(err))
+	os.Exit(exitCode(os.Stderr, err))
 }
 
-func exitCode(err error) int {
+// exitCode is err's exit code, the error printed to w.
+func exitCode(w io.Writer, err error) int {
 	if err == nil {
 		return exitPass
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(os.Stderr, "irischaos:", ee.err)
+			fmt.Fprintln(w, "irischaos:", ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintln(os.Stderr, "irischaos:", err)
+	fmt.Fprintln(w, "irischaos:", err)
 	return exitUnknown
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/irischaos/irischaos/pkg/preflight"
+	"github.com/irischaos/irischaos/pkg/runner"
 )
 
 // preflightFlags are the checks' inputs that the cluster does not show a
@@ -29,14 +31,10 @@ func (p *preflightFlags) register(cmd *cobra.Command) {
 
 // runPreflight reads the cluster and the stack; its error means the cluster
 // could not be read at all.
-func runPreflight(a *app, p preflightFlags) (preflight.Report, error) {
-	c, ns, err := stackClients(a)
-	if err != nil {
-		return preflight.Report{}, err
-	}
-	r, err := preflight.Run(a.ctx, preflight.Options{
-		Kube: c.Kube, Dynamic: dynamicClient(a),
-		Namespace: ns, Deployment: p.deployment, Assumptions: p.a,
+func runPreflight(ctx context.Context, cl *runner.Cluster, p preflightFlags) (preflight.Report, error) {
+	r, err := preflight.Run(ctx, preflight.Options{
+		Kube: cl.Kube, Dynamic: cl.Dynamic,
+		Namespace: cl.Namespace, Deployment: p.deployment, Assumptions: p.a,
 	})
 	if err != nil {
 		return preflight.Report{}, withCode(exitUnknown, err)
@@ -44,16 +42,16 @@ func runPreflight(a *app, p preflightFlags) (preflight.Report, error) {
 	return r, nil
 }
 
-func init() {
-	subcommands = append(subcommands, func(a *app) *cobra.Command {
-		var (
-			p      preflightFlags
-			output string
-		)
-		cmd := &cobra.Command{
-			Use:   "preflight",
-			Short: "Check that the cluster and the IRIS stack are set up for HA, and predict RTO per failure domain",
-			Long: `preflight reads the cluster and the deployed stack, breaks nothing, and says
+// preflightCmd is `irischaos preflight`.
+func preflightCmd(a *app) *cobra.Command {
+	var (
+		p      preflightFlags
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:   "preflight",
+		Short: "Check that the cluster and the IRIS stack are set up for HA, and predict RTO per failure domain",
+		Long: `preflight reads the cluster and the deployed stack, breaks nothing, and says
 whether the seed's HA can work: nodes (3 schedulable workers over 2 zones, room
 for the IRIS pod elsewhere), storage (a replicated class; on Longhorn its
 replica count, anti-affinity, node-down policy and the volume's health), and the
@@ -63,31 +61,34 @@ with its reason and fix. It then predicts the RTO of every failure domain from
 what it found, with the terms that add up to it.
 
 Exit codes: 0 ready (PASS and WARN only), 1 not ready (a FAIL), 2 could not tell.`,
-			Example: `  irischaos preflight -n iris
+		Example: `  irischaos preflight -n iris
   irischaos preflight -n iris -o md > preflight.md
   irischaos preflight -n iris --node-monitor-grace 20s --out-of-service -o json`,
-			Args: cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				if err := checkFormat(output); err != nil {
-					return err
-				}
-				r, err := runPreflight(a, p)
-				if err != nil {
-					return err
-				}
-				if err := preflight.Write(cmd.OutOrStdout(), r, output); err != nil {
-					return withCode(exitUnknown, err)
-				}
-				if code := r.ExitCode(); code != exitPass {
-					return withCode(code, fmt.Errorf("preflight of %s/%s: %s", r.Namespace, r.Deployment, r.Worst()))
-				}
-				return nil
-			},
-		}
-		p.register(cmd)
-		cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or md")
-		return cmd
-	})
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(output); err != nil {
+				return err
+			}
+			cl, err := connect(a)
+			if err != nil {
+				return err
+			}
+			r, err := runPreflight(a.ctx, cl, p)
+			if err != nil {
+				return err
+			}
+			if err := preflight.Write(cmd.OutOrStdout(), r, output); err != nil {
+				return withCode(exitUnknown, err)
+			}
+			if code := r.ExitCode(); code != exitPass {
+				return withCode(code, fmt.Errorf("preflight of %s/%s: %s", r.Namespace, r.Deployment, r.Worst()))
+			}
+			return nil
+		},
+	}
+	p.register(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or md")
+	return cmd
 }
 
 // checkFormat refuses an output format before any cluster is contacted.

@@ -10,18 +10,18 @@ import (
 	"github.com/irischaos/irischaos/pkg/nemesis"
 )
 
-func init() {
-	subcommands = append(subcommands, func(a *app) *cobra.Command {
-		var (
-			reportsDir  string
-			dryRun      bool
-			healTimeout time.Duration
-			cf          cloudFlags
-		)
-		cmd := &cobra.Command{
-			Use:   "recover",
-			Short: "Heal every fault the ledger still lists (left by a crashed or aborted run)",
-			Long: `Every fault is written to <reports>/ledger.jsonl before it is injected and
+// recoverCmd is `irischaos recover`.
+func recoverCmd(a *app) *cobra.Command {
+	var (
+		reportsDir  string
+		dryRun      bool
+		healTimeout time.Duration
+		cf          cloudFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "recover",
+		Short: "Heal every fault the ledger still lists (left by a crashed or aborted run)",
+		Long: `Every fault is written to <reports>/ledger.jsonl before it is injected and
 marked healed after. recover heals what is still pending: uncordons drained
 nodes and powers on VMs that were powered off (never those deleted by design).
 Faults that Kubernetes heals by itself (a stopped process, a deleted pod) are
@@ -29,65 +29,64 @@ just marked. Entries injected through another API server are skipped: point
 --kubeconfig/--context at that cluster to heal them.
 
 Exit codes: 0 nothing left unhealed, 2 something could not be healed.`,
-			Example: `  # what is pending, changing nothing
+		Example: `  # what is pending, changing nothing
   irischaos recover --dry-run
 
   # heal it
   irischaos recover --reports reports/`,
-			Args: cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
-				l, err := ledger.Open(reportsDir)
-				if err != nil {
-					return withCode(exitUnknown, err)
-				}
-				pend, err := l.Pending()
-				if err != nil {
-					return withCode(exitUnknown, err)
-				}
-				if len(pend) == 0 {
-					fmt.Fprintf(out, "nothing to heal: %s lists no pending fault\n", l.Path())
-					return nil
-				}
-				if dryRun {
-					fmt.Fprintf(out, "%d pending fault(s) in %s (dry run: nothing changed):\n", len(pend), l.Path())
-					for _, e := range pend {
-						heal := e.Heal
-						if heal == ledger.HealNone {
-							heal = "nothing to undo (Kubernetes recreated it)"
-						}
-						fmt.Fprintf(out, "  %s: %s on %s via %s, heal: %s%s\n", e.ID, e.Fault, entryText(e), e.Cluster, heal, errSuffix(e.HealError))
-					}
-					return nil
-				}
-				cl, _, err := stackClients(a)
-				if err != nil {
-					return err
-				}
-				abort, stop := healGuard(a.ctx, errOut)
-				defer stop()
-				// Healing is what recover is for: each heal runs on a context
-				// only a second Ctrl-C (abort) or --heal-timeout ends.
-				g := nemesis.Guard{
-					Ledger: l, Cluster: cl.Host, HealTimeout: healTimeout, Abort: abort,
-					Env: nemesis.Env{Client: cl.Kube, Exec: cl.Exec, Clouds: cf.registry(errOut)(printCalls(errOut)), Out: errOut},
-				}
-				left, err := g.Recover(a.ctx, errOut)
-				if err != nil {
-					return withCode(exitUnknown, err)
-				}
-				if len(left) > 0 {
-					printLeft(errOut, l)
-					return withCode(exitUnknown, fmt.Errorf("%d fault(s) left unhealed", len(left)))
-				}
-				fmt.Fprintf(out, "healed: %d fault(s) from %s\n", len(pend), l.Path())
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			l, err := ledger.Open(reportsDir)
+			if err != nil {
+				return withCode(exitUnknown, err)
+			}
+			pend, err := l.Pending()
+			if err != nil {
+				return withCode(exitUnknown, err)
+			}
+			if len(pend) == 0 {
+				fmt.Fprintf(out, "nothing to heal: %s lists no pending fault\n", l.Path())
 				return nil
-			},
-		}
-		cmd.Flags().StringVar(&reportsDir, "reports", "reports", "directory holding the fault ledger")
-		cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list the pending faults and change nothing")
-		cmd.Flags().DurationVar(&healTimeout, "heal-timeout", nemesis.DefaultHealTimeout, "how long healing one fault may take")
-		cf.add(cmd)
-		return cmd
-	})
+			}
+			if dryRun {
+				fmt.Fprintf(out, "%d pending fault(s) in %s (dry run: nothing changed):\n", len(pend), l.Path())
+				for _, e := range pend {
+					heal := e.Heal
+					if heal == ledger.HealNone {
+						heal = "nothing to undo (Kubernetes recreated it)"
+					}
+					fmt.Fprintf(out, "  %s: %s on %s via %s, heal: %s%s\n", e.ID, e.Fault, entryText(e), e.Cluster, heal, errSuffix(e.HealError))
+				}
+				return nil
+			}
+			cl, err := connect(a)
+			if err != nil {
+				return err
+			}
+			abort, stop := healGuard(a.ctx, errOut)
+			defer stop()
+			// Healing is what recover is for: each heal runs on a context
+			// only a second Ctrl-C (abort) or --heal-timeout ends.
+			g := nemesis.Guard{
+				Ledger: l, Cluster: cl.Host, HealTimeout: healTimeout, Abort: abort,
+				Env: cl.Nemesis(cf.registry(errOut)(printCalls(errOut)), errOut),
+			}
+			left, err := g.Recover(a.ctx, errOut)
+			if err != nil {
+				return withCode(exitUnknown, err)
+			}
+			if len(left) > 0 {
+				printLeft(errOut, l)
+				return withCode(exitUnknown, fmt.Errorf("%d fault(s) left unhealed", len(left)))
+			}
+			fmt.Fprintf(out, "healed: %d fault(s) from %s\n", len(pend), l.Path())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&reportsDir, "reports", "reports", "directory holding the fault ledger")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list the pending faults and change nothing")
+	cmd.Flags().DurationVar(&healTimeout, "heal-timeout", nemesis.DefaultHealTimeout, "how long healing one fault may take")
+	cf.add(cmd)
+	return cmd
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/irischaos/irischaos/cloud/providers"
 	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/fault"
-	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/nemesis"
 	"github.com/irischaos/irischaos/pkg/preflight"
@@ -146,26 +145,26 @@ func verdictExit(v checker.Verdict) error {
 	}
 }
 
-func init() {
-	subcommands = append(subcommands, func(a *app) *cobra.Command {
-		var (
-			dryRun               bool
-			skipPreflight, force bool
-			pf                   preflightFlags
-			reportsDir           string
-			allowVM              bool
-			metricsAddr          string
-			pushgateway          string
-			rtoBudget            time.Duration
-			rpoBudget            time.Duration
-			name                 string
-			healTimeout          time.Duration
-			cf                   cloudFlags
-		)
-		cmd := &cobra.Command{
-			Use:   "run [SCENARIO_FILE|DIR ...]",
-			Short: "Run scenarios: write markers, inject each fault, measure RTO and RPO, heal, report",
-			Long: `run executes every scenario given (files, or directories of *.yaml; default
+// runCmd is `irischaos run`.
+func runCmd(a *app) *cobra.Command {
+	var (
+		dryRun               bool
+		skipPreflight, force bool
+		pf                   preflightFlags
+		reportsDir           string
+		allowVM              bool
+		metricsAddr          string
+		pushgateway          string
+		rtoBudget            time.Duration
+		rpoBudget            time.Duration
+		name                 string
+		healTimeout          time.Duration
+		cf                   cloudFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "run [SCENARIO_FILE|DIR ...]",
+		Short: "Run scenarios: write markers, inject each fault, measure RTO and RPO, heal, report",
+		Long: `run executes every scenario given (files, or directories of *.yaml; default
 scenarios/) against the deployed stack (irischaos stack deploy). It first
 runs the preflight (irischaos preflight; --skip-preflight to skip) and
 records it in the report, the predicted RTO next to the measured one; a FAIL
@@ -188,7 +187,7 @@ is healed by the next run or by irischaos recover.
 
 Exit codes: 0 every verdict passed, 1 a verdict failed or the preflight
 failed, 2 unknown or error.`,
-			Example: `  # what would happen, changing nothing
+		Example: `  # what would happen, changing nothing
   irischaos run scenarios/ --dry-run
 
   # every seed scenario; VM scenarios need the flag
@@ -199,170 +198,137 @@ failed, 2 unknown or error.`,
 
   # VM faults against an EC2 emulator
   irischaos run scenarios/node-lost.yaml --allow-vm-actions --aws-endpoint http://127.0.0.1:5000`,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				if len(args) == 0 {
-					args = []string{"scenarios"}
-				}
-				var scenarios []scenario.Scenario
-				for _, p := range args {
-					ss, err := scenario.Load(p)
-					if err != nil {
-						return withCode(exitUnknown, err)
-					}
-					scenarios = append(scenarios, ss...)
-				}
-				if len(scenarios) == 0 {
-					return withCode(exitUnknown, fmt.Errorf("no scenarios in %s", strings.Join(args, ", ")))
-				}
-				allow := fault.Allow{VMActions: allowVM}
-				if !dryRun {
-					var refused []error
-					for _, s := range scenarios {
-						if err := s.Fault.Type.Info().Permit(allow); err != nil {
-							refused = append(refused, fmt.Errorf("scenario %s: %w", s.Name, err))
-						}
-					}
-					if len(refused) > 0 {
-						return withCode(exitUnknown, fmt.Errorf("%w (or leave them out; --dry-run shows the plan)", errors.Join(refused...)))
-					}
-				}
-				if name == "" {
-					name = "scenarios"
-					if len(scenarios) == 1 {
-						name = scenarios[0].Name
-					}
-				}
-				cl, ns, err := stackClients(a)
-				if err != nil {
-					return err
-				}
-				l, err := ledger.Open(reportsDir)
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				args = []string{"scenarios"}
+			}
+			var scenarios []scenario.Scenario
+			for _, p := range args {
+				ss, err := scenario.Load(p)
 				if err != nil {
 					return withCode(exitUnknown, err)
 				}
-				errOut := cmd.ErrOrStderr()
-				kubeContext := kubeContextName(a)
-				cfg := runner.Config{
-					Kube: cl.Kube, Exec: cl.Exec, Namespace: ns,
-					Clouds:     cf.registry(errOut),
-					ReportsDir: reportsDir, RunName: name, Ledger: l, Cluster: cl.Host,
-					Allow: allow, Out: errOut, HealTimeout: healTimeout,
-					Environment: runner.ClusterEnvironment(cl.Kube, cl.Exec, cl.Host, ns, version, kubeContext),
-					NewWorkload: runner.IRISWorkload(cl.Kube, cl.Exec, ns, errOut),
-					NewObserver: runner.ClusterObserver(cl.Kube, dynamicClient(a), ns, errOut),
-				}
-				if cmd.Flags().Changed("rto-budget") {
-					cfg.RTOBudget = &rtoBudget
-				}
-				if cmd.Flags().Changed("rpo-budget") {
-					cfg.RPOBudget = &rpoBudget
-				}
-				if dryRun {
-					cfg.Environment = nil
-					cfg.NewWorkload, cfg.NewObserver = nil, nil
-					r, err := runner.New(withReadOnlySeams(cfg))
-					if err != nil {
-						return withCode(exitUnknown, err)
-					}
-					plans := r.Plan(a.ctx, scenarios)
-					fmt.Fprintf(cmd.OutOrStdout(), "dry run against %s, namespace %s: nothing will be changed\n", cl.Host, ns)
-					runner.PrintPlans(cmd.OutOrStdout(), plans)
-					if pend, _ := l.Pending(); len(pend) > 0 {
-						fmt.Fprintf(cmd.OutOrStdout(), "the ledger %s lists %d unhealed fault(s); a real run heals them first\n", l.Path(), len(pend))
-					}
-					for _, p := range plans {
-						if p.Err != nil {
-							return withCode(exitUnknown, fmt.Errorf("scenario %s cannot run: %w", p.Scenario, p.Err))
-						}
-					}
-					return nil
-				}
-
-				var rm *runMetrics
-				if metricsAddr != "" || pushgateway != "" {
-					if rm, err = startRunMetrics(a.ctx, scenarios, metricsAddr, pushgateway, name); err != nil {
-						return withCode(exitUnknown, err)
-					}
-					defer rm.close()
-					rm.hook(&cfg)
-					if rm.addr != nil {
-						fmt.Fprintf(errOut, "metrics on http://%s/metrics\n", rm.addr)
+				scenarios = append(scenarios, ss...)
+			}
+			if len(scenarios) == 0 {
+				return withCode(exitUnknown, fmt.Errorf("no scenarios in %s", strings.Join(args, ", ")))
+			}
+			allow := fault.Allow{VMActions: allowVM}
+			if !dryRun {
+				var refused []error
+				for _, s := range scenarios {
+					if err := s.Fault.Type.Info().Permit(allow); err != nil {
+						refused = append(refused, fmt.Errorf("scenario %s: %w", s.Name, err))
 					}
 				}
-
-				if !skipPreflight {
-					cfg.Preflight = func(context.Context) (preflight.Report, error) { return runPreflight(a, pf) }
-					cfg.Force = force
+				if len(refused) > 0 {
+					return withCode(exitUnknown, fmt.Errorf("%w (or leave them out; --dry-run shows the plan)", errors.Join(refused...)))
 				}
-				abort, stop := healGuard(a.ctx, errOut)
-				defer stop()
-				cfg.Abort = abort
+			}
+			if name == "" {
+				name = "scenarios"
+				if len(scenarios) == 1 {
+					name = scenarios[0].Name
+				}
+			}
+			cl, err := connect(a)
+			if err != nil {
+				return err
+			}
+			l, err := ledger.Open(reportsDir)
+			if err != nil {
+				return withCode(exitUnknown, err)
+			}
+			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			cfg := cl.Config(version, cf.registry(errOut), errOut)
+			cfg.ReportsDir, cfg.RunName, cfg.Ledger = reportsDir, name, l
+			cfg.Allow, cfg.Out, cfg.HealTimeout = allow, errOut, healTimeout
+			if cmd.Flags().Changed("rto-budget") {
+				cfg.RTOBudget = &rtoBudget
+			}
+			if cmd.Flags().Changed("rpo-budget") {
+				cfg.RPOBudget = &rpoBudget
+			}
+			if dryRun {
+				// Planning finds targets and prints the calls: no workload,
+				// no observer, nothing measured.
+				cfg.Environment, cfg.NewWorkload, cfg.NewObserver = nil, nil, nil
 				r, err := runner.New(cfg)
 				if err != nil {
 					return withCode(exitUnknown, err)
 				}
-				run, runDir, runErr := r.Run(a.ctx, scenarios)
-				if runDir != "" {
-					fmt.Fprintln(cmd.OutOrStdout())
-					if err := report.RenderTable(cmd.OutOrStdout(), run); err != nil {
-						fmt.Fprintf(errOut, "render table: %v\n", err)
+				plans := r.Plan(a.ctx, scenarios)
+				fmt.Fprintf(out, "dry run against %s, namespace %s: nothing will be changed\n", cl.Host, cl.Namespace)
+				runner.PrintPlans(out, plans)
+				if pend, _ := l.Pending(); len(pend) > 0 {
+					fmt.Fprintf(out, "the ledger %s lists %d unhealed fault(s); a real run heals them first\n", l.Path(), len(pend))
+				}
+				for _, p := range plans {
+					if p.Err != nil {
+						return withCode(exitUnknown, fmt.Errorf("scenario %s cannot run: %w", p.Scenario, p.Err))
 					}
-					fmt.Fprintf(cmd.OutOrStdout(), "\nreports: %s (verdict %s)\n", runDir, strings.ToUpper(string(run.Verdict)))
 				}
-				if rm != nil {
-					rm.push(a.ctx, errOut)
-				}
-				if n := printLeft(errOut, l); n != 0 {
-					return withCode(exitUnknown, errors.Join(runErr, fmt.Errorf("%d fault(s) left unhealed", max(n, 0))))
-				}
-				if errors.Is(runErr, runner.ErrNotReady) {
-					return withCode(exitFail, runErr)
-				}
-				if runErr != nil {
-					return withCode(exitUnknown, runErr)
-				}
-				return verdictExit(run.Verdict)
-			},
-		}
-		cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan (pod, node, VM, the exact calls) and change nothing")
-		cmd.Flags().BoolVar(&skipPreflight, "skip-preflight", false, "do not check the cluster and the stack first (irischaos preflight) nor record it in the report")
-		cmd.Flags().BoolVar(&force, "force", false, "run even when the preflight finds a FAIL (the report shows both)")
-		pf.register(cmd)
-		cmd.Flags().StringVar(&reportsDir, "reports", "reports", "directory for run reports and the fault ledger")
-		cmd.Flags().StringVar(&name, "name", "", "name of the run, the report directory's suffix (default: the scenario's name, or \"scenarios\")")
-		cmd.Flags().BoolVar(&allowVM, "allow-vm-actions", false, "allow VM faults (power off, restart, delete real machines through the cloud API)")
-		cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address while running, e.g. :9090")
-		cmd.Flags().StringVar(&pushgateway, "pushgateway", "", "push the metrics to this Prometheus Pushgateway URL at the end")
-		cmd.Flags().DurationVar(&rtoBudget, "rto-budget", 0, "override every scenario's RTO budget (0: not judged)")
-		cmd.Flags().DurationVar(&rpoBudget, "rpo-budget", 0, "override every scenario's RPO budget")
-		cmd.Flags().DurationVar(&healTimeout, "heal-timeout", nemesis.DefaultHealTimeout, "how long healing one fault may take")
-		cf.add(cmd)
-		return cmd
-	})
-}
+				return nil
+			}
 
-// withReadOnlySeams fills the seams a dry run never calls, so New accepts it.
-func withReadOnlySeams(cfg runner.Config) runner.Config {
-	cfg.Environment = func(context.Context) (report.Environment, error) {
-		return report.Environment{}, errors.New("dry run: not measured")
-	}
-	cfg.NewWorkload = func(scenario.Scenario, *history.Writer) (runner.Workload, error) {
-		return nil, errors.New("dry run: no workload")
-	}
-	cfg.NewObserver = func(*history.Writer) (runner.Observer, error) {
-		return nil, errors.New("dry run: no observer")
-	}
-	return cfg
-}
+			var rm *runMetrics
+			if metricsAddr != "" || pushgateway != "" {
+				if rm, err = startRunMetrics(a.ctx, scenarios, metricsAddr, pushgateway, name); err != nil {
+					return withCode(exitUnknown, err)
+				}
+				defer rm.close()
+				rm.hook(&cfg)
+				if rm.addr != nil {
+					fmt.Fprintf(errOut, "metrics on http://%s/metrics\n", rm.addr)
+				}
+			}
 
-// kubeContextName is the kubeconfig context in use, for the report.
-func kubeContextName(a *app) string {
-	if a.kube.Context != nil && *a.kube.Context != "" {
-		return *a.kube.Context
+			if !skipPreflight {
+				cfg.Preflight = func(ctx context.Context) (preflight.Report, error) { return runPreflight(ctx, cl, pf) }
+				cfg.Force = force
+			}
+			abort, stop := healGuard(a.ctx, errOut)
+			defer stop()
+			cfg.Abort = abort
+			r, err := runner.New(cfg)
+			if err != nil {
+				return withCode(exitUnknown, err)
+			}
+			run, runDir, runErr := r.Run(a.ctx, scenarios)
+			if runDir != "" {
+				fmt.Fprintln(out)
+				if err := report.RenderTable(out, run); err != nil {
+					fmt.Fprintf(errOut, "render table: %v\n", err)
+				}
+				fmt.Fprintf(out, "\nreports: %s (verdict %s)\n", runDir, strings.ToUpper(string(run.Verdict)))
+			}
+			if rm != nil {
+				rm.push(a.ctx, errOut)
+			}
+			if n := printLeft(errOut, l); n != 0 {
+				return withCode(exitUnknown, errors.Join(runErr, fmt.Errorf("%d fault(s) left unhealed", max(n, 0))))
+			}
+			if errors.Is(runErr, runner.ErrNotReady) {
+				return withCode(exitFail, runErr)
+			}
+			if runErr != nil {
+				return withCode(exitUnknown, runErr)
+			}
+			return verdictExit(run.Verdict)
+		},
 	}
-	raw, err := a.kube.ToRawKubeConfigLoader().RawConfig()
-	if err != nil {
-		return ""
-	}
-	return raw.CurrentContext
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan (pod, node, VM, the exact calls) and change nothing")
+	cmd.Flags().BoolVar(&skipPreflight, "skip-preflight", false, "do not check the cluster and the stack first (irischaos preflight) nor record it in the report")
+	cmd.Flags().BoolVar(&force, "force", false, "run even when the preflight finds a FAIL (the report shows both)")
+	pf.register(cmd)
+	cmd.Flags().StringVar(&reportsDir, "reports", "reports", "directory for run reports and the fault ledger")
+	cmd.Flags().StringVar(&name, "name", "", "name of the run, the report directory's suffix (default: the scenario's name, or \"scenarios\")")
+	cmd.Flags().BoolVar(&allowVM, "allow-vm-actions", false, "allow VM faults (power off, restart, delete real machines through the cloud API)")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address while running, e.g. :9090")
+	cmd.Flags().StringVar(&pushgateway, "pushgateway", "", "push the metrics to this Prometheus Pushgateway URL at the end")
+	cmd.Flags().DurationVar(&rtoBudget, "rto-budget", 0, "override every scenario's RTO budget (0: not judged)")
+	cmd.Flags().DurationVar(&rpoBudget, "rpo-budget", 0, "override every scenario's RPO budget")
+	cmd.Flags().DurationVar(&healTimeout, "heal-timeout", nemesis.DefaultHealTimeout, "how long healing one fault may take")
+	cf.add(cmd)
+	return cmd
 }

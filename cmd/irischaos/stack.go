@@ -2,92 +2,33 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
-	"github.com/irischaos/irischaos/pkg/podexec"
 	"github.com/irischaos/irischaos/pkg/stack"
 	"github.com/irischaos/irischaos/pkg/stackid"
 )
 
-// stackClients builds the API and exec clients and the namespace from the
-// kubectl-style flags.
-func stackClients(a *app) (stack.Clients, string, error) {
-	cfg, err := a.kube.ToRESTConfig()
-	if err != nil {
-		return stack.Clients{}, "", withCode(exitUnknown, fmt.Errorf("kubeconfig: %w (set --kubeconfig or KUBECONFIG)", err))
-	}
-	ns, _, err := a.kube.ToRawKubeConfigLoader().Namespace()
-	if err != nil {
-		return stack.Clients{}, "", withCode(exitUnknown, fmt.Errorf("namespace: %w", err))
-	}
-	if noClusterConfigured(a) {
-		return stack.Clients{}, "", withCode(exitUnknown, errors.New("no cluster configured: no --kubeconfig, --server, KUBECONFIG or ~/.kube/config; for the embedded local cluster run `irischaos cluster up` and `export KUBECONFIG=$(irischaos cluster kubeconfig)`"))
-	}
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return stack.Clients{}, "", withCode(exitUnknown, fmt.Errorf("kubernetes client for %s: %w", cfg.Host, err))
-	}
-	// Fail here, once, with where we tried, rather than on the first list
-	// call of whichever command runs.
-	cl := stack.Clients{Kube: kube, Host: cfg.Host}
-	if err := stack.Reachable(a.ctx, cl); err != nil {
-		return stack.Clients{}, "", withCode(exitUnknown, err)
-	}
-	if cl.Exec, err = podexec.New(cfg); err != nil {
-		return stack.Clients{}, "", withCode(exitUnknown, err)
-	}
-	return cl, ns, nil
-}
-
-// dynamicClient is for the optional Longhorn watch: nil when it cannot be
-// built, and the observer then watches what client-go's typed API covers.
-func dynamicClient(a *app) dynamic.Interface {
-	cfg, err := a.kube.ToRESTConfig()
-	if err != nil {
-		return nil
-	}
-	d, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil
-	}
-	return d
-}
-
-// noClusterConfigured says whether client-go found no configuration at all
-// and fell back to its legacy default of http://localhost:8080.
-func noClusterConfigured(a *app) bool {
-	if a.kube.KubeConfig != nil && *a.kube.KubeConfig != "" || a.kube.APIServer != nil && *a.kube.APIServer != "" || os.Getenv("KUBECONFIG") != "" {
-		return false
-	}
-	raw, err := a.kube.ToRawKubeConfigLoader().RawConfig()
-	return err == nil && len(raw.Clusters) == 0
-}
-
-func init() {
-	subcommands = append(subcommands, func(a *app) *cobra.Command {
-		cmd := &cobra.Command{
-			Use:   "stack",
-			Short: "Deploy, inspect or remove the IRIS stack (PVC, CPF merge ConfigMap, Deployment, Service)",
-			Long: `The stack is the seed's four objects, modernized and embedded in the binary:
+// stackCmd is `irischaos stack`.
+func stackCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "stack",
+		Short: "Deploy, inspect or remove the IRIS stack (PVC, CPF merge ConfigMap, Deployment, Service)",
+		Long: `The stack is the seed's four objects, modernized and embedded in the binary:
 PVC ` + stackid.PVC + ` (RWO, 10Gi, --storage-class), ConfigMap ` + stackid.ConfigMap + ` (merge.cpf),
 Deployment ` + stackid.Deployment + ` (1 replica, Recreate, durable %SYS on the volume, the seed's
 liveness probe) and Service ` + stackid.Service + ` (LoadBalancer, 52773). Objects carry the
 labels ` + stackid.Selector + ` and ` + stackid.ManagedByLabel + `=` + stackid.ManagedBy + `.`,
-			Example: `  irischaos stack deploy --storage-class longhorn
+		Example: `  irischaos stack deploy --storage-class longhorn
   irischaos stack status -n iris
   irischaos stack teardown -n iris`,
-		}
-		cmd.AddCommand(stackDeployCmd(a), stackStatusCmd(a), stackTeardownCmd(a))
-		return cmd
-	})
+	}
+	cmd.AddCommand(stackDeployCmd(a), stackStatusCmd(a), stackTeardownCmd(a))
+	return cmd
 }
 
 func stackDeployCmd(a *app) *cobra.Command {
@@ -128,10 +69,11 @@ deployed stack needs a teardown first (a PVC's class cannot change).`,
 				}
 				o.MergeCPF = string(b)
 			}
-			c, ns, err := stackClients(a)
+			cl, err := connect(a)
 			if err != nil {
 				return err
 			}
+			c, ns := cl.Stack(), cl.Namespace
 			o.Namespace = ns
 			o.Progress = cmd.ErrOrStderr()
 			o.ImagePullPolicy = corev1.PullPolicy(pullPolicy)
@@ -173,10 +115,11 @@ not answer.`,
   irischaos stack status -n iris --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, ns, err := stackClients(a)
+			cl, err := connect(a)
 			if err != nil {
 				return err
 			}
+			c, ns := cl.Stack(), cl.Namespace
 			st, err := stack.Status(a.ctx, c, stack.Options{Namespace: ns})
 			if err != nil {
 				return withCode(exitUnknown, err)
@@ -206,10 +149,11 @@ the pods and the PVC are gone. Objects already absent are fine.`,
   irischaos stack teardown -n iris --timeout 5m`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, ns, err := stackClients(a)
+			cl, err := connect(a)
 			if err != nil {
 				return err
 			}
+			c, ns := cl.Stack(), cl.Namespace
 			if err := stack.Teardown(a.ctx, c, stack.Options{Namespace: ns, Timeout: timeout, Progress: cmd.ErrOrStderr()}); err != nil {
 				return withCode(exitUnknown, err)
 			}

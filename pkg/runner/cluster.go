@@ -11,8 +11,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
+	"github.com/irischaos/irischaos/cloud"
 	"github.com/irischaos/irischaos/pkg/history"
+	"github.com/irischaos/irischaos/pkg/nemesis"
 	"github.com/irischaos/irischaos/pkg/observe"
 	"github.com/irischaos/irischaos/pkg/podexec"
 	"github.com/irischaos/irischaos/pkg/report"
@@ -23,12 +26,69 @@ import (
 	"github.com/irischaos/irischaos/pkg/workload/iris"
 )
 
-// The real implementations of Config's seams, over a cluster.
+// The real implementations of Config's seams, over a cluster. Connect is
+// the one constructor: the CLI (run, inject, recover, stack, preflight) and
+// the e2e rig build every real seam through it.
 
-// ClusterEnvironment describes what is measured, read-only: the database's
+// Cluster is the real seams over one cluster: its clients, the pod exec
+// transport, the stack's namespace. Build it with Connect.
+type Cluster struct {
+	Kube      kubernetes.Interface
+	Dynamic   dynamic.Interface // nil when it cannot be built: the observer then skips Longhorn volumes
+	Exec      podexec.Execer
+	Host      string // the API server, recorded in the ledger and the report
+	Namespace string // the stack's namespace
+	Context   string // the kubeconfig context, for the report
+}
+
+// Connect builds the clients of rc and checks, once, that the API server
+// answers (so a wrong kubeconfig fails here, naming the server, rather than
+// in the first call of whichever command runs).
+func Connect(ctx context.Context, rc *rest.Config, namespace, kubeContext string) (*Cluster, error) {
+	kube, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client for %s: %w", rc.Host, err)
+	}
+	c := &Cluster{Kube: kube, Host: rc.Host, Namespace: namespace, Context: kubeContext}
+	if err := stack.Reachable(ctx, c.Stack()); err != nil {
+		return nil, err
+	}
+	if c.Exec, err = podexec.New(rc); err != nil {
+		return nil, err
+	}
+	if d, err := dynamic.NewForConfig(rc); err == nil {
+		c.Dynamic = d
+	}
+	return c, nil
+}
+
+// Stack is the clients pkg/stack takes.
+func (c *Cluster) Stack() stack.Clients {
+	return stack.Clients{Kube: c.Kube, Exec: c.Exec, Host: c.Host}
+}
+
+// Nemesis is the environment faults act in; VM calls go through clouds.
+func (c *Cluster) Nemesis(clouds *cloud.Registry, out io.Writer) nemesis.Env {
+	return nemesis.Env{Client: c.Kube, Exec: c.Exec, Clouds: clouds, Out: out}
+}
+
+// Config is a runner Config over the cluster: clients, namespace, API
+// server, VM providers (clouds), what is measured (version names this
+// irischaos), the IRIS marker workload and the observer, both printing to
+// progress. The caller adds the run's own settings (reports, ledger, opt-ins).
+func (c *Cluster) Config(version string, clouds func(cloud.Recorder) *cloud.Registry, progress io.Writer) Config {
+	return Config{
+		Kube: c.Kube, Exec: c.Exec, Namespace: c.Namespace, Cluster: c.Host, Clouds: clouds,
+		Environment: clusterEnvironment(c.Kube, c.Exec, c.Host, c.Namespace, version, c.Context),
+		NewWorkload: irisWorkload(c.Kube, c.Exec, c.Namespace, progress),
+		NewObserver: clusterObserver(c.Kube, c.Dynamic, c.Namespace, progress),
+	}
+}
+
+// clusterEnvironment describes what is measured, read-only: the database's
 // $zv (through one session), the IRIS volume's storage class, provisioner
 // and stand-in annotation, the Kubernetes version and the nodes.
-func ClusterEnvironment(kube kubernetes.Interface, exec podexec.Execer, host, namespace, version, kubeContext string) func(context.Context) (report.Environment, error) {
+func clusterEnvironment(kube kubernetes.Interface, exec podexec.Execer, host, namespace, version, kubeContext string) func(context.Context) (report.Environment, error) {
 	return func(ctx context.Context) (report.Environment, error) {
 		env := report.Environment{Namespace: namespace, Irischaos: version, Context: kubeContext}
 		v, err := kube.Discovery().ServerVersion()
@@ -67,8 +127,8 @@ func ClusterEnvironment(kube kubernetes.Interface, exec podexec.Execer, host, na
 	}
 }
 
-// IRISWorkload writes markers through `iris session` over the exec API.
-func IRISWorkload(kube kubernetes.Interface, exec podexec.Execer, namespace string, progress io.Writer) func(scenario.Scenario, *history.Writer) (Workload, error) {
+// irisWorkload writes markers through `iris session` over the exec API.
+func irisWorkload(kube kubernetes.Interface, exec podexec.Execer, namespace string, progress io.Writer) func(scenario.Scenario, *history.Writer) (Workload, error) {
 	return func(s scenario.Scenario, h *history.Writer) (Workload, error) {
 		return iris.New(iris.Config{
 			Kube: kube, Exec: exec, History: h, Namespace: namespace,
@@ -77,12 +137,12 @@ func IRISWorkload(kube kubernetes.Interface, exec podexec.Execer, namespace stri
 	}
 }
 
-// ClusterObserver watches the stack's pods, the nodes, events and volume
+// clusterObserver watches the stack's pods, the nodes, events and volume
 // attachments into the history, and the redundancy of the volume's storage
 // where irischaos can read it (storagehealth.ForStorageClass).
 // dyn, when not nil, lets the observer also watch Longhorn volumes where the
 // cluster serves them (the RTO phases then show the volume's attachment).
-func ClusterObserver(kube kubernetes.Interface, dyn dynamic.Interface, namespace string, progress io.Writer) func(*history.Writer) (Observer, error) {
+func clusterObserver(kube kubernetes.Interface, dyn dynamic.Interface, namespace string, progress io.Writer) func(*history.Writer) (Observer, error) {
 	return func(h *history.Writer) (Observer, error) {
 		return observe.New(kube, observe.Options{Namespace: namespace, History: h, Progress: progress, Dynamic: dyn,
 			Storage: storageSource(kube, namespace)})

@@ -56,7 +56,8 @@ type Observer interface {
 }
 
 // Config is what a run needs. Kube, Namespace, ReportsDir and Ledger are
-// required; the New* seams default to the real implementations.
+// required; Run needs the seams too (Environment, NewWorkload, NewObserver:
+// Cluster.Config wires the real ones), Plan does not.
 type Config struct {
 	Kube      kubernetes.Interface
 	Exec      podexec.Execer
@@ -127,8 +128,6 @@ func New(cfg Config) (*Runner, error) {
 		return nil, errors.New("runner: no reports directory")
 	case cfg.Ledger == nil:
 		return nil, errors.New("runner: no ledger: faults must be recorded before they are injected")
-	case cfg.NewWorkload == nil || cfg.NewObserver == nil || cfg.Environment == nil:
-		return nil, errors.New("runner: NewWorkload, NewObserver and Environment are required (see cmd/irischaos/run.go)")
 	}
 	if cfg.Out == nil {
 		cfg.Out = os.Stderr
@@ -309,6 +308,9 @@ func (r *Runner) preflight(ctx context.Context, run *report.Run) error {
 // returned run still holds everything gathered.
 func (r *Runner) Run(ctx context.Context, scenarios []scenario.Scenario) (report.Run, string, error) {
 	run := report.Run{Name: r.cfg.RunName, Started: r.cfg.Now().UTC(), Unhealed: []report.Unhealed{}}
+	if r.cfg.NewWorkload == nil || r.cfg.NewObserver == nil || r.cfg.Environment == nil {
+		return run, "", errors.New("runner: Run needs NewWorkload, NewObserver and Environment (Cluster.Config wires the real ones)")
+	}
 	run.Scenarios = map[string]string{}
 	for _, s := range scenarios {
 		// The scenario as it was run (defaults applied), whatever file it came from.

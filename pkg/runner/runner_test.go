@@ -318,6 +318,31 @@ func TestPlanChangesNothing(t *testing.T) {
 	}
 }
 
+// Planning needs no workload, observer or environment: a Config without
+// them plans, and only Run asks for them.
+func TestPlanNeedsNoSeams(t *testing.T) {
+	cs := fake.NewClientset(irisPod(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w1"}})
+	dir := t.TempDir()
+	l, err := ledger.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(Config{Kube: cs, Namespace: "db", ReportsDir: dir, Ledger: l, Out: testWriter{t}})
+	if err != nil {
+		t.Fatalf("New without seams: %v", err)
+	}
+	plans := r.Plan(context.Background(), []scenario.Scenario{scen("pod", fault.PodDelete)})
+	if len(plans) != 1 || plans[0].Err != nil || len(plans[0].Steps) == 0 {
+		t.Fatalf("plans %+v", plans)
+	}
+	if _, _, err := r.Run(context.Background(), []scenario.Scenario{scen("pod", fault.PodDelete)}); err == nil || !strings.Contains(err.Error(), "NewWorkload") {
+		t.Fatalf("Run without seams: %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) > 1 {
+		t.Errorf("Run without seams wrote %d entries in %s", len(ents), dir)
+	}
+}
+
 func TestRecoveryState(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
