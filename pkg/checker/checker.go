@@ -258,7 +258,7 @@ func (c *check) isUnknown(s int64) bool {
 func (c *check) outage() {
 	o := findOutage(c.ops, c.tf, int64(c.writeTimeout))
 	if o.hung > 0 {
-		c.info(fmt.Sprintf("note: %d write(s) took longer than the workload's %s write timeout; each counts as unavailable from its invoke plus the timeout", o.hung, c.writeTimeout))
+		c.info(fmt.Sprintf("note: %d write(s) recorded ok or fail took longer than the workload's %s write timeout; each counts as unavailable from its invoke plus the timeout", o.hung, c.writeTimeout))
 	}
 	if o.isolated > 0 {
 		c.res.IsolatedNonOK = o.isolated

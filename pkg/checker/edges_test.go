@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -133,7 +134,7 @@ func TestEdges(t *testing.T) {
 		// (timeout 1 s): the database was unavailable from 1.0 + 1 s.
 		hist: new(h).meta(history.MetaWriteTimeout, "1s").run(1, 10, 0, history.OK).faultEffect(0.95, 1.0).
 			op(11, 1.0, 4.0, history.OK).run(12, 20, 4.0, history.OK).readback(seqs(1, 20)...),
-		verdict: Pass, reason: "1 write(s) took longer than the workload's 1s write timeout",
+		verdict: Pass, reason: "1 write(s) recorded ok or fail took longer than the workload's 1s write timeout",
 		check: func(t *testing.T, r Result) {
 			if r.NoInterruption || r.Outage == nil || r.Outage.StartSeq != 11 || r.Outage.FirstOKAfterSeq != 12 {
 				t.Fatalf("no_interruption %v outage %+v, want an outage from seq 11 to seq 12", r.NoInterruption, r.Outage)
@@ -248,5 +249,42 @@ func TestClockSamplesThinning(t *testing.T) {
 		if o != time.Duration(k*cs.stride) {
 			t.Fatalf("sample %d = %d, want %d (stride %d)", k, o, k*cs.stride, cs.stride)
 		}
+	}
+}
+
+// TestOutageAfterTable: the cases the runner's own copy of the outage rule
+// was tested with (the runner now asks OutageAfter).
+func TestOutageAfterTable(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	op := func(seq int64, inv, comp int, res string) history.Record {
+		return history.Record{Kind: history.KindOp, Seq: seq, Invoke: at(inv), Complete: at(comp), Result: res}
+	}
+	tests := []struct {
+		name        string
+		recs        []history.Record
+		wantOutage  string
+		wantRecover string
+	}{
+		{"no outage", []history.Record{op(1, -10, -5, "ok"), op(2, 5, 8, "ok")}, "", ""},
+		{"outage then ok", []history.Record{op(1, -10, -5, "ok"), op(2, 5, 100, "info"), op(3, 110, 300, "fail"), op(4, 310, 320, "ok")}, "100", "320"},
+		{"ok invoked before outage does not count", []history.Record{op(2, 5, 100, "fail"), op(3, 50, 150, "ok"), op(4, 160, 170, "ok")}, "100", "170"},
+		{"failure before the fault ignored", []history.Record{op(1, -10, -5, "fail"), op(2, 5, 8, "ok")}, "", ""},
+		{"still down", []history.Record{op(1, 5, 100, "fail")}, "100", ""},
+		{"an isolated failure is not the outage", []history.Record{op(1, 5, 100, "info"), op(2, 10, 20, "ok"), op(3, 150, 160, "fail"), op(4, 170, 180, "ok")}, "160", "180"},
+	}
+	ms := func(ok bool, t time.Time) string {
+		if !ok {
+			return ""
+		}
+		return fmt.Sprint(t.Sub(t0).Milliseconds())
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := OutageAfter(tc.recs, t0, 0)
+			if ms(w.Began, w.Start) != tc.wantOutage || ms(w.Recovered, w.Recovery) != tc.wantRecover {
+				t.Fatalf("outage %s recovered %s, want %s %s", ms(w.Began, w.Start), ms(w.Recovered, w.Recovery), tc.wantOutage, tc.wantRecover)
+			}
+		})
 	}
 }

@@ -27,7 +27,8 @@ type Window struct {
 	// fault while a write sent after them was acknowledged before they gave
 	// up; the database was serving, so they are not the outage.
 	Isolated int
-	// Hung: writes that took longer than the write timeout.
+	// Hung: writes that took longer than the write timeout yet were
+	// recorded ok or fail (an info write past it is the workload giving up).
 	Hung int
 	// OKInvokedAfterFault: an acknowledged write was invoked at or after
 	// the fault; LastOKInvoke is the latest invocation of one.
@@ -143,7 +144,7 @@ func findOutage(ops []op, tf, timeout int64) outage {
 	for i := range ops {
 		o := &ops[i]
 		h := hung(o)
-		if h {
+		if h && o.res != resInfo { // info past the timeout is the workload giving up, as expected
 			out.hung++
 		}
 		if o.res == resOK && !h && o.inv >= tf {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"time"
 )
@@ -92,11 +93,67 @@ type Record struct {
 
 // Writer appends records to a JSONL file; safe for concurrent use.
 type Writer struct {
-	mu  sync.Mutex
-	w   *bufio.Writer
-	f   *os.File
-	enc *json.Encoder
-	out []Record // kept in memory too, so the checker can run without re-reading
+	mu   sync.Mutex
+	w    *bufio.Writer
+	f    *os.File
+	enc  *json.Encoder
+	out  []Record // kept in memory too, so the checker can run without re-reading
+	subs []*Subscription
+}
+
+// Subscription receives every record added to its Writer after Subscribe,
+// in order. The writer never waits for a subscriber: records queue until
+// Take, and Ready signals that some are queued.
+type Subscription struct {
+	w       *Writer
+	ready   chan struct{}
+	mu      sync.Mutex
+	pending []Record
+	closed  bool
+}
+
+// Subscribe starts a subscription; Close it when done.
+func (w *Writer) Subscribe() *Subscription {
+	s := &Subscription{w: w, ready: make(chan struct{}, 1)}
+	w.mu.Lock()
+	w.subs = append(w.subs, s)
+	w.mu.Unlock()
+	return s
+}
+
+// Ready receives a value when records are queued (one value for any number
+// of records: call Take for all of them).
+func (s *Subscription) Ready() <-chan struct{} { return s.ready }
+
+// Take returns the queued records, oldest first, and empties the queue.
+func (s *Subscription) Take() []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pending
+	s.pending = nil
+	return p
+}
+
+// Close ends the subscription; records added later are not queued.
+func (s *Subscription) Close() {
+	s.w.mu.Lock()
+	s.w.subs = slices.DeleteFunc(s.w.subs, func(x *Subscription) bool { return x == s })
+	s.w.mu.Unlock()
+	s.mu.Lock()
+	s.closed, s.pending = true, nil
+	s.mu.Unlock()
+}
+
+func (s *Subscription) push(r Record) {
+	s.mu.Lock()
+	if !s.closed {
+		s.pending = append(s.pending, r)
+	}
+	s.mu.Unlock()
+	select {
+	case s.ready <- struct{}{}:
+	default: // already signalled
+	}
 }
 
 // Create opens path for writing, truncating it.
@@ -118,6 +175,9 @@ func (w *Writer) Add(r Record) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.out = append(w.out, r)
+	for _, s := range w.subs {
+		s.push(r)
+	}
 	if w.enc == nil {
 		return nil
 	}

@@ -130,9 +130,15 @@ func clusterEnvironment(kube kubernetes.Interface, exec podexec.Execer, host, na
 // irisWorkload writes markers through `iris session` over the exec API.
 func irisWorkload(kube kubernetes.Interface, exec podexec.Execer, namespace string, progress io.Writer) func(scenario.Scenario, *history.Writer) (Workload, error) {
 	return func(s scenario.Scenario, h *history.Writer) (Workload, error) {
+		// The checker counts a write that took longer than this as part of
+		// the outage (docs/history.md, "hung").
+		if err := h.Add(history.Record{Kind: history.KindMeta, Meta: map[string]string{history.MetaWriteTimeout: iris.DefaultWriteTimeout.String()}}); err != nil {
+			return nil, err
+		}
 		return iris.New(iris.Config{
 			Kube: kube, Exec: exec, History: h, Namespace: namespace,
 			Streams: s.StreamCount(), Interval: s.Interval(), Progress: progress,
+			WriteTimeout: iris.DefaultWriteTimeout,
 		})
 	}
 }

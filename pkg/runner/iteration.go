@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -96,6 +95,11 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 	if b.RTO > 0 {
 		meta[history.MetaRTOBudget] = b.RTO.String()
 	}
+	// What the waits below need arrives through a subscription: no copy of
+	// the history, no polling.
+	sub := h.Subscribe()
+	defer sub.Close()
+	seen := &seenRecords{sub: sub}
 	if err := h.Add(history.Record{Kind: history.KindMeta, T: r.cfg.Now(), Meta: meta}); err != nil {
 		return nil, err
 	}
@@ -104,7 +108,8 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 	defer cancel()
 	if r.cfg.OnOp != nil {
 		done := make(chan struct{})
-		go func() { defer close(done); r.feedOps(ictx, s.Name, h) }()
+		ops := h.Subscribe() // here, so no write is missed
+		go func() { defer close(done); r.feedOps(ictx, s.Name, ops) }()
 		defer func() { cancel(); <-done }()
 	}
 
@@ -144,7 +149,7 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 	// Warm-up: the database must be answering before anything is broken,
 	// or there is nothing to measure.
 	r.printf("warm-up %s: writing markers (%s interval, %d stream(s))", s.WarmupD(), s.Interval(), s.StreamCount())
-	if err := r.warmup(ictx, h, s.WarmupD(), wdone); err != nil {
+	if err := r.warmup(ictx, seen, s.WarmupD(), wdone); err != nil {
 		return nil, err
 	}
 
@@ -204,7 +209,7 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 	}
 	r.printf("fault issued at %s, its call returned after %s%s", res.Issued.UTC().Format("15:04:05.000"), res.Done.Sub(res.Issued).Round(time.Millisecond), errText(res.Detail))
 
-	effect, recovered, why := r.awaitRecovery(ictx, h, res, effectCh, s)
+	effect, recovered, why := r.awaitRecovery(ictx, seen, res, effectCh, s)
 	writeFault(effect)
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("interrupted: %w", context.Cause(ctx))
@@ -257,15 +262,51 @@ func (r *Runner) heal(ctx context.Context, a *nemesis.Active, h *history.Writer)
 	return &report.Unhealed{Fault: string(a.Fault.Name()), Target: a.Fault.Target().String(), Since: start.UTC(), Error: err.Error()}
 }
 
+// seenRecords is what the runner has taken from its subscription to the
+// history: the acknowledged writes so far, the workload's write timeout (a
+// meta record), and, once track is called, the op records completed at or
+// after the fault (the only ones the outage after it depends on).
+type seenRecords struct {
+	sub          *history.Subscription
+	okWrites     int
+	writeTimeout time.Duration
+	tracking     bool
+	since        time.Time
+	ops          []history.Record
+}
+
+func (sr *seenRecords) take() {
+	for _, rec := range sr.sub.Take() {
+		switch rec.Kind {
+		case history.KindMeta:
+			if d, ok, err := history.MetaDuration(rec.Meta, history.MetaWriteTimeout); err == nil && ok {
+				sr.writeTimeout = d
+			}
+		case history.KindOp:
+			if rec.Result == history.OK {
+				sr.okWrites++
+			}
+			if sr.tracking && !rec.Complete.Before(sr.since) {
+				sr.ops = append(sr.ops, rec)
+			}
+		}
+	}
+}
+
+// track keeps the op records completed at or after t from now on (records
+// still queued included).
+func (sr *seenRecords) track(t time.Time) { sr.tracking, sr.since = true, t }
+
 // warmup waits d, then until the first acknowledged write (bounded).
-func (r *Runner) warmup(ctx context.Context, h *history.Writer, d time.Duration, wdone <-chan error) error {
+func (r *Runner) warmup(ctx context.Context, seen *seenRecords, d time.Duration, wdone <-chan error) error {
 	deadline := r.cfg.Now().Add(d + firstWriteGrace)
 	end := r.cfg.Now().Add(d)
-	tick := time.NewTicker(200 * time.Millisecond)
+	tick := time.NewTicker(200 * time.Millisecond) // for the deadlines only
 	defer tick.Stop()
 	for {
+		seen.take()
 		now := r.cfg.Now()
-		if !now.Before(end) && countOK(h.Records()) > 0 {
+		if !now.Before(end) && seen.okWrites > 0 {
 			return nil
 		}
 		if now.After(deadline) {
@@ -276,26 +317,18 @@ func (r *Runner) warmup(ctx context.Context, h *history.Writer, d time.Duration,
 			return fmt.Errorf("interrupted during warm-up: %w", context.Cause(ctx))
 		case err := <-wdone:
 			return fmt.Errorf("the workload stopped during warm-up: %v", err)
+		case <-seen.sub.Ready():
 		case <-tick.C:
 		}
 	}
 }
 
-func countOK(recs []history.Record) int {
-	n := 0
-	for _, r := range recs {
-		if r.Kind == history.KindOp && r.Result == history.OK {
-			n++
-		}
-	}
-	return n
-}
-
-// awaitRecovery waits for the fault's effect and for recovery: the first ok
-// write invoked at or after the outage start (the checker's definition), or,
-// when no write fails, writes that kept succeeding for QuietAfterEffect after
-// the effect. It gives up at t_fault + maxRecovery.
-func (r *Runner) awaitRecovery(ctx context.Context, h *history.Writer, res nemesis.Result, effectCh <-chan time.Time, s scenario.Scenario) (effect time.Time, recovered bool, why string) {
+// awaitRecovery waits for the fault's effect and for recovery as the
+// checker defines it (checker.OutageAfter: the first ok write invoked at or
+// after the outage start), or, when no write fails, writes that kept
+// succeeding for QuietAfterEffect after the effect. It gives up at t_fault +
+// maxRecovery. New records come through the subscription as they are added.
+func (r *Runner) awaitRecovery(ctx context.Context, seen *seenRecords, res nemesis.Result, effectCh <-chan time.Time, s scenario.Scenario) (effect time.Time, recovered bool, why string) {
 	deadline := res.Issued.Add(s.MaxRecovery())
 	effectDeadline := res.Issued.Add(s.MaxRecovery())
 	if r.cfg.EffectTimeout > 0 {
@@ -304,10 +337,38 @@ func (r *Runner) awaitRecovery(ctx context.Context, h *history.Writer, res nemes
 	if effectCh == nil {
 		effect = res.Done // confirmed by the fault's own call (provider state, drain)
 	}
-	tick := time.NewTicker(200 * time.Millisecond)
+	seen.track(res.Issued)
+	tick := time.NewTicker(200 * time.Millisecond) // for the deadlines and progress only
 	defer tick.Stop()
 	lastProgress := r.cfg.Now()
 	for {
+		seen.take()
+		w := checker.OutageAfter(seen.ops, res.Issued, seen.writeTimeout)
+		if w.Recovered {
+			return effect, true, fmt.Sprintf("first acknowledged write after the outage at +%s", w.Recovery.Sub(res.Issued).Round(time.Millisecond))
+		}
+		if !w.Began && !effect.IsZero() && w.OKInvokedAfterFault && !w.LastOKInvoke.Before(effect.Add(r.cfg.QuietAfterEffect)) {
+			return effect, true, fmt.Sprintf("no interruption observed: writes kept succeeding %s after the effect", r.cfg.QuietAfterEffect)
+		}
+		now := r.cfg.Now()
+		if effectCh != nil && now.After(effectDeadline) {
+			r.printf("effect not confirmed within %s; still waiting for recovery", effectDeadline.Sub(res.Issued))
+			effectCh = nil
+		}
+		if now.After(deadline) {
+			if w.Began {
+				return effect, false, fmt.Sprintf("no acknowledged write within maxRecovery %s (outage since +%s)", s.MaxRecovery(), w.Start.Sub(res.Issued).Round(time.Millisecond))
+			}
+			return effect, false, fmt.Sprintf("neither an outage nor the effect seen within maxRecovery %s", s.MaxRecovery())
+		}
+		if now.Sub(lastProgress) >= 10*time.Second {
+			lastProgress = now
+			down := "no failed write yet"
+			if w.Began {
+				down = fmt.Sprintf("writes failing since +%s", w.Start.Sub(res.Issued).Round(time.Second))
+			}
+			r.printf("waiting for recovery: +%s of at most %s, %s", now.Sub(res.Issued).Round(time.Second), s.MaxRecovery(), down)
+		}
 		select {
 		case t, ok := <-effectCh:
 			if ok {
@@ -317,81 +378,10 @@ func (r *Runner) awaitRecovery(ctx context.Context, h *history.Writer, res nemes
 			effectCh = nil
 		case <-ctx.Done():
 			return effect, false, "interrupted"
+		case <-seen.sub.Ready():
 		case <-tick.C:
 		}
-		now := r.cfg.Now()
-		st := recoveryState(h.Records(), res.Issued)
-		if st.recoveredAt != nil {
-			return effect, true, fmt.Sprintf("first acknowledged write after the outage at +%s", st.recoveredAt.Sub(res.Issued).Round(time.Millisecond))
-		}
-		if st.outage == nil && !effect.IsZero() && st.okInvokedAfter(effect.Add(r.cfg.QuietAfterEffect)) {
-			return effect, true, fmt.Sprintf("no interruption observed: writes kept succeeding %s after the effect", r.cfg.QuietAfterEffect)
-		}
-		if effectCh != nil && now.After(effectDeadline) {
-			r.printf("effect not confirmed within %s; still waiting for recovery", effectDeadline.Sub(res.Issued))
-			effectCh = nil
-		}
-		if now.After(deadline) {
-			if st.outage != nil {
-				return effect, false, fmt.Sprintf("no acknowledged write within maxRecovery %s (outage since +%s)", s.MaxRecovery(), st.outage.Sub(res.Issued).Round(time.Millisecond))
-			}
-			return effect, false, fmt.Sprintf("neither an outage nor the effect seen within maxRecovery %s", s.MaxRecovery())
-		}
-		if now.Sub(lastProgress) >= 10*time.Second {
-			lastProgress = now
-			down := "no failed write yet"
-			if st.outage != nil {
-				down = fmt.Sprintf("writes failing since +%s", st.outage.Sub(res.Issued).Round(time.Second))
-			}
-			r.printf("waiting for recovery: +%s of at most %s, %s", now.Sub(res.Issued).Round(time.Second), s.MaxRecovery(), down)
-		}
 	}
-}
-
-// recovery is what the writes say so far about the outage.
-type recovery struct {
-	outage      *time.Time // completion of the first non-ok write at or after t_fault
-	recoveredAt *time.Time // completion of the first ok write invoked at or after outage
-	okInvokes   []time.Time
-}
-
-func (rc recovery) okInvokedAfter(t time.Time) bool {
-	for _, inv := range rc.okInvokes {
-		if !inv.Before(t) {
-			return true
-		}
-	}
-	return false
-}
-
-func recoveryState(recs []history.Record, tFault time.Time) recovery {
-	var ops []history.Record
-	for _, r := range recs {
-		if r.Kind == history.KindOp && !r.Complete.IsZero() {
-			ops = append(ops, r)
-		}
-	}
-	sort.Slice(ops, func(i, j int) bool { return ops[i].Complete.Before(ops[j].Complete) })
-	var rc recovery
-	for _, op := range ops {
-		if op.Result != history.OK && !op.Complete.Before(tFault) && rc.outage == nil {
-			c := op.Complete
-			rc.outage = &c
-		}
-		if op.Result == history.OK {
-			rc.okInvokes = append(rc.okInvokes, op.Invoke)
-		}
-	}
-	if rc.outage != nil {
-		for _, op := range ops {
-			if op.Result == history.OK && !op.Invoke.Before(*rc.outage) {
-				c := op.Complete
-				rc.recoveredAt = &c
-				break
-			}
-		}
-	}
-	return rc
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
@@ -405,26 +395,23 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// feedOps passes every completed write to OnOp, once a second and at the end.
-func (r *Runner) feedOps(ctx context.Context, scenarioName string, h *history.Writer) {
-	seen := 0
+// feedOps passes every completed write to OnOp as it is added to the
+// history (through a subscription: no copy, no polling).
+func (r *Runner) feedOps(ctx context.Context, scenarioName string, sub *history.Subscription) {
+	defer sub.Close()
 	flush := func() {
-		recs := h.Records()
-		for _, rec := range recs[seen:] {
+		for _, rec := range sub.Take() {
 			if rec.Kind == history.KindOp {
 				r.cfg.OnOp(scenarioName, rec.Result)
 			}
 		}
-		seen = len(recs)
 	}
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			flush()
 			return
-		case <-t.C:
+		case <-sub.Ready():
 			flush()
 		}
 	}

@@ -343,40 +343,6 @@ func TestPlanNeedsNoSeams(t *testing.T) {
 	}
 }
 
-func TestRecoveryState(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
-	op := func(seq int64, inv, comp int, res string) history.Record {
-		return history.Record{Kind: history.KindOp, Seq: seq, Invoke: at(inv), Complete: at(comp), Result: res}
-	}
-	tests := []struct {
-		name        string
-		recs        []history.Record
-		wantOutage  string
-		wantRecover string
-	}{
-		{"no outage", []history.Record{op(1, -10, -5, "ok"), op(2, 5, 8, "ok")}, "", ""},
-		{"outage then ok", []history.Record{op(1, -10, -5, "ok"), op(2, 5, 100, "info"), op(3, 110, 300, "fail"), op(4, 310, 320, "ok")}, "100", "320"},
-		{"ok invoked before outage does not count", []history.Record{op(2, 5, 100, "fail"), op(3, 50, 150, "ok"), op(4, 160, 170, "ok")}, "100", "170"},
-		{"failure before the fault ignored", []history.Record{op(1, -10, -5, "fail"), op(2, 5, 8, "ok")}, "", ""},
-		{"still down", []history.Record{op(1, 5, 100, "fail")}, "100", ""},
-	}
-	ms := func(p *time.Time) string {
-		if p == nil {
-			return ""
-		}
-		return fmt.Sprint(p.Sub(t0).Milliseconds())
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			rc := recoveryState(tc.recs, t0)
-			if ms(rc.outage) != tc.wantOutage || ms(rc.recoveredAt) != tc.wantRecover {
-				t.Fatalf("outage %s recovered %s, want %s %s", ms(rc.outage), ms(rc.recoveredAt), tc.wantOutage, tc.wantRecover)
-			}
-		})
-	}
-}
-
 // stuckVMs is a provider whose power on never finishes on its own.
 type stuckVMs struct{ state cloud.State }
 
