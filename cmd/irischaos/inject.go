@@ -13,6 +13,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/nemesis"
 	"github.com/irischaos/irischaos/pkg/observe"
+	"github.com/irischaos/irischaos/pkg/runner"
 	"github.com/irischaos/irischaos/pkg/target"
 )
 
@@ -36,6 +37,8 @@ func injectCmd(a *app) *cobra.Command {
 		Long: `inject runs one fault against the stack, outside any scenario: no markers are
 written and nothing is measured. By default the target is the stack's IRIS pod,
 its node and that node's VM; --pod, --node or --provider-id name another.
+A VM fault with --provider-id needs no cluster: without a kubeconfig it goes
+through the cloud API alone, and its effect is the VM state that API reports.
 
 Faults:
 ` + faultHelp() + `
@@ -56,8 +59,8 @@ calls and changes nothing.`,
   irischaos inject node-drain --node worker-2 --heal-after 2m
 
   # power a VM off through an EC2 emulator and leave it off
-  irischaos inject vm-poweroff --provider-id aws:///us-east-1a/i-0abc --allow-vm-actions --no-heal --aws-endpoint http://127.0.0.1:5000
-  irischaos inject vm-poweron --provider-id aws:///us-east-1a/i-0abc --allow-vm-actions --aws-endpoint http://127.0.0.1:5000`,
+  irischaos inject vm-poweroff --provider-id aws:///us-east-1a/i-0abc12345678 --allow-vm-actions --no-heal --aws-endpoint http://127.0.0.1:5000
+  irischaos inject vm-poweron --provider-id aws:///us-east-1a/i-0abc12345678 --allow-vm-actions --aws-endpoint http://127.0.0.1:5000`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := fault.Name(args[0])
@@ -82,38 +85,52 @@ calls and changes nothing.`,
 				return withCode(exitUnknown, errors.New("--heal-after and --no-heal exclude each other"))
 			}
 			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
-			cl, err := connect(a)
-			if err != nil {
-				return err
-			}
-			ns := cl.Namespace
 			ctx := a.ctx
-			fd := target.Finder{Client: cl.Kube, Namespace: ns}
-			var t target.Target
-			switch {
-			case pod != "":
-				t, err = fd.Pod(ctx, pod)
-			case node != "":
-				t, err = fd.Node(ctx, node)
-			case providerID != "":
-				t, err = fd.ByProviderID(ctx, providerID)
-			default:
-				t, err = fd.IRIS(ctx)
-			}
-			if err != nil {
-				return withCode(exitUnknown, err)
+			clouds := cf.registry(errOut)(printCalls(errOut))
+			// A VM named by its providerID needs no cluster: without one
+			// configured, the fault goes through the cloud API alone and its
+			// effect is the VM state that API reports.
+			var (
+				cl      *runner.Cluster
+				t       target.Target
+				env     nemesis.Env
+				against string
+			)
+			if info.Kind == fault.KindVM && providerID != "" && noClusterConfigured(a) {
+				t = target.Target{ProviderID: providerID}
+				env = nemesis.Env{Clouds: clouds, Out: errOut}
+				against = "the cloud API (no cluster configured)"
+			} else {
+				if cl, err = connect(a); err != nil {
+					return err
+				}
+				fd := target.Finder{Client: cl.Kube, Namespace: cl.Namespace}
+				switch {
+				case pod != "":
+					t, err = fd.Pod(ctx, pod)
+				case node != "":
+					t, err = fd.Node(ctx, node)
+				case providerID != "":
+					t, err = fd.ByProviderID(ctx, providerID)
+				default:
+					t, err = fd.IRIS(ctx)
+				}
+				if err != nil {
+					return withCode(exitUnknown, err)
+				}
+				env = cl.Nemesis(clouds, errOut)
+				against = cl.Host
 			}
 			spec := nemesis.Spec{Name: name, DrainTimeout: drainTimeout, Allow: fault.Allow{VMActions: allowVM || dryRun}}
 			if cmd.Flags().Changed("grace-period") {
 				spec.GracePeriod = &grace
 			}
-			env := cl.Nemesis(cf.registry(errOut)(printCalls(errOut)), errOut)
 			f, err := nemesis.New(env, spec, t)
 			if err != nil {
 				return withCode(exitUnknown, err)
 			}
 			if dryRun {
-				fmt.Fprintf(out, "dry run against %s: nothing will be changed\n%s on %s\n", cl.Host, f.Name(), t)
+				fmt.Fprintf(out, "dry run against %s: nothing will be changed\n%s on %s\n", against, f.Name(), t)
 				for _, s := range f.Plan() {
 					fmt.Fprintf(out, "  - %s\n", s)
 				}
@@ -135,8 +152,12 @@ calls and changes nothing.`,
 			var effectCh <-chan time.Time
 			octx, ocancel := context.WithCancel(ctx)
 			defer ocancel()
-			if e := f.Effect(); e.Kind != "" {
-				ob, err := observe.New(cl.Kube, observe.Options{Namespace: ns, Progress: errOut, Dynamic: cl.Dynamic})
+			host := ""
+			if cl != nil {
+				host = cl.Host
+			}
+			if e := f.Effect(); e.Kind != "" && cl != nil {
+				ob, err := observe.New(cl.Kube, observe.Options{Namespace: cl.Namespace, Progress: errOut, Dynamic: cl.Dynamic})
 				if err != nil {
 					return withCode(exitUnknown, err)
 				}
@@ -148,7 +169,7 @@ calls and changes nothing.`,
 
 			abort, stop := healGuard(ctx, errOut)
 			defer stop()
-			g := nemesis.Guard{Ledger: l, Env: env, Cluster: cl.Host, Run: "inject", HealTimeout: healTimeout, Abort: abort}
+			g := nemesis.Guard{Ledger: l, Env: env, Cluster: host, Run: "inject", HealTimeout: healTimeout, Abort: abort}
 			heal := func(active *nemesis.Active) error {
 				if err := active.Heal(ctx); err != nil {
 					printLeft(errOut, l)
@@ -169,13 +190,25 @@ calls and changes nothing.`,
 			if res.Detail != "" {
 				fmt.Fprintf(out, "  %s\n", res.Detail)
 			}
-			if effectCh != nil {
+			switch {
+			case effectCh != nil:
 				select {
 				case te := <-effectCh:
 					fmt.Fprintf(out, "effect confirmed at %s (+%s): %s\n", te.UTC().Format(time.RFC3339Nano), te.Sub(res.Issued).Round(time.Millisecond), f.Effect().Kind)
 				case <-time.After(effectTimeout):
 					fmt.Fprintf(out, "effect %s not confirmed within %s\n", f.Effect().Kind, effectTimeout)
 				case <-ctx.Done():
+				}
+			case info.Kind == fault.KindVM:
+				// No node to watch (none configured, or the VM carries none):
+				// the cloud API's state is the effect.
+				cctx, ccancel := context.WithTimeout(ctx, effectTimeout)
+				te, st, err := nemesis.ConfirmVMState(cctx, f, time.Second)
+				ccancel()
+				if err != nil {
+					fmt.Fprintf(out, "effect not confirmed within %s: %v\n", effectTimeout, err)
+				} else {
+					fmt.Fprintf(out, "effect confirmed at %s (+%s): VM %s (cloud API state)\n", te.UTC().Format(time.RFC3339Nano), te.Sub(res.Issued).Round(time.Millisecond), st)
 				}
 			}
 			ocancel()
@@ -197,7 +230,7 @@ calls and changes nothing.`,
 		},
 	}
 	cmd.Flags().StringVar(&node, "node", "", "act on this node (node-drain, vm-*) instead of the IRIS pod's")
-	cmd.Flags().StringVar(&providerID, "provider-id", "", "act on this VM (vm-*), e.g. aws:///us-east-1a/i-0abc")
+	cmd.Flags().StringVar(&providerID, "provider-id", "", "act on this VM (vm-*), e.g. aws:///us-east-1a/i-0abc12345678")
 	cmd.Flags().StringVar(&pod, "pod", "", "act on this pod instead of the stack's IRIS pod")
 	cmd.Flags().DurationVar(&grace, "grace-period", 0, "pod-delete / node-drain: deletion grace period (default: the pod's own; 0 deletes at once)")
 	cmd.Flags().DurationVar(&drainTimeout, "drain-timeout", fault.DefaultDrainTimeout, "node-drain: how long the drain may take")

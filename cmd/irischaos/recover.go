@@ -60,18 +60,23 @@ Exit codes: 0 nothing left unhealed, 2 something could not be healed.`,
 				}
 				return nil
 			}
-			cl, err := connect(a)
-			if err != nil {
-				return err
+			clouds := cf.registry(errOut)(printCalls(errOut))
+			// Without a cluster configured, VMs are powered on through their
+			// cloud API alone (what `inject vm-* --provider-id` left);
+			// uncordoning a node says it needs the cluster.
+			env, host := nemesis.Env{Clouds: clouds, Out: errOut}, ""
+			if !noClusterConfigured(a) {
+				cl, err := connect(a)
+				if err != nil {
+					return err
+				}
+				env, host = cl.Nemesis(clouds, errOut), cl.Host
 			}
 			abort, stop := healGuard(a.ctx, errOut)
 			defer stop()
 			// Healing is what recover is for: each heal runs on a context
 			// only a second Ctrl-C (abort) or --heal-timeout ends.
-			g := nemesis.Guard{
-				Ledger: l, Cluster: cl.Host, HealTimeout: healTimeout, Abort: abort,
-				Env: cl.Nemesis(cf.registry(errOut)(printCalls(errOut)), errOut),
-			}
+			g := nemesis.Guard{Ledger: l, Cluster: host, HealTimeout: healTimeout, Abort: abort, Env: env}
 			left, err := g.Recover(a.ctx, errOut)
 			if err != nil {
 				return withCode(exitUnknown, err)

@@ -166,6 +166,9 @@ func recoverEntry(ctx context.Context, env Env, e ledger.Entry) error {
 		if e.Node == "" {
 			return fmt.Errorf("ledger entry %s: uncordon without a node", e.ID)
 		}
+		if env.Client == nil {
+			return fmt.Errorf("ledger entry %s: uncordon node %s needs the cluster: pass --kubeconfig", e.ID, e.Node)
+		}
 		return uncordon(ctx, env, e.Node)
 	case ledger.HealPowerOn:
 		if env.Clouds == nil {

@@ -463,3 +463,36 @@ func TestVMFailureAndRecover(t *testing.T) {
 		t.Fatalf("terminated VM: %v", err)
 	}
 }
+
+// A VM named only by its providerID, with no cluster: the fault needs no
+// Kubernetes client, and its effect is confirmed by the cloud API's state.
+func TestConfirmVMStateWithoutCluster(t *testing.T) {
+	vms := newFakeVMs()
+	env := Env{Clouds: registry(vms)}
+	f, err := New(env, Spec{Name: fault.VMPowerOff, Allow: fault.Allow{VMActions: true}}, target.Target{ProviderID: "fake:///w1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := f.Effect(); e.Kind != "" {
+		t.Fatalf("no node to watch, yet effect %+v", e)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, st, err := ConfirmVMState(ctx, f, 10*time.Millisecond); err == nil || st != cloud.Running {
+		t.Fatalf("confirmed before the fault: %s, %v", st, err)
+	}
+	if _, err := f.Inject(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	at, st, err := ConfirmVMState(context.Background(), f, 10*time.Millisecond)
+	if err != nil || st != cloud.Stopped || at.IsZero() {
+		t.Fatalf("ConfirmVMState = %s, %s, %v", at, st, err)
+	}
+	pd, _ := New(env, Spec{Name: fault.PodDelete}, irisTarget)
+	if _, _, err := ConfirmVMState(context.Background(), pd, time.Millisecond); err == nil {
+		t.Error("a pod fault confirmed as a VM state")
+	}
+	if err := recoverEntry(context.Background(), env, ledger.Entry{ID: "x", Heal: ledger.HealUncordon, Node: "w1"}); err == nil || !strings.Contains(err.Error(), "--kubeconfig") {
+		t.Errorf("uncordon without a cluster: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package nemesis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -114,4 +115,34 @@ func powerOn(ctx context.Context, env Env, p cloud.Provider, vm cloud.VM) error 
 	}
 	env.printf("heal: %s running again", vm.ProviderID)
 	return nil
+}
+
+// ConfirmVMState confirms a VM fault's effect through the cloud API: it reads
+// the VM's power state every poll until it is the state the action leads to
+// (stopped, running, terminated; a VM the provider no longer knows counts as
+// terminated) and returns when it saw it and the state. This is the effect
+// when no cluster watches the VM's node (the VM was named by its providerID).
+func ConfirmVMState(ctx context.Context, f Fault, poll time.Duration) (time.Time, cloud.State, error) {
+	v, ok := f.(*vmFault)
+	if !ok {
+		return time.Time{}, "", fmt.Errorf("%s is not a VM fault: its effect is not a VM state", f.Name())
+	}
+	want := v.action().Target()
+	for {
+		st, err := v.p.State(ctx, v.vm)
+		if errors.Is(err, cloud.ErrNotFound) {
+			st, err = cloud.Terminated, nil
+		}
+		if err == nil && st == want {
+			return time.Now(), st, nil
+		}
+		select {
+		case <-ctx.Done():
+			if err != nil {
+				return time.Time{}, st, fmt.Errorf("%s of %s: state not %s: %w (last read: %v)", f.Name(), v.vm.ProviderID, want, ctx.Err(), err)
+			}
+			return time.Time{}, st, fmt.Errorf("%s of %s: still %s, not %s: %w", f.Name(), v.vm.ProviderID, st, want, ctx.Err())
+		case <-time.After(poll):
+		}
+	}
 }
