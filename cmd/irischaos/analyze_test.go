@@ -213,3 +213,36 @@ func TestAnalyzeStdin(t *testing.T) {
 		})
 	}
 }
+
+// TestAnalyzeShowsFlags: flags, unknown markers and records of an unknown
+// kind are shown, and the verdict is unknown (exit 2), never pass.
+func TestAnalyzeShowsFlags(t *testing.T) {
+	good, err := os.ReadFile(writeHistory(t, 5, "45s", true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, extra string
+		want        []string
+	}{
+		{"read-back before the fault", `{"kind":"readback","t":"2026-11-27T09:00:00Z","seqs":[1]}`, []string{"Flags", "readback_before_fault", "before the fault"}},
+		{"an op completing before its invocation", `{"kind":"op","seq":77,"invoke":"2026-11-27T10:00:09Z","complete":"2026-11-27T10:00:08Z","result":"ok"}`, []string{"Unknown markers (unusable ops)", "completes before it was invoked"}},
+		{"a record of an unknown kind", `{"kind":"partition","t":"2026-11-27T10:00:09Z"}`, []string{`"partition"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "h.jsonl")
+			if err := os.WriteFile(p, append(append([]byte{}, good...), tc.extra+"\n"...), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, code := runCLI(t, "analyze", p)
+			if code != exitUnknown {
+				t.Errorf("exit %d, want %d", code, exitUnknown)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}

@@ -66,6 +66,8 @@ type check struct {
 	hasRecovery bool
 	firstOKSeq  int64
 
+	readbackBefore bool // the read-back predates the fault
+
 	rto, rpo       time.Duration // exact, when known
 	hasRTO, hasRPO bool
 	writeTimeout   time.Duration
@@ -75,6 +77,9 @@ func (c *check) run() {
 	clockNote := c.clock() // first, so its samples are freed before the rest allocates
 	c.split()
 	c.res.ProbeResolutionSeconds = c.probeResolution()
+	if c.fault != nil && c.readback != nil && c.readback.T.Before(c.fault.T) {
+		c.readbackBefore = true // flagged; it cannot show what the fault lost
+	}
 	c.matchReadback()
 	sortByDone(c.ops)
 	if c.fault != nil {
@@ -207,7 +212,7 @@ func (c *check) probeResolution() *float64 {
 // seq) and finds the seqs read back that no op wrote, and duplicates.
 func (c *check) matchReadback() {
 	rb := c.readback
-	if rb == nil {
+	if rb == nil || c.readbackBefore {
 		return
 	}
 	got := rb.Seqs // read in order, usually sorted already
@@ -330,6 +335,9 @@ func (c *check) rpoCheck() {
 	}
 	rb := c.readback
 	c.res.Readback = &Readback{T: rb.T.UTC(), Markers: len(rb.Seqs) + len(rb.Extra)}
+	if c.readbackBefore {
+		return // flagged: no loss is judged from it
+	}
 	oldest := -1
 	for i := range c.ops {
 		o := &c.ops[i]
@@ -574,7 +582,7 @@ func (c *check) flags() {
 		flag(FlagEffectBeforeFault, fmt.Sprintf("the fault's effect is recorded as confirmed at %s, before the fault was injected at %s: the history contradicts itself",
 			fmtT(f.EffectT), fmtT(f.T)), true)
 	}
-	if rb := c.readback; rb != nil && rb.T.Before(f.T) {
+	if rb := c.readback; c.readbackBefore {
 		flag(FlagReadbackBeforeFault, fmt.Sprintf("the read-back was taken at %s, before the fault at %s: it cannot show what the fault lost",
 			fmtT(rb.T), fmtT(f.T)), true)
 	}

@@ -171,9 +171,14 @@ func TestEdges(t *testing.T) {
 		check: hasFlag(FlagEffectBeforeFault),
 	}, {
 		name:    "a read-back taken before the fault is flagged: unknown",
-		hist:    confirmed().rec(history.Record{Kind: history.KindReadback, T: at(0.5), Seqs: acked()}),
+		hist:    confirmed().rec(history.Record{Kind: history.KindReadback, T: at(0.5), Seqs: seqs(1, 5)}),
 		verdict: Unknown, reason: "before the fault at",
-		check: hasFlag(FlagReadbackBeforeFault),
+		check: func(t *testing.T, r Result) {
+			hasFlag(FlagReadbackBeforeFault)(t, r)
+			if r.LostAcked != 0 || r.RPOSeconds != nil || len(r.Anomalies) != 0 {
+				t.Errorf("lost %d, rpo %v, anomalies %v: no loss may be judged from it", r.LostAcked, r.RPOSeconds, r.Anomalies)
+			}
+		},
 	}, {
 		name:    "an effect never confirmed, with an outage: flagged, noted",
 		hist:    standard().readback(acked()...),

@@ -59,6 +59,19 @@ func RenderResult(w io.Writer, r checker.Result, meta map[string]string) error {
 		[]string{"Unexpected markers", fmt.Sprint(len(r.Unexpected) + len(r.UnexpectedMarkers))},
 		[]string{"Duplicates", fmt.Sprint(len(r.Duplicates))},
 	)
+	if n := len(r.UnknownMarkers); n > 0 {
+		rows = append(rows, []string{"Unknown markers (unusable ops)", fmt.Sprintf("%d%s", n, seqList(r.UnknownMarkers))})
+	}
+	if r.IsolatedNonOK > 0 {
+		rows = append(rows, []string{"Isolated non-ok writes (not the outage)", fmt.Sprint(r.IsolatedNonOK)})
+	}
+	if len(r.Flags) > 0 {
+		var kinds []string
+		for _, f := range r.Flags {
+			kinds = append(kinds, f.Kind)
+		}
+		rows = append(rows, []string{"Flags", strings.Join(kinds, ", ")})
+	}
 	suffix := "not checked"
 	if r.Suffix.Checked {
 		suffix = fmt.Sprintf("ok (%d in scope)", r.Suffix.InScope)
