@@ -191,6 +191,8 @@ calls and changes nothing.`,
 				fmt.Fprintf(out, "  %s\n", res.Detail)
 			}
 			switch {
+			case !res.Effect.IsZero():
+				fmt.Fprintf(out, "effect confirmed at %s (+%s): %s, seen by the fault itself\n", res.Effect.UTC().Format(time.RFC3339Nano), res.Effect.Sub(res.Issued).Round(time.Millisecond), f.Effect().Kind)
 			case effectCh != nil:
 				select {
 				case te := <-effectCh:

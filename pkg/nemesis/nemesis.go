@@ -61,6 +61,10 @@ type Result struct {
 	Done time.Time
 	// Detail is what the call said, worth a note in the history.
 	Detail string
+	// Effect, when set, is when the fault itself saw its effect take hold
+	// (an IRIS process fault: the instance reported down right after the
+	// stop). The observer's confirmation is then not awaited.
+	Effect time.Time
 }
 
 // Fault is one injectable fault bound to its target.

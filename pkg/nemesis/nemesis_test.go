@@ -49,12 +49,19 @@ type fakeExec struct {
 	cmds [][]string
 	out  string
 	err  error
+	// reply, when set, answers instead of out/err.
+	reply func(cmd []string) (string, error)
 }
 
 func (f *fakeExec) Exec(_ context.Context, t podexec.Target, cmd []string, _ io.Reader, stdout, _ io.Writer) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.cmds = append(f.cmds, append([]string{t.Namespace + "/" + t.Pod + "/" + t.Container}, cmd...))
+	if f.reply != nil {
+		out, err := f.reply(cmd)
+		io.WriteString(stdout, out)
+		return err
+	}
 	io.WriteString(stdout, f.out)
 	return f.err
 }
@@ -146,6 +153,55 @@ func TestIrisProcess(t *testing.T) {
 			}
 			if err := f.Heal(context.Background()); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// A process fault's effect is confirmed where it happens: right after the
+// stop, `iris qlist` (what the liveness probe reads) says the instance is
+// down, or the container is gone; the readiness probe is not waited for.
+func TestIrisProcessConfirmsDownAtOnce(t *testing.T) {
+	tests := []struct {
+		name      string
+		stopErr   error
+		qlist     string
+		qlistErr  error
+		confirmed bool
+		detail    string
+	}{
+		{name: "qlist says down", qlist: "IRIS^/usr/irissys^2025.1.0^down, last used Tue Dec 2 10:00:00 2026^iris.cpf^1972^52773^^ok^IRIS^^^/usr/irissys^", confirmed: true, detail: "instance down"},
+		{name: "container gone under qlist", qlistErr: io.ErrUnexpectedEOF, confirmed: true, detail: "container gone"},
+		{name: "stop killed the container", stopErr: podexec.ExitError(137, "killed"), qlistErr: errors.New("container not found"), confirmed: true, detail: "container gone"},
+		{name: "still running", qlist: "IRIS^/usr/irissys^2025.1.0^running, since Tue Dec 2 10:00:00 2026^iris.cpf^1972^52773^^ok^IRIS^^^/usr/irissys^"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ex := &fakeExec{reply: func(cmd []string) (string, error) {
+				if cmd[1] == "qlist" {
+					return tc.qlist, tc.qlistErr
+				}
+				return "", tc.stopErr
+			}}
+			f, err := New(Env{Client: fake.NewClientset(irisPod("iris-0", "w1")), Exec: ex}, Spec{Name: fault.IrisForce}, irisTarget)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := f.Inject(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(ex.cmds[len(ex.cmds)-1][1:], " "); got != "iris qlist iris" {
+				t.Fatalf("last command %q, want the qlist check", got)
+			}
+			if !tc.confirmed {
+				if !res.Effect.IsZero() {
+					t.Fatalf("confirmed while qlist says running: %+v", res)
+				}
+				return
+			}
+			if res.Effect.IsZero() || res.Effect.Before(res.Done) || !strings.Contains(res.Detail, tc.detail) {
+				t.Fatalf("result %+v: want the effect confirmed at once (%q)", res, tc.detail)
 			}
 		})
 	}

@@ -43,7 +43,7 @@ func (f *irisProcess) command() []string {
 func (f *irisProcess) Plan() []string {
 	return []string{
 		fmt.Sprintf("exec %q in pod %s/%s container %s (node %s)", strings.Join(f.command(), " "), f.t.Namespace, f.t.Pod, f.t.Container, orNone(f.t.Node)),
-		"effect: the container stops or restarts (restartCount rises)",
+		"effect: right after, `iris qlist " + stackid.Instance + "` no longer says running (or the container is gone); else the container stops or restarts (restartCount rises)",
 		"heal: none needed (the kubelet restarts the container)",
 	}
 }
@@ -64,10 +64,11 @@ func (f *irisProcess) Inject(ctx context.Context) (Result, error) {
 	f.env.printf("nemesis: %s: exec %q in %s/%s", f.name, strings.Join(f.command(), " "), f.t.Namespace, f.t.Pod)
 	var out bytes.Buffer
 	res := Result{Issued: time.Now()}
-	err = f.env.Exec.Exec(ctx, podexec.Target{Namespace: f.t.Namespace, Pod: f.t.Pod, Container: f.t.Container}, f.command(), nil, &out, &out)
+	err = f.env.Exec.Exec(ctx, f.exec(), f.command(), nil, &out, &out)
 	res.Done = time.Now()
 	res.Detail = strings.TrimSpace(out.String())
 	if err == nil {
+		f.confirmDown(ctx, &res)
 		return res, nil
 	}
 	if apierrors.ReasonForError(err) != metav1.StatusReasonUnknown {
@@ -81,7 +82,46 @@ func (f *irisProcess) Inject(ctx context.Context) (Result, error) {
 	// Killed by a signal or the stream cut: the container went down under
 	// the exec, which is the fault taking hold. The observer confirms it.
 	res.Detail = strings.TrimSpace(res.Detail + " (exec ended with the container: " + err.Error() + ")")
+	f.confirmDown(ctx, &res)
 	return res, nil
+}
+
+func (f *irisProcess) exec() podexec.Target {
+	return podexec.Target{Namespace: f.t.Namespace, Pod: f.t.Pod, Container: f.t.Container}
+}
+
+// confirmDown checks, right after the stop, that the instance is down where
+// it runs: `iris qlist` (what the liveness probe reads) no longer says
+// running, or the container is gone under the exec. Then the effect is
+// confirmed now, not when the readiness probe notices seconds later. An
+// instance still reported running leaves the confirmation to the observer.
+func (f *irisProcess) confirmDown(ctx context.Context, res *Result) {
+	var out bytes.Buffer
+	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err := f.env.Exec.Exec(qctx, f.exec(), []string{"iris", "qlist", stackid.Instance}, nil, &out, &out)
+	now := time.Now()
+	status := qlistStatus(out.String())
+	switch {
+	case err != nil && qctx.Err() == nil:
+		res.Effect = now
+		res.Detail = strings.TrimSpace(res.Detail + "; instance down: container gone (" + err.Error() + ")")
+	case err == nil && status != "" && !strings.HasPrefix(status, "running"):
+		res.Effect = now
+		res.Detail = strings.TrimSpace(res.Detail + "; instance down: iris qlist says " + status)
+	}
+}
+
+// qlistStatus is the status field of `iris qlist INSTANCE` (the fourth
+// ^-separated field: "running, since ...", "down, last used ..."); empty
+// when the output is not a qlist line.
+func qlistStatus(out string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
+	f := strings.Split(line, "^")
+	if len(f) < 4 {
+		return ""
+	}
+	return strings.TrimSpace(f[3])
 }
 
 func orNone(s string) string {

@@ -334,7 +334,11 @@ func (r *Runner) awaitRecovery(ctx context.Context, seen *seenRecords, res nemes
 	if r.cfg.EffectTimeout > 0 {
 		effectDeadline = res.Issued.Add(r.cfg.EffectTimeout)
 	}
-	if effectCh == nil {
+	switch {
+	case !res.Effect.IsZero():
+		effect, effectCh = res.Effect, nil // the fault saw it take hold (IRIS process down at once)
+		r.printf("effect confirmed %s after the fault, by the fault itself", effect.Sub(res.Issued).Round(time.Millisecond))
+	case effectCh == nil:
 		effect = res.Done // confirmed by the fault's own call (provider state, drain)
 	}
 	seen.track(res.Issued)
