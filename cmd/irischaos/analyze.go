@@ -89,7 +89,7 @@ or error.`,
 			},
 		}
 		cmd.Flags().DurationVar(&rtoBudget, "rto-budget", 0, "RTO budget, e.g. 45s (0: not judged; default: from the history's meta)")
-		cmd.Flags().DurationVar(&rpoBudget, "rpo-budget", checker.DefaultRPOBudget, "RPO budget (default: from the history's meta, else 2s)")
+		cmd.Flags().DurationVar(&rpoBudget, "rpo-budget", checker.DefaultRPOBudget, "RPO budget (0: no acknowledged write may be lost; default: from the history's meta, else 2s)")
 		cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 		return cmd
 	}(a)

@@ -56,6 +56,7 @@ type check struct {
 	ops      []op // usable ops: sorted by seq, then by completion
 	fault    *history.Record
 	tf       int64 // t_fault, nanoseconds since the evidence's base
+	hasTF    bool  // t_fault fits on the ops' time line
 	readback *history.Record
 	unknown  []int64 // sorted markers of unusable ops
 
@@ -181,7 +182,7 @@ func (c *check) faultRel() bool {
 		c.unknownWhy = append(c.unknownWhy, fmt.Sprintf("the fault's time %s is too far from the writes' times for RTO or RPO to be measured (an absurd clock)", c.fault.T.UTC().Format(time.RFC3339Nano)))
 		return false
 	}
-	c.tf = tf
+	c.tf, c.hasTF = tf, true
 	return true
 }
 
@@ -370,7 +371,7 @@ func (c *check) rpoCheck() {
 	}
 	c.res.LostAcked = len(c.res.LostSeqs)
 
-	if c.fault != nil && c.hasTF() {
+	if c.fault != nil && c.hasTF {
 		rpo := time.Duration(0)
 		if oldest >= 0 {
 			d, ok := sub(c.tf, c.ops[oldest].done)
@@ -388,11 +389,6 @@ func (c *check) rpoCheck() {
 	}
 	c.suffix()
 	c.anomalies()
-}
-
-func (c *check) hasTF() bool {
-	_, ok := c.e.rel(c.fault.T)
-	return ok
 }
 
 // suffix runs the suffix test over the acknowledged writes completed before
