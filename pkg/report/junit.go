@@ -28,14 +28,19 @@ type junitSuites struct {
 }
 
 type junitSuite struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Time       string          `xml:"time,attr"`
-	Timestamp  string          `xml:"timestamp,attr,omitempty"`
-	Properties []junitProperty `xml:"properties>property"`
-	Cases      []junitCase     `xml:"testcase"`
+	Name       string           `xml:"name,attr"`
+	Tests      int              `xml:"tests,attr"`
+	Failures   int              `xml:"failures,attr"`
+	Errors     int              `xml:"errors,attr"`
+	Time       string           `xml:"time,attr"`
+	Timestamp  string           `xml:"timestamp,attr,omitempty"`
+	Properties *junitProperties `xml:"properties,omitempty"`
+	Cases      []junitCase      `xml:"testcase"`
+}
+
+// junitProperties is omitted when nil: the schema wants at least one property.
+type junitProperties struct {
+	Property []junitProperty `xml:"property"`
 }
 
 type junitProperty struct {
@@ -44,13 +49,13 @@ type junitProperty struct {
 }
 
 type junitCase struct {
-	Name       string          `xml:"name,attr"`
-	Classname  string          `xml:"classname,attr"`
-	Time       string          `xml:"time,attr"`
-	Properties []junitProperty `xml:"properties>property,omitempty"`
-	Failure    *junitProblem   `xml:"failure,omitempty"`
-	Error      *junitProblem   `xml:"error,omitempty"`
-	SystemOut  string          `xml:"system-out,omitempty"`
+	Name       string           `xml:"name,attr"`
+	Classname  string           `xml:"classname,attr"`
+	Time       string           `xml:"time,attr"`
+	Properties *junitProperties `xml:"properties,omitempty"`
+	Failure    *junitProblem    `xml:"failure,omitempty"`
+	Error      *junitProblem    `xml:"error,omitempty"`
+	SystemOut  string           `xml:"system-out,omitempty"`
 }
 
 type junitProblem struct {
@@ -64,13 +69,13 @@ func RenderJUnit(w io.Writer, run Run) error {
 	out := junitSuites{Name: "irischaos " + run.Name}
 	total := 0.0
 	for _, r := range Rows(run) {
-		s := junitSuite{Name: r.Scenario, Properties: []junitProperty{
+		s := junitSuite{Name: r.Scenario, Properties: &junitProperties{[]junitProperty{
 			{"failure_domain", r.FailureDomain},
 			{"fault", r.Fault},
 			{"mitigated_by", r.MitigatedBy},
 			{"rto_budget", r.RTOBudget},
 			{"rpo_budget", r.RPOBudget},
-		}}
+		}}}
 		suiteTime := 0.0
 		for _, it := range r.Iterations {
 			c := junitCase{
@@ -79,7 +84,7 @@ func RenderJUnit(w io.Writer, run Run) error {
 				SystemOut: caseSummary(it),
 			}
 			if it.History != "" {
-				c.Properties = []junitProperty{{"attachment", it.History}}
+				c.Properties = &junitProperties{[]junitProperty{{"attachment", it.History}}}
 				c.SystemOut += "\n[[ATTACHMENT|" + it.History + "]]"
 			}
 			t := 0.0
@@ -111,6 +116,11 @@ func RenderJUnit(w io.Writer, run Run) error {
 		total += suiteTime
 		out.Tests += s.Tests
 		out.Failures += s.Failures
+		out.Errors += s.Errors
+		out.Suites = append(out.Suites, s)
+	}
+	if s, ok := runSuite(run); ok {
+		out.Tests += s.Tests
 		out.Errors += s.Errors
 		out.Suites = append(out.Suites, s)
 	}
@@ -168,4 +178,33 @@ func problemMessage(it Iteration) string {
 		m += ": " + why
 	}
 	return m
+}
+
+// runSuite is what went wrong outside any iteration, so a CI reading only
+// junit.xml does not show green for it: a testsuite "irischaos run" with an
+// <error> testcase for the faults left unhealed and one for the run's
+// errors. None when there is neither.
+func runSuite(run Run) (junitSuite, bool) {
+	s := junitSuite{Name: "irischaos run", Time: "0.000"}
+	if len(run.Unhealed) > 0 {
+		var lines []string
+		for _, u := range run.Unhealed {
+			l := fmt.Sprintf("%s on %s", u.Fault, u.Target)
+			if u.Scenario != "" {
+				l = fmt.Sprintf("%s #%d: %s", u.Scenario, u.Iteration, l)
+			}
+			if u.Error != "" {
+				l += ": " + u.Error
+			}
+			lines = append(lines, l)
+		}
+		s.Cases = append(s.Cases, junitCase{Name: "every injected fault healed", Classname: "irischaos.run", Time: "0.000",
+			Error: &junitProblem{Message: fmt.Sprintf("%d fault(s) left unhealed: run irischaos recover", len(run.Unhealed)), Type: "unhealed", Text: strings.Join(lines, "\n")}})
+	}
+	if len(run.Errors) > 0 {
+		s.Cases = append(s.Cases, junitCase{Name: "run completed without errors", Classname: "irischaos.run", Time: "0.000",
+			Error: &junitProblem{Message: run.Errors[0], Type: "error", Text: strings.Join(run.Errors, "\n")}})
+	}
+	s.Tests, s.Errors = len(s.Cases), len(s.Cases)
+	return s, len(s.Cases) > 0
 }
