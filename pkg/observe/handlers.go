@@ -100,9 +100,12 @@ func (ob *Observer) podUpdate(oldObj, newObj any) {
 	if ocs != nil {
 		before = *ocs
 	}
-	if s := containerState(before); s != containerState(*ncs) {
+	// A quick restart (the liveness probe's) may show the container running
+	// in both updates: the restart count or container ID tells them apart.
+	restarted := ocs != nil && (ncs.RestartCount != before.RestartCount || ncs.ContainerID != before.ContainerID)
+	if s := containerState(before); s != containerState(*ncs) || restarted {
 		phase := ""
-		if ncs.State.Running != nil && (before.State.Running == nil || ncs.RestartCount != before.RestartCount || ncs.ContainerID != before.ContainerID) {
+		if ncs.State.Running != nil && (before.State.Running == nil || restarted) {
 			phase = history.PhaseContainerStarted
 		}
 		ev("Container", phase, fmt.Sprintf("%s: %s -> %s (restarts %d)", stackid.Container, orNone(s), containerState(*ncs), ncs.RestartCount))
@@ -380,5 +383,23 @@ func (ob *Observer) kubeEvent(obj any) {
 	if e.Type == corev1.EventTypeWarning {
 		msg = "Warning: " + msg
 	}
-	ob.record(history.Record{Source: "event", Target: strings.ToLower(inv.Kind) + "/" + inv.Name, Node: node, Reason: e.Reason, Message: msg})
+	ob.record(history.Record{Source: "event", Target: strings.ToLower(inv.Kind) + "/" + inv.Name, Node: node, Reason: e.Reason, Phase: ob.eventPhase(e), Message: msg})
+}
+
+// eventPhase is the RTO phase a Kubernetes event shows: the kubelet's
+// Started of the IRIS container is "container started" (a liveness restart
+// shows it even when no pod update caught the container down).
+func (ob *Observer) eventPhase(e *corev1.Event) string {
+	inv := e.InvolvedObject
+	if inv.Kind != "Pod" || e.Reason != "Started" || inv.FieldPath != "spec.containers{"+stackid.Container+"}" {
+		return ""
+	}
+	if ob.pods != nil {
+		if obj, ok, _ := ob.pods.GetStore().GetByKey(e.Namespace + "/" + inv.Name); ok {
+			if p, isPod := obj.(*corev1.Pod); isPod && !ob.ours(p) {
+				return ""
+			}
+		}
+	}
+	return history.PhaseContainerStarted
 }

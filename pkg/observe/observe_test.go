@@ -200,6 +200,33 @@ func TestTransitions(t *testing.T) {
 			},
 		},
 		{
+			// The liveness probe restarts the container quickly: the update
+			// shows it running before and after, restart count +1.
+			name: "container restarted between two updates: started again",
+			objs: []runtime.Object{pod("iris-a", "n1", running(0))},
+			do:   []step{func(e *env) { e.updatePod(pod("iris-a", "n1", running(1))) }},
+			want: []key{{"pod", "pod/iris-a", "Container", history.PhaseContainerStarted}},
+		},
+		{
+			name: "the kubelet's Started event of the IRIS container is the phase",
+			do: []step{func(e *env) {
+				for _, ev := range []*corev1.Event{
+					{ObjectMeta: metav1.ObjectMeta{Name: "k1", Namespace: ns}, InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: "iris-a", FieldPath: "spec.containers{iris}"}, Reason: "Killing", Message: "Container iris failed liveness probe, will be restarted"},
+					{ObjectMeta: metav1.ObjectMeta{Name: "k2", Namespace: ns}, InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: "iris-a", FieldPath: "spec.containers{iris}"}, Reason: "Started", Message: "Started container iris"},
+					{ObjectMeta: metav1.ObjectMeta{Name: "k3", Namespace: ns}, InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: "iris-a", FieldPath: "spec.initContainers{init}"}, Reason: "Started", Message: "Started container init"},
+				} {
+					if _, err := e.cs.CoreV1().Events(ev.Namespace).Create(e.ctx, ev, metav1.CreateOptions{}); err != nil {
+						e.t.Fatal(err)
+					}
+				}
+			}},
+			want: []key{
+				{"event", "pod/iris-a", "Killing", ""},
+				{"event", "pod/iris-a", "Started", history.PhaseContainerStarted},
+				{"event", "pod/iris-a", "Started", ""},
+			},
+		},
+		{
 			name: "pods of other apps are ignored",
 			do: []step{func(e *env) {
 				p := pod("other", "n1")
