@@ -370,6 +370,27 @@ func TestPhases(t *testing.T) {
 	}
 }
 
+// A history written before the observer named the phase still shows it: the
+// kubelet's Started event of a container after the fault is "container
+// started" (the iris-force run: liveness restart, Killing then Started).
+func TestContainerStartedFromKubeletEvent(t *testing.T) {
+	hist := standard().readback(acked()...)
+	kev := func(s float64, reason, msg string) history.Record {
+		return history.Record{Kind: history.KindEvent, T: at(s), Source: "event", Target: "pod/iris-1", Reason: reason, Message: msg}
+	}
+	hist.recs = append(hist.recs,
+		kev(0.5, "Started", "Started container iris"), // before the fault: not this recovery
+		kev(2.0, "Killing", "Container iris failed liveness probe, will be restarted"),
+		kev(2.4, "Started", "Started container iris"),
+		history.Record{Kind: history.KindEvent, T: at(2.2), Source: "pod", Target: "pod/iris-1", Reason: "Started", Message: "not the kubelet's event"},
+	)
+	r := Check(hist.recs, DefaultBudgets())
+	p := r.Phases[4]
+	if p.Name != PhaseContainerStarted || !p.Seen || !near(p.SinceFaultSeconds, 1.45) {
+		t.Errorf("container started = %+v, want seen 1.45 s after the fault", p)
+	}
+}
+
 func TestCombine(t *testing.T) {
 	for _, tc := range []struct {
 		in   []Verdict

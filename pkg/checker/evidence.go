@@ -72,8 +72,10 @@ func (e *Evidence) Add(line int, r *history.Record) {
 		rb := r.Clone()
 		e.readback = &rb
 	case history.KindEvent:
-		if r.Phase != "" {
-			e.events = append(e.events, r.Clone())
+		if p := eventPhase(r); p != "" {
+			ev := r.Clone()
+			ev.Phase = p
+			e.events = append(e.events, ev)
 		}
 	case history.KindMeta:
 		for k, v := range r.Meta {
@@ -191,4 +193,18 @@ func sub(a, b int64) (int64, bool) {
 		return 0, false
 	}
 	return d, true
+}
+
+// eventPhase is the RTO phase an event marks: its own, or, for a history
+// whose observer did not name it, the kubelet's "Started container" event
+// (a liveness restart shows it even when no pod update caught the container
+// down).
+func eventPhase(r *history.Record) string {
+	if r.Phase != "" {
+		return r.Phase
+	}
+	if r.Source == "event" && r.Reason == "Started" && strings.HasPrefix(r.Target, "pod/") && strings.HasPrefix(r.Message, "Started container ") {
+		return history.PhaseContainerStarted
+	}
+	return ""
 }
