@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -124,8 +125,8 @@ func TestControllerRejectsBadRequests(t *testing.T) {
 }
 
 func TestRegistrationAnnouncesCSISocket(t *testing.T) {
-	reg, sock := SocketPaths("/k")
-	if reg != "/k/plugins_registry/"+DriverName+"-reg.sock" || sock != "/k/plugins/"+DriverName+"/csi.sock" {
+	reg, sock := SocketPaths("/k", "/s")
+	if reg != "/k/plugins_registry/rbd-reg.sock" || sock != "/s/csi.sock" {
 		t.Fatalf("SocketPaths = %s, %s", reg, sock)
 	}
 	info, err := (&Registration{Endpoint: sock}).GetInfo(context.Background(), nil)
@@ -169,5 +170,13 @@ func TestLoopIn(t *testing.T) {
 		if got, err := loopIn(sys, file); err != nil || got != want {
 			t.Errorf("loopIn(%s) = %q, %v; want %q", file, got, err, want)
 		}
+	}
+}
+
+func TestServeRefusesTooLongSocketPath(t *testing.T) {
+	long := "/" + strings.Repeat("d", 120) + "/csi.sock"
+	err := Serve(context.Background(), long, func(*grpc.Server) {})
+	if err == nil || !strings.Contains(err.Error(), "longer than a unix socket allows") {
+		t.Fatalf("Serve(%d-byte path) = %v", len(long), err)
 	}
 }

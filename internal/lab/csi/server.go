@@ -12,8 +12,15 @@ import (
 	registerapi "k8s.io/kubelet/pkg/apis/pluginregistration/v1"
 )
 
+// maxSocketPath is the longest path a unix socket can be bound or dialled
+// at (sun_path holds 108 bytes with the terminating NUL).
+const maxSocketPath = 107
+
 // Serve answers gRPC on a fresh unix socket at path until ctx ends.
 func Serve(ctx context.Context, path string, register func(*grpc.Server)) error {
+	if len(path) > maxSocketPath {
+		return fmt.Errorf("socket path %s is %d bytes, longer than a unix socket allows (%d): use a shorter cluster name or state directory", path, len(path), maxSocketPath)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
 	}
@@ -38,10 +45,13 @@ func Serve(ctx context.Context, path string, register func(*grpc.Server)) error 
 
 // SocketPaths are where the kubelet (root dir kubeletDir) finds the node
 // plugin: the registration socket in plugins_registry, watched by the
-// kubelet's plugin manager, and the CSI socket it announces.
-func SocketPaths(kubeletDir string) (registration, csiSocket string) {
-	return filepath.Join(kubeletDir, "plugins_registry", DriverName+"-reg.sock"),
-		filepath.Join(kubeletDir, "plugins", DriverName, "csi.sock")
+// kubelet's plugin manager, and the CSI socket it announces, in the plugin's
+// own state directory. Both names are short: a unix socket's path must fit
+// in 107 bytes, and a kubelet root dir is already long
+// (upstream's <driver>-reg.sock and plugins/<driver>/csi.sock did not fit).
+func SocketPaths(kubeletDir, stateDir string) (registration, csiSocket string) {
+	return filepath.Join(kubeletDir, "plugins_registry", "rbd-reg.sock"),
+		filepath.Join(stateDir, "csi.sock")
 }
 
 // Registration is the kubelet plugin registration service (what
@@ -68,8 +78,11 @@ func (r *Registration) NotifyRegistrationStatus(_ context.Context, s *registerap
 }
 
 // ServeNode serves the node plugin on the kubelet's sockets until ctx ends.
+// The first socket that fails stops both.
 func ServeNode(ctx context.Context, kubeletDir string, n *Node, id *Identity, registered func(bool, string)) error {
-	regPath, csiPath := SocketPaths(kubeletDir)
+	regPath, csiPath := SocketPaths(kubeletDir, n.StateDir)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	errc := make(chan error, 2)
 	go func() {
 		errc <- Serve(ctx, csiPath, func(s *grpc.Server) {
@@ -83,6 +96,7 @@ func ServeNode(ctx context.Context, kubeletDir string, n *Node, id *Identity, re
 		})
 	}()
 	err := <-errc
+	cancel()
 	if err2 := <-errc; err == nil {
 		err = err2
 	}

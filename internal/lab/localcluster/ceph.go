@@ -28,6 +28,20 @@ const (
 // csiBinary is the driver's binary, next to irischaos (make build).
 const csiBinary = "irischaos-csi"
 
+// csiPath is the driver's binary: in BinDir, else next to the running
+// executable.
+func (s *supervisor) csiPath() string {
+	dir := s.o.BinDir
+	if dir == "" {
+		if exe, err := os.Executable(); err == nil {
+			if exe, err = filepath.EvalSymlinks(exe); err == nil {
+				dir = filepath.Dir(exe)
+			}
+		}
+	}
+	return filepath.Join(dir, csiBinary)
+}
+
 // startCephMonitors plans the cluster's Ceph, starts its monitor and manager
 // on the host at the bridge address (they outlive any node) and creates one
 // OSD per node in the node's disk directory; bootNodes then starts each OSD
@@ -65,7 +79,7 @@ func (s *supervisor) nodeServices(name string) []node.Service {
 	}
 	return []node.Service{
 		{Component: cephOSDComponent, Argv: argv},
-		{Component: csiNodeComponent, Argv: []string{filepath.Join(s.o.BinDir, csiBinary), "node",
+		{Component: csiNodeComponent, Argv: []string{s.csiPath(), "node",
 			"--node-name", name, "--kubelet-dir", filepath.Join(s.l.Node(name), "kubelet"),
 			"--state-dir", filepath.Join(s.l.Node(name), "csi"), "--ceph-conf", s.ceph.Conf(), "--pool", ceph.Pool}},
 	}
@@ -76,8 +90,8 @@ func (s *supervisor) nodeServices(name string) []node.Service {
 // run in the supervisor, on the host like a control-plane Deployment, until
 // ctx ends.
 func (s *supervisor) startCSIController(ctx context.Context, version string) error {
-	if _, err := os.Stat(filepath.Join(s.o.BinDir, csiBinary)); err != nil {
-		return fmt.Errorf("the CSI node plugin %s is missing (%v): run make build", filepath.Join(s.o.BinDir, csiBinary), err)
+	if _, err := os.Stat(s.csiPath()); err != nil {
+		return fmt.Errorf("the CSI node plugin is missing (%v): run make build, which puts %s next to irischaos", err, csiBinary)
 	}
 	desc := csi.StorageName(version) + fmt.Sprintf(": pool %s, %d copies, one per node, min_size %d", ceph.Pool, s.ceph.Size(), s.ceph.MinSize())
 	cc := csi.Ceph{Conf: s.ceph.Conf(), Pool: ceph.Pool}

@@ -34,7 +34,7 @@ func TestWaitClean(t *testing.T) {
 }
 
 func TestNodeServices(t *testing.T) {
-	s := &supervisor{say: func(string, ...any) {}}
+	s := &supervisor{say: func(string, ...any) {}, o: Options{BinDir: "bin"}}
 	if s.nodeServices("node-1") != nil {
 		t.Error("services without Ceph")
 	}
@@ -49,7 +49,7 @@ func TestNodeServices(t *testing.T) {
 	// The CSI node plugin registers with this node's kubelet and keeps its
 	// FUSE mounts in the node's directory, so power-off takes both down.
 	if got := strings.Join(svc[1].Argv, " "); svc[1].Component != "csi-node" ||
-		!strings.Contains(got, "node --node-name node-1 --kubelet-dir nodes/node-1/kubelet --state-dir nodes/node-1/csi --ceph-conf /c/ceph.conf --pool rbd") {
+		!strings.Contains(got, "bin/irischaos-csi node --node-name node-1 --kubelet-dir nodes/node-1/kubelet --state-dir nodes/node-1/csi --ceph-conf /c/ceph.conf --pool rbd") {
 		t.Errorf("CSI node plugin = %+v", svc[1])
 	}
 }
