@@ -20,6 +20,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/nemesis"
 	"github.com/irischaos/irischaos/pkg/preflight"
+	"github.com/irischaos/irischaos/pkg/progress"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/runner"
 	"github.com/irischaos/irischaos/pkg/scenario"
@@ -239,7 +240,9 @@ failed, 2 unknown or error.`,
 			if err != nil {
 				return withCode(exitUnknown, err)
 			}
-			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			// One printer for every progress line, so the status line of a
+			// long wait (on a terminal) stays below them.
+			out, errOut := cmd.OutOrStdout(), progress.New(cmd.ErrOrStderr())
 			cfg := cl.Config(version, cf.registry(errOut), errOut)
 			cfg.ReportsDir, cfg.RunName, cfg.Ledger = reportsDir, name, l
 			cfg.Allow, cfg.Out, cfg.HealTimeout = allow, errOut, healTimeout

@@ -209,7 +209,14 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 	}
 	r.printf("fault issued at %s, its call returned after %s%s", res.Issued.UTC().Format("15:04:05.000"), res.Done.Sub(res.Issued).Round(time.Millisecond), errText(res.Detail))
 
+	wait := r.progress.Start(fmt.Sprintf("%s #%d: recovery", s.Name, i))
+	wait.Await("the fault's effect and the first acknowledged write after the outage")
 	effect, recovered, why := r.awaitRecovery(ictx, seen, res, effectCh, s)
+	if recovered {
+		wait.Done(nil)
+	} else {
+		wait.Done(errors.New(why))
+	}
 	writeFault(effect)
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("interrupted: %w", context.Cause(ctx))

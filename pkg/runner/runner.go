@@ -34,6 +34,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/nemesis"
 	"github.com/irischaos/irischaos/pkg/podexec"
 	"github.com/irischaos/irischaos/pkg/preflight"
+	"github.com/irischaos/irischaos/pkg/progress"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/rundir"
 	"github.com/irischaos/irischaos/pkg/scenario"
@@ -114,7 +115,8 @@ const (
 
 // Runner runs scenarios.
 type Runner struct {
-	cfg Config
+	cfg      Config
+	progress *progress.Printer
 }
 
 // New checks cfg.
@@ -132,6 +134,13 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Out == nil {
 		cfg.Out = os.Stderr
 	}
+	// Long waits show a status line on a terminal (one line when they end
+	// in a log); everything printed goes through the same printer.
+	pr, ok := cfg.Out.(*progress.Printer)
+	if !ok {
+		pr = progress.New(cfg.Out)
+		cfg.Out = pr
+	}
 	if cfg.QuietAfterEffect <= 0 {
 		cfg.QuietAfterEffect = DefaultQuiet
 	}
@@ -144,7 +153,7 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Clouds == nil {
 		cfg.Clouds = func(cloud.Recorder) *cloud.Registry { return &cloud.Registry{} }
 	}
-	return &Runner{cfg: cfg}, nil
+	return &Runner{cfg: cfg, progress: pr}, nil
 }
 
 func (r *Runner) printf(format string, args ...any) {

@@ -49,10 +49,15 @@ func Deploy(ctx context.Context, c Clients, o Options) (*State, error) {
 	if err := apply(ctx, c, &o, objs); err != nil {
 		return nil, err
 	}
-	if err := waitRollout(ctx, c, &o); err != nil {
+	st := o.step("stack deploy: rollout", "deployment/"+stackid.Deployment+" rolled out")
+	err = waitRollout(ctx, c, &o)
+	st.Done(err)
+	if err != nil {
 		return nil, err
 	}
+	st = o.step("stack deploy: database", "IRIS to answer a session")
 	zv, pod, err := waitDatabase(ctx, c, &o)
+	st.Done(err)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/irischaos/irischaos/pkg/podexec"
+	"github.com/irischaos/irischaos/pkg/progress"
 	"github.com/irischaos/irischaos/pkg/stackid"
 )
 
@@ -61,6 +62,22 @@ func (o *Options) logf(format string, args ...any) {
 	if o.Progress != nil {
 		fmt.Fprintf(o.Progress, format+"\n", args...)
 	}
+}
+
+// step starts a long step on the progress writer (a status line on a
+// terminal, one line when it ends in a log); nil when progress is not shown.
+func (o *Options) step(what, awaited string) *progress.Step {
+	if o.Progress == nil {
+		return nil
+	}
+	p, ok := o.Progress.(*progress.Printer)
+	if !ok {
+		p = progress.New(o.Progress)
+		o.Progress = p
+	}
+	s := p.Start(what)
+	s.Await(awaited)
+	return s
 }
 
 // Clients reach the cluster: the API for objects, exec for IRIS sessions.

@@ -130,3 +130,19 @@ func TestUpStepsNamed(t *testing.T) {
 		seen[st.name] = true
 	}
 }
+
+func TestUpStepFromSupervisorLines(t *testing.T) {
+	for line, want := range map[string]string{
+		"[ 12.3s] [7/15] control plane\n":             "[7/15] control plane",
+		"[  0.0s] [1/15] prerequisites":               "[1/15] prerequisites",
+		"[ 14.0s] [7/15] control plane: done in 1.7s": "",
+		"[ 14.0s] [8/15] nodes: failed after 3s":      "",
+		"[ 14.1s] images: 3 built in 20s":             "",
+		"cluster \"lab\": supervisor started":         "",
+	} {
+		got, ok := upStep(line)
+		if got != want || ok != (want != "") {
+			t.Errorf("upStep(%q) = %q, %v; want %q", line, got, ok, want)
+		}
+	}
+}

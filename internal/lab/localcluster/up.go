@@ -16,6 +16,7 @@ import (
 	"github.com/irischaos/irischaos/internal/lab/localcluster/binaries"
 	"github.com/irischaos/irischaos/internal/lab/localcluster/proc"
 	"github.com/irischaos/irischaos/internal/lab/localcluster/state"
+	"github.com/irischaos/irischaos/pkg/progress"
 )
 
 // Exists reports whether the named cluster has a live supervisor.
@@ -28,10 +29,17 @@ func Exists(name string) bool {
 // it outlives this process) and streams its progress until every node is
 // Ready. On error or cancellation it stops the supervisor, which tears down
 // everything it started, and waits for that.
-func Up(ctx context.Context, o Options, progress io.Writer) error {
+func Up(ctx context.Context, o Options, w io.Writer) (err error) {
 	if err := o.defaults(); err != nil {
 		return err
 	}
+	// One status line for the whole start-up (on a terminal: the current
+	// step and the time elapsed, redrawn in place; in a log: one line at
+	// the end); the supervisor's own lines flow above it.
+	pr := progress.New(w)
+	step := pr.Start(fmt.Sprintf("cluster %q up", o.Name))
+	defer func() { step.Done(err) }()
+	var progress io.Writer = pr
 	if len(o.Supervisor) == 0 {
 		return errors.New("cluster up: no supervisor command line given (Options.Supervisor; `irischaos cluster up` sets it)")
 	}
@@ -110,6 +118,9 @@ func Up(ctx context.Context, o Options, progress io.Writer) error {
 			}
 			offset += int64(len(line))
 			io.WriteString(progress, line)
+			if s, ok := upStep(line); ok {
+				step.Await(s)
+			}
 		}
 	}
 	for {
@@ -136,4 +147,23 @@ func Up(ctx context.Context, o Options, progress io.Writer) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// upStep is the step a supervisor line starts ("[ 12.3s] [7/15] control
+// plane" gives "[7/15] control plane"); false for any other line, the step's
+// own end ("...: done in 2s") included.
+func upStep(line string) (string, bool) {
+	line = strings.TrimSpace(line)
+	if i := strings.Index(line, "] ["); strings.HasPrefix(line, "[") && i > 0 {
+		line = line[i+2:]
+	}
+	var i, n int
+	var name string
+	if _, err := fmt.Sscanf(line, "[%d/%d] %s", &i, &n, &name); err != nil || i < 1 || n < i {
+		return "", false
+	}
+	if strings.Contains(line, ": done in ") || strings.Contains(line, ": failed after ") {
+		return "", false
+	}
+	return line, true
 }
