@@ -7,23 +7,24 @@ import "time"
 // and against which budgets (irischaos analyze reads the budgets from it).
 // Documented in docs/history.md; keys may be added, never renamed.
 const (
-	MetaScenario          = "scenario"           // scenario name
-	MetaIteration         = "iteration"          // 1-based iteration number
-	MetaFailureDomain     = "failure_domain"     // e.g. "Pod / container"
-	MetaMitigatedBy       = "mitigated_by"       // what is expected to recover it
-	MetaFault             = "fault"              // fault type, e.g. "pod-delete"
-	MetaRTOBudget         = "rto_budget"         // Go duration, e.g. "60s"
-	MetaRPOBudget         = "rpo_budget"         // Go duration, e.g. "2s"
-	MetaDatabase          = "database"           // IRIS $zv, or the stand-in's own identity
-	MetaDatabaseStandIn   = "database_standin"   // "true" when the database is the irischaos IRIS stand-in
-	MetaStorageClass      = "storage_class"      // StorageClass of the IRIS volume
-	MetaProvisioner       = "provisioner"        // that StorageClass's provisioner
-	MetaStorageStandIn    = "storage_standin"    // "true" when the storage is an irischaos stand-in
-	MetaKubernetesVersion = "kubernetes_version" // server version, e.g. "v1.36.3"
-	MetaNodes             = "nodes"              // comma-separated node names
-	MetaNamespace         = "namespace"          // namespace of the stack
-	MetaIrischaosVersion  = "irischaos_version"  // version of the harness
-	MetaWriteTimeout      = "write_timeout"      // Go duration: the workload's bound on one write (a write taking longer hung)
+	MetaScenario           = "scenario"            // scenario name
+	MetaIteration          = "iteration"           // 1-based iteration number
+	MetaFailureDomain      = "failure_domain"      // e.g. "Pod / container"
+	MetaMitigatedBy        = "mitigated_by"        // what is expected to recover it
+	MetaFault              = "fault"               // fault type, e.g. "pod-delete"
+	MetaRTOBudget          = "rto_budget"          // Go duration, e.g. "60s"
+	MetaRPOBudget          = "rpo_budget"          // Go duration, e.g. "2s"
+	MetaDatabase           = "database"            // IRIS $zv, or the stand-in's own identity
+	MetaDatabaseStandIn    = "database_standin"    // "true" when the database is the irischaos IRIS stand-in
+	MetaStorageClass       = "storage_class"       // StorageClass of the IRIS volume
+	MetaProvisioner        = "provisioner"         // that StorageClass's provisioner
+	MetaStorageStandIn     = "storage_standin"     // "true" when the storage is an irischaos stand-in
+	MetaStorageDescription = "storage_description" // what the stand-in storage is
+	MetaKubernetesVersion  = "kubernetes_version"  // server version, e.g. "v1.36.3"
+	MetaNodes              = "nodes"               // comma-separated node names
+	MetaNamespace          = "namespace"           // namespace of the stack
+	MetaIrischaosVersion   = "irischaos_version"   // version of the harness
+	MetaWriteTimeout       = "write_timeout"       // Go duration: the workload's bound on one write (a write taking longer hung)
 )
 
 // MetaOf merges the Meta maps of every meta record, later records winning,

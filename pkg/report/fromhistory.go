@@ -26,14 +26,15 @@ func CloudCallsFrom(recs []history.Record) []CloudCall {
 // EnvironmentFromMeta reads what was measured from a history's meta keys.
 func EnvironmentFromMeta(meta map[string]string) Environment {
 	e := Environment{
-		Database:        meta[history.MetaDatabase],
-		DatabaseStandIn: meta[history.MetaDatabaseStandIn] == "true",
-		StorageClass:    meta[history.MetaStorageClass],
-		Provisioner:     meta[history.MetaProvisioner],
-		StorageStandIn:  meta[history.MetaStorageStandIn] == "true",
-		Kubernetes:      meta[history.MetaKubernetesVersion],
-		Namespace:       meta[history.MetaNamespace],
-		Irischaos:       meta[history.MetaIrischaosVersion],
+		Database:           meta[history.MetaDatabase],
+		DatabaseStandIn:    meta[history.MetaDatabaseStandIn] == "true",
+		StorageClass:       meta[history.MetaStorageClass],
+		Provisioner:        meta[history.MetaProvisioner],
+		StorageStandIn:     meta[history.MetaStorageStandIn] == "true",
+		StorageDescription: meta[history.MetaStorageDescription],
+		Kubernetes:         meta[history.MetaKubernetesVersion],
+		Namespace:          meta[history.MetaNamespace],
+		Irischaos:          meta[history.MetaIrischaosVersion],
 	}
 	if n := meta[history.MetaNodes]; n != "" {
 		e.Nodes = strings.Split(n, ",")

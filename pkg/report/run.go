@@ -45,6 +45,10 @@ type Environment struct {
 	StorageClass    string `json:"storage_class"`
 	Provisioner     string `json:"provisioner"`
 	StorageStandIn  bool   `json:"storage_standin"`
+	// StorageDescription is what the storage is, when irischaos serves it
+	// (the class's stand-in annotation), e.g. "Ceph RBD 16.2.15 (real
+	// replicated block storage, standing in for Longhorn): ...".
+	StorageDescription string `json:"storage_description,omitempty"`
 	// Kubernetes is the server version, e.g. "v1.36.3".
 	Kubernetes string `json:"kubernetes"`
 	// ClusterUID is the kube-system namespace's UID: which cluster it was.

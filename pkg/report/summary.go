@@ -176,7 +176,10 @@ func databaseText(e Environment) string {
 
 func storageText(e Environment) string {
 	s := orDash(e.StorageClass) + ", provisioner " + orDash(e.Provisioner)
-	if e.StorageStandIn {
+	switch {
+	case e.StorageDescription != "":
+		s += " (" + e.StorageDescription + ")"
+	case e.StorageStandIn:
 		s += " (irischaos storage stand-in, not Longhorn)"
 	}
 	return s

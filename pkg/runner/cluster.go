@@ -118,6 +118,7 @@ func clusterEnvironment(kube kubernetes.Interface, exec podexec.Execer, host, na
 		}
 		env.StorageClass, env.Provisioner = st.StorageClass, st.Provisioner
 		env.StorageStandIn = st.StandIn != ""
+		env.StorageDescription = st.StandIn
 		env.Database = st.Database
 		env.DatabaseStandIn = strings.Contains(strings.ToLower(st.Database), "stand-in")
 		if st.Database == "" {

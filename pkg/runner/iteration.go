@@ -76,21 +76,22 @@ type iterState struct {
 // play is one iteration's flow; the deferred heal runs on every exit path.
 func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker.Budgets, env report.Environment, h *history.Writer, rec cloud.Recorder, st *iterState) (unhealed []report.Unhealed, err error) {
 	meta := map[string]string{
-		history.MetaScenario:          s.Name,
-		history.MetaIteration:         strconv.Itoa(i),
-		history.MetaFailureDomain:     s.FailureDomain,
-		history.MetaMitigatedBy:       s.MitigatedBy,
-		history.MetaFault:             string(s.Fault.Type),
-		history.MetaRPOBudget:         b.RPO.String(),
-		history.MetaDatabase:          env.Database,
-		history.MetaDatabaseStandIn:   strconv.FormatBool(env.DatabaseStandIn),
-		history.MetaStorageClass:      env.StorageClass,
-		history.MetaProvisioner:       env.Provisioner,
-		history.MetaStorageStandIn:    strconv.FormatBool(env.StorageStandIn),
-		history.MetaKubernetesVersion: env.Kubernetes,
-		history.MetaNodes:             strings.Join(env.Nodes, ","),
-		history.MetaNamespace:         r.cfg.Namespace,
-		history.MetaIrischaosVersion:  env.Irischaos,
+		history.MetaScenario:           s.Name,
+		history.MetaIteration:          strconv.Itoa(i),
+		history.MetaFailureDomain:      s.FailureDomain,
+		history.MetaMitigatedBy:        s.MitigatedBy,
+		history.MetaFault:              string(s.Fault.Type),
+		history.MetaRPOBudget:          b.RPO.String(),
+		history.MetaDatabase:           env.Database,
+		history.MetaDatabaseStandIn:    strconv.FormatBool(env.DatabaseStandIn),
+		history.MetaStorageClass:       env.StorageClass,
+		history.MetaProvisioner:        env.Provisioner,
+		history.MetaStorageStandIn:     strconv.FormatBool(env.StorageStandIn),
+		history.MetaStorageDescription: env.StorageDescription,
+		history.MetaKubernetesVersion:  env.Kubernetes,
+		history.MetaNodes:              strings.Join(env.Nodes, ","),
+		history.MetaNamespace:          r.cfg.Namespace,
+		history.MetaIrischaosVersion:   env.Irischaos,
 	}
 	if b.RTO > 0 {
 		meta[history.MetaRTOBudget] = b.RTO.String()

@@ -40,7 +40,7 @@ func Deploy(ctx context.Context, c Clients, o Options) (*State, error) {
 		return nil, err
 	}
 	if v := sc.Annotations[StandInAnnotation]; v != "" {
-		o.logf("storage class %s (%s) is a STAND-IN for %s", sc.Name, sc.Provisioner, v)
+		o.logf("storage class %s (%s) is an irischaos stand-in: %s", sc.Name, sc.Provisioner, v)
 	}
 	objs, err := Render(o)
 	if err != nil {

@@ -156,7 +156,7 @@ func (s *State) Print(w io.Writer) {
 	if s.PVC != "" {
 		standIn := ""
 		if s.StandIn != "" {
-			standIn = fmt.Sprintf(" [STAND-IN for %s]", s.StandIn)
+			standIn = fmt.Sprintf(" [stand-in: %s]", s.StandIn)
 		}
 		fmt.Fprintf(w, "volume:        pvc %s (%s) -> %s, class %s, provisioner %s%s\n", s.PVC, s.PVCPhase, orDash(s.Volume), orDash(s.StorageClass), orDash(s.Provisioner), standIn)
 	}

@@ -175,14 +175,14 @@ func TestDeployStatusTeardown(t *testing.T) {
 		st.Database != "irischaos IRIS stand-in 0.1.0" || st.ServiceType != "LoadBalancer" {
 		t.Errorf("state %+v", st)
 	}
-	for _, want := range []string{"STAND-IN", "rolled out", "IRIS answers in pod iris-abc"} {
+	for _, want := range []string{"is an irischaos stand-in: Longhorn", "rolled out", "IRIS answers in pod iris-abc"} {
 		if !strings.Contains(progress.String(), want) {
 			t.Errorf("progress lacks %q:\n%s", want, progress.String())
 		}
 	}
 	var printed bytes.Buffer
 	st.Print(&printed)
-	if !strings.Contains(printed.String(), "[STAND-IN for Longhorn") || !strings.Contains(printed.String(), "iris-abc on n1: Running") {
+	if !strings.Contains(printed.String(), "[stand-in: Longhorn") || !strings.Contains(printed.String(), "iris-abc on n1: Running") {
 		t.Errorf("Print:\n%s", printed.String())
 	}
 	// Server-side apply with our field manager.
