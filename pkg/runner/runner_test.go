@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/ledger"
+	"github.com/irischaos/irischaos/pkg/podexec"
 	"github.com/irischaos/irischaos/pkg/preflight"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/rundir"
@@ -218,6 +220,49 @@ func TestRunPodDeletePasses(t *testing.T) {
 	all, _ := l.Entries()
 	if len(all) != 1 || all[0].Pending() || all[0].Fault != "pod-delete" || all[0].Cluster != "https://test" {
 		t.Fatalf("ledger %+v", all)
+	}
+}
+
+// forceExec is the exec API for an IRIS process fault: `iris force` takes
+// the database down at once, and `iris qlist` then says so.
+type forceExec struct{ db *fakeDB }
+
+func (f forceExec) Exec(_ context.Context, _ podexec.Target, cmd []string, _ io.Reader, stdout, _ io.Writer) error {
+	if len(cmd) > 1 && cmd[1] == "qlist" {
+		io.WriteString(stdout, "IRIS^/usr/irissys^2025.1^down, last used now^iris.cpf^1972^52773^^ok^IRIS^^^/data\n")
+		return nil
+	}
+	f.db.mu.Lock()
+	f.db.downAt = time.Now()
+	f.db.mu.Unlock()
+	return nil
+}
+
+// The process fault's effect is the nemesis's own confirmation (the instance
+// down right after the stop), not the observer's later one (50 ms here).
+func TestRunProcessFaultEffectAtOnce(t *testing.T) {
+	cs := fake.NewClientset(irisPod(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w1"}})
+	db := &fakeDB{cs: cs, downFor: 300 * time.Millisecond}
+	r, _, _ := newRunner(t, db)
+	r.cfg.Exec = forceExec{db}
+	run, runDir, err := r.Run(context.Background(), []scenario.Scenario{scen("force", fault.IrisForce)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := history.ReadFile(rundir.HistoryPath(runDir, "force", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range recs {
+		if rec.Kind != history.KindFault {
+			continue
+		}
+		if d := rec.EffectT.Sub(rec.T); rec.EffectT.IsZero() || d < 0 || d >= 40*time.Millisecond {
+			t.Errorf("effect %s after the fault, want at once (the nemesis saw the instance down)", d)
+		}
+	}
+	if run.Verdict != checker.Pass {
+		t.Errorf("verdict %s: %v", run.Verdict, run.Iterations[0].Result.Reasons)
 	}
 }
 
