@@ -61,6 +61,9 @@ type check struct {
 	unknown  []int64 // sorted markers of unusable ops
 
 	unknownWhy []string // reasons the verdict is unknown
+	// stuck: no recovery was seen and the RTO budget is already exceeded;
+	// the verdict names the last RTO phase the evidence reached.
+	stuck bool
 	failed     []string // reasons the verdict is fail
 
 	recovery    int64 // completion of the first ok write after the outage
@@ -299,9 +302,13 @@ func (c *check) outage() {
 			msg := fmt.Sprintf("no acknowledged write after the outage began at %s (seq %d): the database was not seen recovering; RTO is at least %s",
 				fmtT(c.e.abs(o.startAt)), first.seq, fmtD(time.Duration(d)))
 			if c.b.RTO > 0 && time.Duration(d) > c.b.RTO {
-				msg += fmt.Sprintf(", already over the %s budget", fmtD(c.b.RTO))
+				// Not a harness error and not undecided: whatever the
+				// database does later, the budget is already exceeded.
+				c.stuck = true
+				c.failed = append(c.failed, msg+fmt.Sprintf(", already over the %s budget", fmtD(c.b.RTO)))
+			} else {
+				c.unknownWhy = append(c.unknownWhy, msg)
 			}
-			c.unknownWhy = append(c.unknownWhy, msg)
 		} else {
 			c.unknownWhy = append(c.unknownWhy, "no acknowledged write after the outage began, and its length does not fit in a duration")
 		}
@@ -627,6 +634,9 @@ func (c *check) verdict() {
 	for _, a := range r.Anomalies {
 		c.failed = append(c.failed, "anomaly "+a.Kind+": "+a.Message)
 	}
+	if c.stuck {
+		c.failed = append(c.failed, stuckAt(r.Phases, *r.RTOAtLeastSeconds))
+	}
 	switch {
 	case len(c.failed) > 0:
 		r.Verdict = Fail
@@ -675,3 +685,35 @@ func fmtT(t time.Time) string { return t.UTC().Format("15:04:05.000") }
 
 // fmtD prints a duration in seconds with millisecond precision, as reports do.
 func fmtD(d time.Duration) string { return fmt.Sprintf("%.3fs", d.Seconds()) }
+
+// stuckAt says where a recovery that never completed stopped: the latest
+// RTO phase seen within the window the writes covered (within seconds of
+// the fault: what came later, e.g. once the fault was healed, is not the
+// recovery being measured), and the first one not seen.
+func stuckAt(phases []Phase, within float64) string {
+	seen := func(p Phase) bool { return p.Seen && p.SinceFaultSeconds <= within && p.Name != PhaseFirstAckWrite }
+	last := -1
+	for i, p := range phases {
+		if seen(p) && (last < 0 || !p.T.Before(phases[last].T)) {
+			last = i
+		}
+	}
+	if last < 0 {
+		return "stuck before any RTO phase was seen"
+	}
+	p := phases[last]
+	msg := fmt.Sprintf("stuck after %s", p.Name)
+	if p.SinceFaultSeconds != 0 || p.Name != PhaseFaultIssued {
+		msg += fmt.Sprintf(" (+%.3fs", p.SinceFaultSeconds)
+		if p.Detail != "" {
+			msg += ": " + p.Detail
+		}
+		msg += ")"
+	}
+	for _, q := range phases[last+1:] {
+		if !seen(q) && q.Name != PhaseFirstAckWrite {
+			return msg + fmt.Sprintf("; not seen within %.0fs: %s", within, q.Name)
+		}
+	}
+	return msg
+}

@@ -216,10 +216,24 @@ func TestCheck(t *testing.T) {
 		budgets: Budgets{RPO: 2 * time.Second},
 		verdict: Pass, reason: "no RTO budget: not judged",
 	}, {
-		name:    "no ok write after the outage: unknown with a lower bound",
+		name:    "no ok write after the outage, budget already exceeded: fail, naming where it is stuck",
 		hist:    new(h).run(1, 10, 0, history.OK).fault(0.95).run(11, 40, 1.0, history.Info).readback(seqs(1, 10)...),
-		verdict: Unknown, reason: "already over the 2.000s budget",
+		verdict: Fail, reason: "already over the 2.000s budget",
 		budgets: Budgets{RTO: 2 * time.Second, RPO: 2 * time.Second},
+		check: func(t *testing.T, r Result) {
+			if r.RTOSeconds != nil {
+				t.Errorf("rto = %v, want null", *r.RTOSeconds)
+			}
+			eqF(t, "rto at least", r.RTOAtLeastSeconds, f(3.91-0.95))
+			if !slices.ContainsFunc(r.Reasons, func(s string) bool { return strings.HasPrefix(s, "stuck after fault_issued; not seen within 3s: effect_confirmed") }) {
+				t.Errorf("reasons do not say where the recovery is stuck: %q", r.Reasons)
+			}
+		},
+	}, {
+		name:    "no ok write after the outage, within the budget so far: unknown with a lower bound",
+		hist:    new(h).run(1, 10, 0, history.OK).fault(0.95).run(11, 40, 1.0, history.Info).readback(seqs(1, 10)...),
+		verdict: Unknown, reason: "RTO is at least 2.960s",
+		budgets: Budgets{RTO: 10 * time.Second, RPO: 2 * time.Second},
 		check: func(t *testing.T, r Result) {
 			if r.RTOSeconds != nil {
 				t.Errorf("rto = %v, want null", *r.RTOSeconds)
@@ -516,5 +530,39 @@ func TestClock(t *testing.T) {
 	}
 	if Check(standard().readback(acked()...).recs, DefaultBudgets()).Clock != nil {
 		t.Error("clock without timed markers")
+	}
+}
+
+func TestStuckAt(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 11, 58, 0, 0, time.UTC)
+	ph := func(name string, seen bool, since float64, detail string) Phase {
+		return Phase{Name: name, Seen: seen, T: t0.Add(time.Duration(since * float64(time.Second))), SinceFaultSeconds: since, Detail: detail}
+	}
+	tests := []struct {
+		name   string
+		phases []Phase
+		within float64
+		want   string
+	}{
+		{"none", nil, 300, "stuck before any RTO phase was seen"},
+		{"multi-attach: the replacement is scheduled, its volume never attached", []Phase{
+			ph(PhaseFaultIssued, true, 0, "vm-poweroff"), ph(PhaseEffectConfirmed, true, 21.1, "node NotReady"),
+			ph(PhasePodScheduled, true, 41.3, "bound to node-3"), ph(PhaseVolumeAttached, false, 0, ""),
+			ph(PhaseContainerStarted, false, 0, ""), ph(PhaseDatabaseReady, false, 0, ""), ph(PhaseFirstAckWrite, false, 0, "")},
+			300, "stuck after pod_scheduled (+41.300s: bound to node-3); not seen within 300s: volume_attached"},
+		{"phases after the window (the node powered back on) do not count", []Phase{
+			ph(PhaseFaultIssued, true, 0, "vm-poweroff"), ph(PhasePodScheduled, true, 41.3, "bound to node-3"),
+			ph(PhaseVolumeAttached, true, 337.3, "attached to node-3"), ph(PhaseContainerStarted, true, 338.6, "running")},
+			299.7, "stuck after pod_scheduled (+41.300s: bound to node-3); not seen within 300s: volume_attached"},
+		{"container up, database never answered", []Phase{
+			ph(PhaseFaultIssued, true, 0, "pod-delete"), ph(PhaseContainerStarted, true, 5, "running"), ph(PhaseDatabaseReady, false, 0, "")},
+			60, "stuck after container_started (+5.000s: running); not seen within 60s: database_ready"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := stuckAt(tt.phases, tt.within); got != tt.want {
+				t.Errorf("stuckAt = %q\nwant     %q", got, tt.want)
+			}
+		})
 	}
 }
