@@ -63,8 +63,8 @@ type check struct {
 	unknownWhy []string // reasons the verdict is unknown
 	// stuck: no recovery was seen and the RTO budget is already exceeded;
 	// the verdict names the last RTO phase the evidence reached.
-	stuck bool
-	failed     []string // reasons the verdict is fail
+	stuck  bool
+	failed []string // reasons the verdict is fail
 
 	recovery    int64 // completion of the first ok write after the outage
 	hasRecovery bool

@@ -225,7 +225,9 @@ func TestCheck(t *testing.T) {
 				t.Errorf("rto = %v, want null", *r.RTOSeconds)
 			}
 			eqF(t, "rto at least", r.RTOAtLeastSeconds, f(3.91-0.95))
-			if !slices.ContainsFunc(r.Reasons, func(s string) bool { return strings.HasPrefix(s, "stuck after fault_issued; not seen within 3s: effect_confirmed") }) {
+			if !slices.ContainsFunc(r.Reasons, func(s string) bool {
+				return strings.HasPrefix(s, "stuck after fault_issued; not seen within 3s: effect_confirmed")
+			}) {
 				t.Errorf("reasons do not say where the recovery is stuck: %q", r.Reasons)
 			}
 		},
