@@ -94,6 +94,7 @@ func (c *check) run() {
 			c.afterRecovery()
 		}
 		c.flags()
+		c.res.Storage = storageAfter(c.e.storage, c.fault.T)
 	}
 	c.rpoCheck()
 	if clockNote != "" {
@@ -716,4 +717,47 @@ func stuckAt(phases []Phase, within float64) string {
 		}
 	}
 	return msg
+}
+
+// storageAfter reads the volume's storage after the fault at tf: the first
+// detach (or removal) of an attachment, the first attach after it, the
+// first redundancy short of full and the first full one after that. Events
+// are in the order they were recorded. Nil when there is none of these.
+func storageAfter(events []history.Record, tf time.Time) *Storage {
+	var s Storage
+	any := false
+	for _, e := range events {
+		if e.T.Before(tf) || e.Reason == history.ReasonObserved {
+			continue
+		}
+		t := e.T.UTC()
+		switch e.Source {
+		case history.SourceVolumeAttachment:
+			switch e.Reason {
+			case "Detached", "Deleted":
+				if s.DetachedAt == nil {
+					s.DetachedAt, s.DetachedFrom, any = &t, e.Node, true
+				}
+			case "Attached":
+				if s.AttachedAt == nil && (s.DetachedAt == nil || e.Node != s.DetachedFrom) {
+					s.AttachedAt, s.AttachedTo, any = &t, e.Node, true
+				}
+			}
+		case history.SourceStorage:
+			switch {
+			case e.Reason == history.RedundancyUnknown:
+			case e.Reason == history.RedundancyClean:
+				if s.RedundancyLostAt != nil && s.RedundancyRestoredAt == nil {
+					s.RedundancyRestoredAt = &t
+					s.DegradedSeconds = secs(t.Sub(*s.RedundancyLostAt))
+				}
+			case s.RedundancyLostAt == nil:
+				s.RedundancyLostAt, s.RedundancyLost, any = &t, e.Reason, true
+			}
+		}
+	}
+	if !any {
+		return nil
+	}
+	return &s
 }

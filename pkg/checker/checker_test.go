@@ -568,3 +568,35 @@ func TestStuckAt(t *testing.T) {
 		})
 	}
 }
+
+func TestStorageAfter(t *testing.T) {
+	tf := time.Date(2026, 12, 2, 11, 57, 59, 0, time.UTC)
+	at := func(s float64) time.Time { return tf.Add(time.Duration(s * float64(time.Second))) }
+	va := func(s float64, reason, node string) history.Record {
+		return history.Record{Kind: history.KindEvent, T: at(s), Source: history.SourceVolumeAttachment, Reason: reason, Node: node}
+	}
+	pool := func(s float64, reason string) history.Record {
+		return history.Record{Kind: history.KindEvent, T: at(s), Source: history.SourceStorage, Reason: reason}
+	}
+	// The node-lost run on the local cluster's Ceph RBD, as recorded.
+	got := storageAfter([]history.Record{
+		va(-10, history.ReasonObserved, "node-1"), pool(-9, history.ReasonObserved),
+		pool(25.3, "unavailable"), pool(28, "degraded"), pool(308.7, history.RedundancyClean),
+		va(336.5, "Detaching", "node-1"), va(336.6, "Deleted", "node-1"),
+		va(337.1, "Attaching", "node-3"), va(337.3, "Attached", "node-3"),
+	}, tf)
+	if got == nil || got.DetachedFrom != "node-1" || !got.DetachedAt.Equal(at(336.6)) || got.AttachedTo != "node-3" || !got.AttachedAt.Equal(at(337.3)) {
+		t.Fatalf("attachment: %+v", got)
+	}
+	if got.RedundancyLost != "unavailable" || !got.RedundancyLostAt.Equal(at(25.3)) || !got.RedundancyRestoredAt.Equal(at(308.7)) || got.DegradedSeconds == nil || *got.DegradedSeconds != 283.4 {
+		t.Fatalf("redundancy: %+v (degraded %v)", got, got.DegradedSeconds)
+	}
+	// Only the state found at start, or unknown readings: nothing to say.
+	if s := storageAfter([]history.Record{pool(-1, history.ReasonObserved), pool(3, history.RedundancyUnknown)}, tf); s != nil {
+		t.Errorf("no change after the fault gave %+v", s)
+	}
+	// Lost and not restored: no degraded time.
+	if s := storageAfter([]history.Record{pool(3, "degraded")}, tf); s == nil || s.RedundancyRestoredAt != nil || s.DegradedSeconds != nil {
+		t.Errorf("not restored: %+v", s)
+	}
+}

@@ -29,6 +29,7 @@ type Evidence struct {
 	faults   []history.Record
 	readback *history.Record  // the last one counts
 	events   []history.Record // events that mark a phase
+	storage  []history.Record // the volume's attachment and redundancy events
 
 	unknownKinds     int
 	firstUnknownKind string
@@ -72,6 +73,9 @@ func (e *Evidence) Add(line int, r *history.Record) {
 		rb := r.Clone()
 		e.readback = &rb
 	case history.KindEvent:
+		if r.Source == history.SourceStorage || r.Source == history.SourceVolumeAttachment {
+			e.storage = append(e.storage, r.Clone())
+		}
 		if p := eventPhase(r); p != "" {
 			ev := r.Clone()
 			ev.Phase = p

@@ -102,6 +102,10 @@ type Result struct {
 	// missing (see the Flag constants).
 	Flags []Flag `json:"flags"`
 
+	// Storage: what the volume's storage did after the fault (absent when
+	// the history records neither attachments nor redundancy).
+	Storage *Storage `json:"storage,omitempty"`
+
 	Suffix    Suffix    `json:"suffix"`
 	Phases    []Phase   `json:"phases"`
 	Anomalies []Anomaly `json:"anomalies"`
@@ -248,4 +252,19 @@ const (
 type Flag struct {
 	Kind    string `json:"kind"`
 	Message string `json:"message"`
+}
+
+// Storage is the volume's storage after the fault: the attachment leaving
+// the old node and reaching the new one, and the redundancy lost and
+// restored (a replica's node died, the copies were rebuilt or came back).
+type Storage struct {
+	DetachedAt           *time.Time `json:"detached_at,omitempty"`
+	DetachedFrom         string     `json:"detached_from,omitempty"`
+	AttachedAt           *time.Time `json:"attached_at,omitempty"`
+	AttachedTo           string     `json:"attached_to,omitempty"`
+	RedundancyLostAt     *time.Time `json:"redundancy_lost_at,omitempty"`
+	RedundancyLost       string     `json:"redundancy_lost,omitempty"` // the first state short of full, e.g. "degraded"
+	RedundancyRestoredAt *time.Time `json:"redundancy_restored_at,omitempty"`
+	// DegradedSeconds: restored minus lost; absent while not restored.
+	DegradedSeconds *float64 `json:"degraded_seconds,omitempty"`
 }

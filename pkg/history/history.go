@@ -42,6 +42,19 @@ const (
 	PhaseDatabaseReady    = "database_ready"    // the database answered a session
 )
 
+// Event sources whose records the checker reads beyond phases: the volume's
+// attachments and its storage's redundancy. A storage event's reason is the
+// new redundancy: "clean" when full, "degraded", "undersized",
+// "recovering" or "unavailable" when short of it, "unknown" when the storage
+// could not say ("Observed" for the state found at start).
+const (
+	SourceVolumeAttachment = "volumeattachment"
+	SourceStorage          = "storage"
+	RedundancyClean        = "clean"
+	RedundancyUnknown      = "unknown"
+	ReasonObserved         = "Observed"
+)
+
 // Record is one line of a history. Kind says which fields are meaningful.
 // Unknown fields in a file are ignored on read so the format can grow; keys
 // are case-sensitive and some fields are required (see Scan).

@@ -303,10 +303,10 @@ func (ob *Observer) vaAdd(obj any, initial bool) {
 		return
 	}
 	if initial {
-		ob.note(history.Record{Source: "volumeattachment", Target: vaTarget(va), Node: va.Spec.NodeName, Reason: "Observed", Message: fmt.Sprintf("attached=%t", va.Status.Attached)})
+		ob.note(history.Record{Source: history.SourceVolumeAttachment, Target: vaTarget(va), Node: va.Spec.NodeName, Reason: "Observed", Message: fmt.Sprintf("attached=%t", va.Status.Attached)})
 		return
 	}
-	ob.record(history.Record{Source: "volumeattachment", Target: vaTarget(va), Node: va.Spec.NodeName, Reason: "Attaching", Message: "attach requested by " + va.Spec.Attacher})
+	ob.record(history.Record{Source: history.SourceVolumeAttachment, Target: vaTarget(va), Node: va.Spec.NodeName, Reason: "Attaching", Message: "attach requested by " + va.Spec.Attacher})
 	ob.vaUpdate(&storagev1.VolumeAttachment{ObjectMeta: va.ObjectMeta, Spec: va.Spec}, va)
 }
 
@@ -318,7 +318,7 @@ func (ob *Observer) vaUpdate(oldObj, newObj any) {
 	}
 	now := ob.o.Now()
 	ev := func(reason, phase, msg string) {
-		ob.record(history.Record{T: now, Source: "volumeattachment", Target: vaTarget(n), Node: n.Spec.NodeName, Reason: reason, Phase: phase, Message: msg})
+		ob.record(history.Record{T: now, Source: history.SourceVolumeAttachment, Target: vaTarget(n), Node: n.Spec.NodeName, Reason: reason, Phase: phase, Message: msg})
 	}
 	if !o.Status.Attached && n.Status.Attached {
 		ev("Attached", history.PhaseVolumeAttached, "attached to "+n.Spec.NodeName)
@@ -342,7 +342,7 @@ func (ob *Observer) vaDelete(obj any) {
 	if !ok || !ob.vaOurs(va) {
 		return
 	}
-	ob.record(history.Record{Source: "volumeattachment", Target: vaTarget(va), Node: va.Spec.NodeName, Reason: "Deleted", Message: "attachment removed"})
+	ob.record(history.Record{Source: history.SourceVolumeAttachment, Target: vaTarget(va), Node: va.Spec.NodeName, Reason: "Deleted", Message: "attachment removed"})
 }
 
 // ---- Kubernetes events ----

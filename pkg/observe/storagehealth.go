@@ -28,10 +28,10 @@ func (ob *Observer) WatchStorage(ctx context.Context, src storagehealth.Source, 
 		if first || st.Redundancy != last {
 			reason := string(st.Redundancy)
 			if first {
-				reason = "Observed"
+				reason = history.ReasonObserved
 				msg = string(st.Redundancy) + ": " + msg
 			}
-			ob.record(history.Record{Source: "storage", Target: st.Scope, Reason: reason, Message: msg})
+			ob.record(history.Record{Source: history.SourceStorage, Target: st.Scope, Reason: reason, Message: msg})
 			last, first = st.Redundancy, false
 		}
 		select {

@@ -133,6 +133,9 @@ func (p *mdWriter) iteration(it Iteration) {
 	if c := r.Clock; c != nil {
 		p.row("Database clock minus harness clock", clockText(c))
 	}
+	for _, row := range storageRows(r) {
+		p.row(row...)
+	}
 
 	if len(r.Phases) > 0 {
 		p.f("\nPhases of RTO:\n\n| Phase | At (since fault) | Duration | Detail |\n|---|---|---|---|\n")

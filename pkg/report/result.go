@@ -62,6 +62,7 @@ func RenderResult(w io.Writer, r checker.Result, meta map[string]string) error {
 	if n := len(r.UnknownMarkers); n > 0 {
 		rows = append(rows, []string{"Unknown markers (unusable ops)", fmt.Sprintf("%d%s", n, seqList(r.UnknownMarkers))})
 	}
+	rows = append(rows, storageRows(r)...)
 	if r.IsolatedNonOK > 0 {
 		rows = append(rows, []string{"Isolated non-ok writes (not the outage)", fmt.Sprint(r.IsolatedNonOK)})
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/preflight"
@@ -261,4 +262,38 @@ func preflightLine(p *preflight.Report) string {
 		n[c.Status]++
 	}
 	return fmt.Sprintf("%s: %d PASS, %d WARN, %d FAIL, %d UNKNOWN", p.Worst(), n[preflight.Pass], n[preflight.Warn], n[preflight.Fail], n[preflight.Unknown])
+}
+
+// storageRows are what the volume's storage did after the fault, as
+// measure/value rows: attachment hand-over and redundancy lost/restored.
+func storageRows(r checker.Result) [][]string {
+	s := r.Storage
+	if s == nil {
+		return nil
+	}
+	since := func(t *time.Time) string {
+		if t == nil {
+			return "not seen"
+		}
+		out := t.UTC().Format("15:04:05.000")
+		if r.Fault != nil {
+			out += " (+" + sec(t.Sub(r.Fault.T).Seconds()) + ")"
+		}
+		return out
+	}
+	var rows [][]string
+	if s.DetachedAt != nil || s.AttachedAt != nil {
+		rows = append(rows,
+			[]string{"Volume detached from " + orDash(s.DetachedFrom), since(s.DetachedAt)},
+			[]string{"Volume attached to " + orDash(s.AttachedTo), since(s.AttachedAt)})
+	}
+	if s.RedundancyLostAt != nil {
+		rows = append(rows,
+			[]string{"Redundancy lost (" + s.RedundancyLost + ")", since(s.RedundancyLostAt)},
+			[]string{"Redundancy restored", since(s.RedundancyRestoredAt)})
+		if s.DegradedSeconds != nil {
+			rows = append(rows, []string{"Time without full redundancy", sec(*s.DegradedSeconds)})
+		}
+	}
+	return rows
 }

@@ -1,0 +1,41 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/irischaos/irischaos/pkg/checker"
+)
+
+func TestStorageRowsInReports(t *testing.T) {
+	tf := time.Date(2026, 12, 2, 11, 57, 59, 0, time.UTC)
+	at := func(s float64) *time.Time { x := tf.Add(time.Duration(s * float64(time.Second))); return &x }
+	deg := 283.4
+	res := checker.Result{Verdict: checker.Fail, Fault: &checker.Fault{Name: "vm-poweroff", T: tf},
+		Storage: &checker.Storage{DetachedAt: at(336.6), DetachedFrom: "node-1", AttachedAt: at(337.3), AttachedTo: "node-3",
+			RedundancyLostAt: at(25.3), RedundancyLost: "unavailable", RedundancyRestoredAt: at(308.7), DegradedSeconds: &deg}}
+	want := []string{"Volume detached from node-1 | 12:03:35.600 (+336.6", "Volume attached to node-3 | 12:03:36.300 (+337.3",
+		"Redundancy lost (unavailable) | 11:58:24.300 (+25.3", "Redundancy restored | 12:03:07.700 (+308.7", "Time without full redundancy | 283.4"}
+	var md bytes.Buffer
+	if err := RenderMarkdown(&md, Run{Name: "r", Iterations: []Iteration{{Scenario: "node-lost", Iteration: 1, Result: res}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		if !strings.Contains(md.String(), w) {
+			t.Errorf("report.md lacks %q", w)
+		}
+	}
+	var table bytes.Buffer
+	if err := RenderResult(&table, res, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "Redundancy restored") || !strings.Contains(table.String(), "Volume attached to node-3") {
+		t.Errorf("analyze's table lacks the storage rows:\n%s", table.String())
+	}
+	// Without storage evidence: no rows.
+	if rows := storageRows(checker.Result{}); rows != nil {
+		t.Errorf("rows without storage evidence: %v", rows)
+	}
+}
