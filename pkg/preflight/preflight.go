@@ -676,7 +676,7 @@ func (f *facts) deploymentChecks() []Check {
 	notReady, okN := f.tolerates(corev1.Taint{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoExecute})
 	switch {
 	case !okU || !okN:
-		add("deployment.tolerations", Warn, "no not-ready/unreachable tolerations: Kubernetes adds 300 s ones, so the pod leaves a lost node after 5 minutes", "add NoExecute tolerations for node.kubernetes.io/unreachable and not-ready with tolerationSeconds 30 or less (irischaos stack deploy --node-loss-toleration 30s)")
+		add("deployment.tolerations", Warn, "no not-ready/unreachable tolerations: the API server adds its defaults (300 s unless --default-unreachable-toleration-seconds says otherwise), so by default the pod leaves a lost node after 5 minutes", "add NoExecute tolerations for node.kubernetes.io/unreachable and not-ready with tolerationSeconds 30 or less (irischaos stack deploy --node-loss-toleration 30s)")
 	case unreach < 0 || notReady < 0:
 		add("deployment.tolerations", Fail, "the pod tolerates unreachable/not-ready nodes forever: it never leaves a lost node", "give the tolerations a tolerationSeconds")
 	case unreach > 60 || notReady > 60:
