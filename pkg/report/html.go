@@ -22,6 +22,7 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"secv":      sec,
 	"phase":     phaseName,
 	"clock":     clockText,
+	"storage":   storageRows,
 	"faultcell": faultCell,
 	"seqs":      seqList,
 	"hhmmss":    func(t time.Time) string { return t.Format("15:04:05.000") },

@@ -34,6 +34,14 @@ func TestStorageRowsInReports(t *testing.T) {
 	if !strings.Contains(table.String(), "Redundancy restored") || !strings.Contains(table.String(), "Volume attached to node-3") {
 		t.Errorf("analyze's table lacks the storage rows:\n%s", table.String())
 	}
+	var html bytes.Buffer
+	if err := RenderHTML(&html, Run{Name: "r", Iterations: []Iteration{{Scenario: "node-lost", Iteration: 1, Result: res}}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(html.String(), "<th>Redundancy restored</th><td>12:03:07.700 (&#43;308.7") {
+		i := strings.Index(html.String(), "Redundancy")
+		t.Errorf("report.html lacks the storage rows: %q", html.String()[max(i-20, 0):min(i+120, len(html.String()))])
+	}
 	// Without storage evidence: no rows.
 	if rows := storageRows(checker.Result{}); rows != nil {
 		t.Errorf("rows without storage evidence: %v", rows)
