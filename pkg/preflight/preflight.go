@@ -22,6 +22,7 @@ import (
 
 	"github.com/irischaos/irischaos/pkg/stack"
 	"github.com/irischaos/irischaos/pkg/stackid"
+	"github.com/irischaos/irischaos/pkg/storagehealth"
 )
 
 // Status of one check. The order is severity: a report is as bad as its worst check.
@@ -157,6 +158,10 @@ type Options struct {
 	Deployment string
 	// Assumptions; zero fields take DefaultAssumptions.
 	Assumptions Assumptions
+	// CephRun runs the ceph CLI for a Ceph RBD class irischaos can read
+	// (storagehealth.ForStorageClass); nil runs `ceph -c <conf>`. Tests
+	// replace it.
+	CephRun func(ctx context.Context, args ...string) ([]byte, error)
 }
 
 // Run checks the cluster and the stack. An error means the cluster could not
@@ -582,11 +587,73 @@ func (f *facts) storageChecks(ctx context.Context, r *Report) []Check {
 		}
 		c.Fix = "make sure the class keeps at least 2 copies on different nodes (and zones)"
 	}
+	if src, ok := storagehealth.ForStorageClass(f.sc, scDescription(f.sc)); ok {
+		if ceph, ok := src.(storagehealth.Ceph); ok {
+			ceph.Run = f.o.CephRun
+			cc := f.cephChecks(ctx, ceph)
+			if worst(cc) == Pass {
+				c.Status, c.Fix = Pass, ""
+				c.Reason = fmt.Sprintf("PVC %s uses class %q, served by %s; its replication is read below", claim, cls, scDescription(f.sc))
+			}
+			return append(append(out, c), cc...)
+		}
+	}
 	out = append(out, c)
 	if f.isLonghorn() {
 		out = append(out, f.longhorn.checks(f)...)
 	}
 	return out
+}
+
+func scDescription(sc *storagev1.StorageClass) string {
+	if sc == nil {
+		return ""
+	}
+	return sc.Annotations[stack.StandInAnnotation]
+}
+
+func worst(cs []Check) Status {
+	return Report{Checks: cs}.Worst()
+}
+
+// cephChecks read a Ceph RBD pool's replication and health: at least two
+// copies, spread over hosts (or wider), and every copy there now.
+func (f *facts) cephChecks(ctx context.Context, c storagehealth.Ceph) []Check {
+	var out []Check
+	r, err := c.Replication(ctx)
+	if err != nil {
+		return []Check{{ID: "storage.ceph.replication", Area: "storage", Status: Unknown,
+			Reason: fmt.Sprintf("cannot read pool %s: %v", c.Pool, err), Fix: "run the preflight where the ceph CLI reaches the cluster's monitors"}}
+	}
+	size := Check{ID: "storage.ceph.size", Area: "storage", Status: Pass,
+		Reason: fmt.Sprintf("pool %s keeps %d copies (min_size %d: I/O stops below that many)", c.Pool, r.Size, r.MinSize)}
+	switch {
+	case r.Size < 2:
+		size.Status, size.Fix = Fail, fmt.Sprintf("ceph osd pool set %s size 3", c.Pool)
+		size.Reason = fmt.Sprintf("pool %s keeps %d copy: a node's loss loses the volume", c.Pool, r.Size)
+	case r.MinSize >= r.Size:
+		size.Status, size.Fix = Warn, fmt.Sprintf("ceph osd pool set %s min_size %d", c.Pool, r.Size-1)
+		size.Reason += ": one copy down stops I/O"
+	}
+	out = append(out, size)
+	fd := Check{ID: "storage.ceph.failure_domain", Area: "storage", Status: Pass,
+		Reason: fmt.Sprintf("copies are spread over %s buckets (the pool's CRUSH rule)", r.FailureDomain)}
+	if r.FailureDomain == "osd" || r.FailureDomain == "" {
+		fd.Status, fd.Fix = Fail, "use a CRUSH rule with failure domain host (or zone)"
+		fd.Reason = fmt.Sprintf("the pool's CRUSH rule spreads copies over %q: two copies may share a node", r.FailureDomain)
+	}
+	out = append(out, fd)
+	h := Check{ID: "storage.ceph.health", Area: "storage"}
+	st, err := c.Health(ctx)
+	switch {
+	case err != nil:
+		h.Status, h.Reason, h.Fix = Unknown, fmt.Sprintf("cannot read pool %s's placement groups: %v", c.Pool, err), "check that the Ceph manager is up"
+	case st.Redundancy == storagehealth.Clean:
+		h.Status, h.Reason = Pass, "every copy in place now: "+st.Summary()
+	default:
+		h.Status, h.Reason, h.Fix = Warn, "not at full redundancy now: "+st.Summary(), "wait for the pool to be active+clean before breaking anything"
+	}
+	return append(out, h)
 }
 
 func (f *facts) deploymentChecks() []Check {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/stack"
+	"github.com/irischaos/irischaos/pkg/storagehealth"
 )
 
 const ns = "iris"
@@ -36,6 +38,26 @@ type cluster struct {
 	pod     *corev1.Pod
 	lh      []*unstructured.Unstructured
 	noStack bool
+	ceph    map[string]string // ceph CLI answers by arguments, for a Ceph RBD class
+}
+
+// cephRBD makes the class the local cluster's Ceph RBD one, its pool
+// answering as Ceph 16.2 does: size, min_size, CRUSH failure domain, PGs.
+func cephRBD(size, minSize int, domain, pgState string) func(*cluster) {
+	return func(c *cluster) {
+		c.sc.Provisioner = storagehealth.CephRBDDriver
+		c.sc.Parameters = map[string]string{storagehealth.CephConfParam: "/c/ceph.conf", storagehealth.PoolParam: "rbd"}
+		c.sc.Annotations = map[string]string{stack.StandInAnnotation: "Ceph RBD 16.2.15 (real replicated block storage, standing in for Longhorn)"}
+		c.pv.Spec.CSI.Driver = storagehealth.CephRBDDriver
+		c.ceph = map[string]string{
+			"osd pool get rbd size --format json":       fmt.Sprintf(`{"pool":"rbd","size":%d}`, size),
+			"osd pool get rbd min_size --format json":   fmt.Sprintf(`{"pool":"rbd","min_size":%d}`, minSize),
+			"osd pool get rbd crush_rule --format json": `{"pool":"rbd","crush_rule":"r"}`,
+			"osd crush rule dump r --format json":       fmt.Sprintf(`{"steps":[{"op":"take","item":-1},{"op":"chooseleaf_firstn","num":0,"type":%q},{"op":"emit"}]}`, domain),
+			"pg ls-by-pool rbd --format json":           fmt.Sprintf(`{"pg_stats":[{"pgid":"2.0","state":%q,"up":[0,1,2]}]}`, pgState),
+			"osd tree --format json":                    `{"nodes":[]}`,
+		}
+	}
 }
 
 func convert(t *testing.T, from, to any) {
@@ -141,7 +163,17 @@ func (c *cluster) run(t *testing.T, a Assumptions) Report {
 	for _, u := range c.lh {
 		lh = append(lh, u)
 	}
-	r, err := Run(context.Background(), Options{Kube: fake.NewClientset(objs...), Dynamic: dynfake.NewSimpleDynamicClientWithCustomListKinds(scheme, lists, lh...), Namespace: ns, Assumptions: a})
+	o := Options{Kube: fake.NewClientset(objs...), Dynamic: dynfake.NewSimpleDynamicClientWithCustomListKinds(scheme, lists, lh...), Namespace: ns, Assumptions: a}
+	if c.ceph != nil {
+		o.CephRun = func(_ context.Context, args ...string) ([]byte, error) {
+			out, ok := c.ceph[strings.Join(args, " ")]
+			if !ok {
+				return nil, fmt.Errorf("unexpected ceph %s", strings.Join(args, " "))
+			}
+			return []byte(out), nil
+		}
+	}
+	r, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,6 +240,12 @@ func TestPreflightChecks(t *testing.T) {
 			c.lhSet(settingNodeDown, "delete-deployment-pod")
 			c.lhSet(settingZoneSoftAnti, "false")
 		}, want: map[string]Status{"storage.longhorn.node-down-pod-deletion-policy": Pass, "storage.longhorn.replica-zone-soft-anti-affinity": Pass}, exit: 0},
+		{name: "Ceph RBD: 3 copies over hosts, clean", mutate: cephRBD(3, 2, "host", "active+clean"),
+			want: map[string]Status{"storage.class": Pass, "storage.ceph.size": Pass, "storage.ceph.failure_domain": Pass, "storage.ceph.health": Pass}, exit: 0},
+		{name: "Ceph RBD: one copy, spread over OSDs, degraded", mutate: cephRBD(1, 1, "osd", "active+undersized+degraded"),
+			want: map[string]Status{"storage.class": Warn, "storage.ceph.size": Fail, "storage.ceph.failure_domain": Fail, "storage.ceph.health": Warn}, exit: 1},
+		{name: "Ceph RBD: min_size equal to size", mutate: cephRBD(2, 2, "host", "active+clean"),
+			want: map[string]Status{"storage.ceph.size": Warn}, exit: 0},
 		{name: "no stack deployed", mutate: func(c *cluster) { c.noStack = true },
 			want: map[string]Status{"deployment.exists": Fail}, exit: 1},
 		{name: "no pod running", mutate: func(c *cluster) { c.pod = nil },

@@ -162,3 +162,64 @@ func replicas(tree []byte) ([]Replica, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
 	return out, nil
 }
+
+// Replication is how a Ceph pool keeps its copies.
+type Replication struct {
+	Size          int    // copies per object
+	MinSize       int    // copies that must be up for I/O
+	FailureDomain string // the CRUSH bucket type copies are spread over: host, zone, osd...
+}
+
+// Replication reads the pool's size, min_size and the failure domain of
+// its CRUSH rule.
+func (c Ceph) Replication(ctx context.Context) (Replication, error) {
+	var r Replication
+	get := func(key string, v any) error {
+		out, err := c.run(ctx, "osd", "pool", "get", c.Pool, key, "--format", "json")
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(out, v); err != nil {
+			return fmt.Errorf("ceph osd pool get %s %s: unexpected output: %w", c.Pool, key, err)
+		}
+		return nil
+	}
+	var size struct {
+		Size int `json:"size"`
+	}
+	var minSize struct {
+		MinSize int `json:"min_size"`
+	}
+	var rule struct {
+		Rule string `json:"crush_rule"`
+	}
+	if err := get("size", &size); err != nil {
+		return r, err
+	}
+	if err := get("min_size", &minSize); err != nil {
+		return r, err
+	}
+	if err := get("crush_rule", &rule); err != nil {
+		return r, err
+	}
+	r.Size, r.MinSize = size.Size, minSize.MinSize
+	out, err := c.run(ctx, "osd", "crush", "rule", "dump", rule.Rule, "--format", "json")
+	if err != nil {
+		return r, err
+	}
+	var dump struct {
+		Steps []struct {
+			Op   string `json:"op"`
+			Type string `json:"type"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal(out, &dump); err != nil {
+		return r, fmt.Errorf("ceph osd crush rule dump %s: unexpected output: %w", rule.Rule, err)
+	}
+	for _, s := range dump.Steps {
+		if strings.HasPrefix(s.Op, "choose") {
+			r.FailureDomain = s.Type
+		}
+	}
+	return r, nil
+}

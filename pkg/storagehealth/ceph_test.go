@@ -2,6 +2,7 @@ package storagehealth
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"strings"
 	"testing"
@@ -86,5 +87,26 @@ func TestCephHealth(t *testing.T) {
 	c.Run = func(context.Context, ...string) ([]byte, error) { return nil, errors.New("no monitor") }
 	if st, err := c.Health(context.Background()); err == nil || st.Redundancy != Unknown {
 		t.Errorf("unreachable Ceph: %+v, %v", st, err)
+	}
+}
+
+func TestCephReplication(t *testing.T) {
+	// Outputs as Ceph 16.2 prints them.
+	answers := map[string]string{
+		"osd pool get rbd size --format json":               `{"pool":"rbd","pool_id":2,"size":3}`,
+		"osd pool get rbd min_size --format json":           `{"pool":"rbd","pool_id":2,"min_size":2}`,
+		"osd pool get rbd crush_rule --format json":         `{"pool":"rbd","pool_id":2,"crush_rule":"replicated_rule"}`,
+		"osd crush rule dump replicated_rule --format json": `{"rule_id":0,"rule_name":"replicated_rule","type":1,"steps":[{"op":"take","item":-1,"item_name":"default"},{"op":"chooseleaf_firstn","num":0,"type":"host"},{"op":"emit"}]}`,
+	}
+	c := Ceph{Pool: "rbd", Run: func(_ context.Context, args ...string) ([]byte, error) {
+		a, ok := answers[strings.Join(args, " ")]
+		if !ok {
+			return nil, fmt.Errorf("unexpected call: ceph %s", strings.Join(args, " "))
+		}
+		return []byte(a), nil
+	}}
+	r, err := c.Replication(context.Background())
+	if err != nil || r != (Replication{Size: 3, MinSize: 2, FailureDomain: "host"}) {
+		t.Fatalf("Replication = %+v, %v", r, err)
 	}
 }
