@@ -64,10 +64,20 @@ func (f *facts) predict() []Prediction {
 			tol = defaultTolerationSeconds
 		}
 		lost = append(lost, Term{fmt.Sprintf("unreachable toleration (%ds) before eviction", tol), time.Duration(tol) * time.Second})
-		if f.longhorn != nil && f.longhorn.deletesDeploymentPods() {
+		switch {
+		case f.longhorn != nil && f.longhorn.deletesDeploymentPods():
 			lost = append(lost, Term{"Longhorn node-down pod deletion policy: force delete and detach", longhornNodeDown})
-		} else {
-			lost = append(lost, Term{"attach-detach controller's forced detach (maxWaitForUnmountDuration)", a.ForceDetach})
+		case f.attach:
+			// Measured on the local cluster's Ceph RBD with upstream
+			// timings: the evicted pod stays Terminating on the lost node
+			// and its volume stays attached there; the forced detach
+			// (maxWaitForUnmountDuration) only counts once the pod is gone.
+			lost = append(lost,
+				Term{"evicted pod stays Terminating on the lost node, its volume attached there (Multi-Attach) until the pod is deleted by hand or the out-of-service taint", 0},
+				Term{"then the attach-detach controller's forced detach (maxWaitForUnmountDuration)", a.ForceDetach})
+			p := mk(fault.DomainNodeLost, lost...)
+			p.RTO = -1
+			return append(out, p)
 		}
 	}
 	lost = append(lost, attach, start)

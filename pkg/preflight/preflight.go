@@ -225,6 +225,10 @@ type facts struct {
 	pv       *corev1.PersistentVolume
 	cpf      string // the CPF merge file's text, when found
 	longhorn *longhornFacts
+	// attach: the volume goes through a VolumeAttachment (its CSI driver
+	// requires attach, as Longhorn's does; no CSIDriver object means it
+	// does), so it stays attached to a lost node while the old pod exists.
+	attach bool
 }
 
 func (f *facts) read(ctx context.Context, r *Report) {
@@ -265,6 +269,12 @@ func (f *facts) read(ctx context.Context, r *Report) {
 	if f.pvc.Spec.VolumeName != "" {
 		if pv, err := kube.CoreV1().PersistentVolumes().Get(ctx, f.pvc.Spec.VolumeName, metav1.GetOptions{}); err == nil {
 			f.pv = pv
+			if pv.Spec.CSI != nil {
+				f.attach = true
+				if d, err := kube.StorageV1().CSIDrivers().Get(ctx, pv.Spec.CSI.Driver, metav1.GetOptions{}); err == nil && d.Spec.AttachRequired != nil {
+					f.attach = *d.Spec.AttachRequired
+				}
+			}
 		}
 	}
 	for _, v := range f.deploy.Spec.Template.Spec.Volumes {

@@ -2,8 +2,8 @@ package storagehealth
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
