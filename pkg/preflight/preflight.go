@@ -580,7 +580,7 @@ func (f *facts) storageChecks(ctx context.Context, r *Report) []Check {
 	case prov == LonghornDriver:
 		r.Storage = "Longhorn (" + LonghornDriver + ")"
 		c.Status, c.Reason = Pass, fmt.Sprintf("PVC %s uses class %q, served by Longhorn (replicated block storage)", claim, cls)
-	case prov == "kubernetes.io/no-provisioner" || (f.pv != nil && (f.pv.Spec.Local != nil || f.pv.Spec.HostPath != nil)):
+	case prov == "kubernetes.io/no-provisioner" || f.nodeLocalPV():
 		r.Storage = "node-local (" + prov + ")"
 		c.Status, c.Reason = Fail, fmt.Sprintf("PVC %s uses class %q: a node-local volume, lost with its node; the replacement pod stays Pending on the volume's node affinity", claim, cls)
 		c.Fix = "use a replicated class (Longhorn with numberOfReplicas >= 2)"
@@ -814,4 +814,19 @@ func livenessDetect(p *corev1.Probe) time.Duration {
 // selectorMatches is used by the Longhorn replica lookup.
 func selectorMatches(sel map[string]string, l map[string]string) bool {
 	return labels.SelectorFromSet(sel).Matches(labels.Set(l))
+}
+
+// nodeLocalPV says whether the bound volume lives on one node: a local
+// volume, or any volume whose node affinity pins it to nodes. A hostPath
+// volume without node affinity (the local cluster's directory stand-in,
+// one directory reachable from every node) is not.
+func (f *facts) nodeLocalPV() bool {
+	if f.pv == nil {
+		return false
+	}
+	if f.pv.Spec.Local != nil {
+		return true
+	}
+	na := f.pv.Spec.NodeAffinity
+	return na != nil && na.Required != nil && len(na.Required.NodeSelectorTerms) > 0
 }

@@ -225,6 +225,19 @@ func TestPreflightChecks(t *testing.T) {
 			want: map[string]Status{"deployment.journal": Fail}, exit: 1},
 		{name: "journal on the PVC", opts: stack.Options{MergeCPF: "[Journal]\nCurrentDirectory=/external/journal1/\nAlternateDirectory=/external/journal2/"},
 			want: map[string]Status{"deployment.journal": Pass}, exit: 0},
+		{name: "a directory every node mounts (the local cluster's replicated stand-in): not node-local", mutate: func(c *cluster) {
+			c.sc.Provisioner = "irischaos.io/local-cluster"
+			c.sc.Annotations = map[string]string{stack.StandInAnnotation: "Longhorn stand-in: volume directory outside every node"}
+			c.pv.Spec.CSI = nil
+			c.pv.Spec.HostPath = &corev1.HostPathVolumeSource{Path: "/v/pvc-0d1c2b3a"}
+		}, want: map[string]Status{"storage.class": Warn}, exit: 0},
+		{name: "a hostPath pinned to one node (the local-disk stand-in)", mutate: func(c *cluster) {
+			c.sc.Provisioner = "irischaos.io/local-cluster"
+			c.pv.Spec.CSI = nil
+			c.pv.Spec.HostPath = &corev1.HostPathVolumeSource{Path: "/n/node-1/disk/pvc-0d1c2b3a"}
+			c.pv.Spec.NodeAffinity = &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "kubernetes.io/hostname", Operator: corev1.NodeSelectorOpIn, Values: []string{"node-1"}}}}}}}
+		}, want: map[string]Status{"storage.class": Fail}, exit: 1},
 		{name: "local disk", mutate: func(c *cluster) {
 			c.sc.Provisioner = "kubernetes.io/no-provisioner"
 			c.pv.Spec.CSI = nil
