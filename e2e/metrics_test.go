@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -46,7 +47,7 @@ func TestRunMetrics(t *testing.T) {
 				promtest.Target{Job: "pushgateway", Addr: strings.TrimPrefix(pushgateway, "http://"), HonorLabels: true})
 			reports := t.TempDir()
 			cmd := exec.CommandContext(pctx, exe, "run", filepath.Join("..", "scenarios", "pod.yaml"),
-				"--kubeconfig", scenariosKubeconfig(t), "-n", g.namespace, "--skip-preflight",
+				"--kubeconfig", scenariosKubeconfig(t), "-n", g.namespace,
 				"--reports", reports, "--name", "e2e-metrics",
 				"--metrics-addr", live, "--pushgateway", pushgateway)
 			out, err := cmd.CombinedOutput()
@@ -64,6 +65,15 @@ func TestRunMetrics(t *testing.T) {
 			}
 			if len(run.Iterations) == 0 {
 				t.Fatal("the run has no iteration")
+			}
+			// run did the preflight first and recorded it: the local cluster
+			// with its stand-ins is ready (WARNs only), with a prediction per
+			// failure domain.
+			if run.Preflight == nil || run.Preflight.ExitCode() != 0 || len(run.Preflight.Predictions) == 0 {
+				t.Errorf("preflight recorded in the run: %+v", run.Preflight)
+			}
+			if _, err := os.Stat(filepath.Join(dirs[0], rundir.PreflightFile)); err != nil {
+				t.Errorf("the run directory lacks %s: %v", rundir.PreflightFile, err)
 			}
 			it := run.Iterations[len(run.Iterations)-1]
 			r := it.Result
