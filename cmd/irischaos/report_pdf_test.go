@@ -12,36 +12,21 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/irischaos/irischaos/internal/promtest"
 	"github.com/irischaos/irischaos/pkg/chromium"
 	"github.com/irischaos/irischaos/pkg/rundir"
 	"github.com/irischaos/irischaos/pkg/rundir/rundirtest"
 )
-
-// needTool finds a program a test needs; missing, it fails the test saying
-// what to install (IRISCHAOS_SKIP_TOOLS=1: skips).
-func needTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	msg := fmt.Sprintf("%s not found: install Debian's %s (hack/deps.sh does), or set IRISCHAOS_SKIP_TOOLS=1 to skip", name, pkg)
-	if os.Getenv("IRISCHAOS_SKIP_TOOLS") != "" {
-		t.Skip(msg)
-	}
-	t.Fatal(msg)
-	return ""
-}
 
 // TestReportPDF: `irischaos report RUN --pdf` prints report.pdf with headless
 // Chromium; pdfinfo and pdftotext (poppler-utils) read it back: several A4
 // pages, each headed with the run and footed with the manifest's SHA-256
 // and "Page i of n", and the report's content in it. verify still passes.
 func TestReportPDF(t *testing.T) {
-	needTool(t, "pdfinfo", "poppler-utils")
-	needTool(t, "pdftotext", "poppler-utils")
+	promtest.NeedTool(t, "pdfinfo", "poppler-utils")
+	promtest.NeedTool(t, "pdftotext", "poppler-utils")
 	if _, err := chromium.Find(); err != nil {
-		needTool(t, "chromium", "chromium")
+		promtest.NeedTool(t, "chromium", "chromium")
 	}
 	dir, run := rundirtest.Write(t, t.TempDir())
 	if out, code, err := runCLIErr(t, "report", dir, "--pdf"); code != exitPass {

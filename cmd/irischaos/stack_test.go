@@ -9,17 +9,7 @@ import (
 
 func TestStackCommandsBadInput(t *testing.T) {
 	dir := t.TempDir()
-	// An API server that is not there: connection refused at once.
-	kc := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kc, []byte(`apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
-users: [{name: u, user: {token: x}}]
-contexts: [{name: c, context: {cluster: c, user: u, namespace: db}}]
-current-context: c
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kc := unreachableKubeconfig(t, dir)
 	tests := []struct {
 		args []string
 		want string
@@ -94,4 +84,21 @@ func TestHelpEverywhereHasExamples(t *testing.T) {
 		{"stack"}, {"stack", "deploy"}, {"run"}, {"inject"}, {"recover"}, {"analyze"}, {"report"}, {"version"}, {"image"}, {"image", "build"}} {
 		walk(p)
 	}
+}
+
+// unreachableKubeconfig writes dir/kubeconfig naming an API server that is
+// not there (connection refused at once), namespace db.
+func unreachableKubeconfig(t *testing.T, dir string) string {
+	t.Helper()
+	kc := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kc, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: c, context: {cluster: c, user: u, namespace: db}}]
+current-context: c
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return kc
 }

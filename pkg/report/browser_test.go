@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/irischaos/irischaos/internal/promtest"
 	"github.com/irischaos/irischaos/pkg/chromium"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/rundir"
@@ -25,10 +27,7 @@ import (
 func startBrowser(t *testing.T) context.Context {
 	t.Helper()
 	if _, err := chromium.Find(); err != nil {
-		if os.Getenv("IRISCHAOS_SKIP_TOOLS") != "" {
-			t.Skip(err)
-		}
-		t.Fatalf("%v (hack/deps.sh installs it; IRISCHAOS_SKIP_TOOLS=1 skips this test)", err)
+		promtest.ToolMissing(t, fmt.Sprintf("%v (hack/deps.sh installs it; IRISCHAOS_SKIP_TOOLS=1 skips this test)", err))
 	}
 	parent, stop := context.WithTimeout(context.Background(), 2*time.Minute)
 	ctx, cancel, err := chromium.Start(parent)

@@ -8,32 +8,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/irischaos/irischaos/internal/promtest"
 	"github.com/irischaos/irischaos/pkg/checker"
 )
-
-// lookTool finds an external program a test needs. A missing tool fails the
-// test, saying what to install, so a proof that did not run never passes as
-// one that did; IRISCHAOS_SKIP_TOOLS=1 turns that into a skip for machines
-// that deliberately lack it (hack/deps.sh installs them all).
-func lookTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	msg := name + " not found: install Debian's " + pkg + " (hack/deps.sh does), or set IRISCHAOS_SKIP_TOOLS=1 to skip this test"
-	if os.Getenv("IRISCHAOS_SKIP_TOOLS") != "" {
-		t.Skip(msg)
-	}
-	t.Fatal(msg)
-	return ""
-}
 
 // xmllintSchema validates doc against testdata/junit.xsd with xmllint and
 // returns xmllint's complaint, or "" when it is valid.
 func xmllintSchema(t *testing.T, doc []byte) string {
 	t.Helper()
-	xmllint := lookTool(t, "xmllint", "libxml2-utils")
+	xmllint := promtest.NeedTool(t, "xmllint", "libxml2-utils")
 	p := filepath.Join(t.TempDir(), "junit.xml")
 	if err := os.WriteFile(p, doc, 0o644); err != nil {
 		t.Fatal(err)
