@@ -416,6 +416,8 @@ func keyBit(b []byte) uint32 {
 		return fValue
 	case "pod":
 		return fPod
+	case "node": // every op's, as of the split-brain check
+		return fNode
 	case "error":
 		return fError
 	case "attempt":

@@ -68,7 +68,7 @@ type Record struct {
 	Result   string    `json:"result,omitempty"`
 	Stream   int       `json:"stream,omitempty"`  // which client stream wrote it
 	Value    string    `json:"value,omitempty"`   // the marker's value as written
-	Pod      string    `json:"pod,omitempty"`     // the pod the write went to
+	Pod      string    `json:"pod,omitempty"`     // the pod the write went to (its node: Node)
 	Error    string    `json:"error,omitempty"`   // why a write failed or is unknown
 	Attempt  int       `json:"attempt,omitempty"` // session (re)connection number
 
@@ -88,7 +88,7 @@ type Record struct {
 
 	// event: source (pod, node, event, volumeattachment, longhorn, probe),
 	// phase (one of the Phase constants, or empty for a plain transition),
-	// and what happened.
+	// and what happened. Node is also an op's: the node its pod ran on.
 	Source  string `json:"source,omitempty"`
 	Phase   string `json:"phase,omitempty"`
 	Reason  string `json:"reason,omitempty"`

@@ -55,7 +55,7 @@ func TestReadStrict(t *testing.T) {
 func TestFastMatchesSlow(t *testing.T) {
 	for _, line := range []string{
 		okOp,
-		`{"kind":"op","seq":42,"invoke":"2026-11-27T10:15:02.100123456Z","complete":"2026-11-27T10:15:02.104Z","result":"info","stream":2,"value":"seq=42 t=2026-11-27 10:15:02.101 host=é","pod":"iris-0","error":"timeout","attempt":3}`,
+		`{"kind":"op","seq":42,"invoke":"2026-11-27T10:15:02.100123456Z","complete":"2026-11-27T10:15:02.104Z","result":"info","stream":2,"value":"seq=42 t=2026-11-27 10:15:02.101 host=é","pod":"iris-0","node":"node-1","error":"timeout","attempt":3}`,
 		`{"kind":"readback","t":"2026-11-27T10:16:30Z","seqs":[1,2,-3,0],"extra":["x","y"]}`,
 		`{"kind":"readback","t":"2024-02-29T00:00:00.5Z","seqs":[],"extra":[]}`,
 		`{"kind":"event","t":"2026-11-27T10:15:12.5Z","source":"pod","phase":"pod_scheduled","target":"pod/x","node":"n","reason":"Scheduled","message":"m"}`,

@@ -225,6 +225,7 @@ func (c *Client) progress(ctx context.Context) {
 type conn interface {
 	write(ctx context.Context, seq int64) (Line, error)
 	pod() string
+	node() string // the node the pod runs on, as resolve found it
 	close()
 }
 
@@ -268,7 +269,7 @@ func (c *Client) stream(ctx context.Context, id int) {
 			}
 		}
 		rec.Attempt = attempt
-		rec.Pod = cn.pod()
+		rec.Pod, rec.Node = cn.pod(), cn.node()
 		// The write itself must not be cut by ctx: a cancelled ack wait
 		// would turn an applied write into an unknown one for no reason.
 		ack, err := cn.write(context.WithoutCancel(ctx), seq)
@@ -355,12 +356,12 @@ func (c *Client) sessionCmd() []string {
 // open resolves the pod afresh (after a pod loss it is a new one) and opens a
 // connection to it. Errors mean nothing was sent.
 func (c *Client) open(ctx context.Context, stream, attempt int) (conn, error) {
-	t, err := c.resolve(ctx)
+	t, node, err := c.resolve(ctx)
 	if err != nil {
 		return nil, errors.Join(errNotApplied, err)
 	}
 	if c.cfg.Mode == ModeExecPerWrite {
-		return &execConn{c: c, t: t}, nil
+		return &execConn{c: c, t: t, nodeName: node}, nil
 	}
 	s, err := OpenSession(ctx, c.cfg.Exec, t, c.sessionCmd(), c.cmds, c.cfg.OpenTimeout)
 	if err != nil {
@@ -370,44 +371,50 @@ func (c *Client) open(ctx context.Context, stream, attempt int) (conn, error) {
 		Source: "probe", Phase: history.PhaseDatabaseReady, Reason: "SessionOpened", Target: "pod/" + t.Pod,
 		Message: fmt.Sprintf("stream %d attempt %d: %s", stream, attempt, s.Identity()),
 	})
-	return &sessionConn{c: c, s: s}, nil
+	return &sessionConn{c: c, s: s, nodeName: node}, nil
 }
 
 // resolve finds the pod to write to: the stack's IRIS pod (stackid's rule),
-// once it is Running.
-func (c *Client) resolve(ctx context.Context) (podexec.Target, error) {
+// once it is Running, and the node it runs on (a Running pod is bound to
+// one for its life), which every op records so the checker can tell two
+// writers apart.
+func (c *Client) resolve(ctx context.Context) (podexec.Target, string, error) {
 	lctx, cancel := context.WithTimeout(ctx, c.cfg.OpenTimeout)
 	defer cancel()
 	pods, err := c.cfg.Kube.CoreV1().Pods(c.cfg.Namespace).List(lctx, metav1.ListOptions{LabelSelector: stackid.Selector})
 	if err != nil {
-		return podexec.Target{}, fmt.Errorf("list pods %s in namespace %s: %w", stackid.Selector, c.cfg.Namespace, err)
+		return podexec.Target{}, "", fmt.Errorf("list pods %s in namespace %s: %w", stackid.Selector, c.cfg.Namespace, err)
 	}
 	p, err := stackid.Running(pods.Items)
 	if err != nil {
-		return podexec.Target{}, fmt.Errorf("no running pod to write to in namespace %s: %w", c.cfg.Namespace, err)
+		return podexec.Target{}, "", fmt.Errorf("no running pod to write to in namespace %s: %w", c.cfg.Namespace, err)
 	}
-	return podexec.Target{Namespace: p.Namespace, Pod: p.Name, Container: stackid.Container}, nil
+	return podexec.Target{Namespace: p.Namespace, Pod: p.Name, Container: stackid.Container}, p.Spec.NodeName, nil
 }
 
 type sessionConn struct {
-	c *Client
-	s *Session
+	c        *Client
+	s        *Session
+	nodeName string
 }
 
 func (sc *sessionConn) write(ctx context.Context, seq int64) (Line, error) {
 	return sc.s.Write(ctx, sc.c.cmds, seq, sc.c.cfg.WriteTimeout)
 }
-func (sc *sessionConn) pod() string { return sc.s.Target().Pod }
-func (sc *sessionConn) close()      { sc.s.Close() }
+func (sc *sessionConn) pod() string  { return sc.s.Target().Pod }
+func (sc *sessionConn) node() string { return sc.nodeName }
+func (sc *sessionConn) close()       { sc.s.Close() }
 
 // execConn is the seed's way: one exec, one `iris session`, one marker.
 type execConn struct {
-	c *Client
-	t podexec.Target
+	c        *Client
+	t        podexec.Target
+	nodeName string
 }
 
-func (ec *execConn) pod() string { return ec.t.Pod }
-func (ec *execConn) close()      {}
+func (ec *execConn) pod() string  { return ec.t.Pod }
+func (ec *execConn) node() string { return ec.nodeName }
+func (ec *execConn) close()       {}
 func (ec *execConn) write(ctx context.Context, seq int64) (Line, error) {
 	return WriteOnce(ctx, ec.c.cfg.Exec, ec.t, ec.c.sessionCmd(), ec.c.cmds, seq, ec.c.cfg.WriteTimeout)
 }

@@ -102,7 +102,7 @@ func TestAllAcknowledged(t *testing.T) {
 		if r.Result != history.OK {
 			t.Fatalf("op %d: %s (%s)", r.Seq, r.Result, r.Error)
 		}
-		if r.Pod != "iris-a" || r.Attempt != 1 || r.Stream != 1 || !strings.Contains(r.Value, "run=run1") || r.Complete.Before(r.Invoke) {
+		if r.Pod != "iris-a" || r.Node != nodeOf("iris-a") || r.Attempt != 1 || r.Stream != 1 || !strings.Contains(r.Value, "run=run1") || r.Complete.Before(r.Invoke) {
 			t.Fatalf("op %+v", r)
 		}
 		seqs = append(seqs, r.Seq)
@@ -225,7 +225,7 @@ func TestReconnectToReplacementPod(t *testing.T) {
 	for i, r := range got {
 		switch {
 		case r.Seq < 20:
-			if r.Result != history.OK || r.Pod != "iris-a" {
+			if r.Result != history.OK || r.Pod != "iris-a" || r.Node != nodeOf("iris-a") {
 				t.Fatalf("before the loss: %+v", r)
 			}
 		case r.Seq == 20:
@@ -234,12 +234,12 @@ func TestReconnectToReplacementPod(t *testing.T) {
 			}
 		case r.Result == history.Fail:
 			sawFail = true
-			if r.Pod != "" || r.Error == "" {
+			if r.Pod != "" || r.Node != "" || r.Error == "" {
 				t.Fatalf("fail op %+v", r)
 			}
 		case r.Result == history.OK:
-			if r.Pod != "iris-b" {
-				t.Fatalf("op %d ok on %s after the loss", r.Seq, r.Pod)
+			if r.Pod != "iris-b" || r.Node != nodeOf("iris-b") {
+				t.Fatalf("op %d ok on %s (node %s) after the loss", r.Seq, r.Pod, r.Node)
 			}
 		default:
 			t.Fatalf("op %d: %+v (%s)", i, r, summary(got))
@@ -261,6 +261,11 @@ func TestExecPerWrite(t *testing.T) {
 	got := runUntil(t, c, h, func(o []history.Record) bool { return countOK(o) >= 10 })
 	if countOK(got) != len(got) {
 		t.Fatalf("not all ok: %s", summary(got))
+	}
+	for _, r := range got {
+		if r.Pod != "iris-a" || r.Node != nodeOf("iris-a") {
+			t.Fatalf("op %d on pod %q node %q, want iris-a on %s", r.Seq, r.Pod, r.Node, nodeOf("iris-a"))
+		}
 	}
 	if f.execs != len(got) {
 		t.Errorf("%d execs for %d writes; the naive mode runs one per write", f.execs, len(got))

@@ -181,13 +181,16 @@ func (f *fakeIRIS) Exec(ctx context.Context, t podexec.Target, cmd []string, std
 	}
 }
 
-// podList builds Running pods, the newest last.
+// runningPod builds a Running pod, bound to its own node (nodeOf).
 func runningPod(name string, created time.Time) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Labels: map[string]string{"app": "iris"}, CreationTimestamp: metav1.NewTime(created)},
+		Spec:       corev1.PodSpec{NodeName: nodeOf(name)},
 		Status:     corev1.PodStatus{Phase: corev1.PodRunning},
 	}
 }
+
+func nodeOf(pod string) string { return "node-of-" + pod }
 
 func newKube(t *testing.T, pods ...*corev1.Pod) *fake.Clientset {
 	t.Helper()

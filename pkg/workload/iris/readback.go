@@ -41,7 +41,7 @@ func (c *Client) ReadBack(ctx context.Context) (history.Record, error) {
 }
 
 func (c *Client) readBackOnce(ctx context.Context) (history.Record, error) {
-	t, err := c.resolve(ctx)
+	t, _, err := c.resolve(ctx)
 	if err != nil {
 		return history.Record{}, err
 	}
