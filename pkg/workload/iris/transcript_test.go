@@ -3,8 +3,11 @@ package iris
 import (
 	"bufio"
 	"context"
-	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,56 +16,154 @@ import (
 	"github.com/irischaos/irischaos/pkg/podexec"
 )
 
-// The transcripts below are written the way InterSystems IRIS prints them
-// to a piped `iris session` (documented terminal output and public
-// transcripts; input is not echoed when stdin is not a terminal):
-//   - the banner "Node: HOST, Instance: IRIS" and a prompt before each line,
-//     "USER>", "TL1:USER>" inside a transaction;
-//   - an uncaught error as three lines: the whole offending source line, a
-//     caret line under where it failed, then $ZERROR;
-//   - <LICENSE LIMIT EXCEEDED> when no license unit is free, then the
-//     session ends;
-//   - "Username: " (no newline) when the terminal service wants a password.
-const (
-	zvIRIS    = "IRIS for UNIX (Ubuntu Server LTS for x86-64 Containers) 2025.1 (Build 223U) Tue Mar 11 2025 18:14:42 EDT"
-	bannerOut = "\nNode: iris-7b9c6d-x2x4q, Instance: IRIS\n\nUSER>"
-)
+// transcript is one file of testdata/transcripts (format in its README):
+// what IRIS prints to a piped `iris session`, as documented and publicly
+// shown, and what the parser and the client must make of it.
+type transcript struct {
+	name       string
+	exit       int  // exit status when IRIS ends by itself
+	exits      bool // IRIS ends by itself after its last output (else at the end of input)
+	start      string
+	afterHello string
+	afterWrite string
+	lines      []string // the parser's lines, formatted by lineString
+	op         string   // the first write's result ("" when the file has no op)
+	opErr      string   // a text the op's error must contain
+}
 
-// oldWrite is a write line of the shape the client sent before its sentinels
-// were concatenated at run time: the ack's text is in the source itself.
-const oldWrite = `set k=$i(^k8stest),^k8stest(k)="seq=5 run=r t="_$zdt($zts,3,1,6)_" host="_$system.INetInfo.LocalHostName() write "##ACK:5:",k,":",^k8stest(k),!`
+// transcriptRun is the run id whose seq-1 write line {{write}} stands for.
+const transcriptRun = "r"
 
-func TestTranscriptLines(t *testing.T) {
-	tests := []struct {
-		name       string
-		transcript string
-		want       []Line // the meaningful lines, in order
-	}{
-		{"banner and hello", bannerOut + "##HELLO:" + zvIRIS + "\nUSER>", []Line{{Kind: LineHello, Value: zvIRIS}}},
-		{"ack inside a transaction", "TL1:USER>##ACK:5:12:seq=5 run=r\nTL1:USER>", []Line{{Kind: LineAck, Seq: 5, Subscript: "12", Value: "seq=5 run=r"}}},
-		{"echoed failed write", "USER>\n" + oldWrite + "\n" + strings.Repeat(" ", 19) + "^\n<PROTECT> ^k8stest,/external/iris/mgr/user/\nUSER>",
-			[]Line{{Kind: LineError, Value: "<PROTECT> ^k8stest,/external/iris/mgr/user/"}}},
-		{"echoed failed write of today's client", "USER>\n" + Commands{Run: "r"}.Write(5) + "\n^\n<SYNTAX>\nUSER>", []Line{{Kind: LineError, Value: "<SYNTAX>"}}},
-		{"caught write error", "USER>\n##ERR:5:<UNDEFINED> *^k8stest(12)\nUSER>", []Line{{Kind: LineError, Seq: 5, Value: "<UNDEFINED> *^k8stest(12)"}}},
-		{"echoed failed read-back", "USER>\n" + Commands{}.ReadBack("") + "\n^\n<STORE>\nUSER>##RBEND\n",
-			[]Line{{Kind: LineError, Value: "<STORE>"}, {Kind: LineReadbackEnd}}},
-		{"license limit", "\n<LICENSE LIMIT EXCEEDED>\n", []Line{{Kind: LineLicense, Value: licenseLimit}}},
-		{"username prompt", "Username: ", []Line{{Kind: LineLogin, Value: "Username:"}}},
-		{"username then password", "Username: Password: \nAccess Denied\n", []Line{{Kind: LineLogin, Value: "Username: Password:"}}},
+func readTranscript(t *testing.T, path string) transcript {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got []Line
-			scanLines(strings.NewReader(tt.transcript), func(l Line) { got = append(got, l) })
-			if len(got) != len(tt.want) {
-				t.Fatalf("got %+v, want %+v", got, tt.want)
-			}
-			for i := range got {
-				if got[i] != tt.want[i] {
-					t.Errorf("line %d: got %+v, want %+v", i, got[i], tt.want[i])
+	tr := transcript{name: filepath.Base(path)}
+	sections := map[string]*strings.Builder{}
+	var order []string
+	var cur *strings.Builder
+	for line := range strings.Lines(string(b)) {
+		if name, ok := strings.CutPrefix(strings.TrimRight(line, "\n"), "-- "); ok && strings.HasSuffix(name, " --") {
+			name = strings.TrimSuffix(name, " --")
+			cur = &strings.Builder{}
+			sections[name] = cur
+			order = append(order, name)
+			continue
+		}
+		if cur != nil {
+			cur.WriteString(line)
+			continue
+		}
+		switch {
+		case strings.HasPrefix(line, "#"), strings.TrimSpace(line) == "":
+		case strings.HasPrefix(line, "ends:"):
+			switch v := strings.TrimSpace(strings.TrimPrefix(line, "ends:")); {
+			case v == "at-input-end":
+			case strings.HasPrefix(v, "exit "):
+				n, err := strconv.Atoi(strings.TrimPrefix(v, "exit "))
+				if err != nil {
+					t.Fatalf("%s: ends: %q", path, v)
 				}
+				tr.exit, tr.exits = n, true
+			default:
+				t.Fatalf("%s: ends: %q", path, v)
+			}
+		default:
+			t.Fatalf("%s: header line %q", path, line)
+		}
+	}
+	// A section is output up to where IRIS waits for input: the file's line
+	// end after its last line is not part of it.
+	text := func(name string) string {
+		sb := sections[name]
+		if sb == nil {
+			return ""
+		}
+		s := strings.TrimSuffix(sb.String(), "\n")
+		return strings.ReplaceAll(s, "{{write}}", Commands{Run: transcriptRun}.Write(1))
+	}
+	for _, name := range order {
+		switch name {
+		case "at start", "after hello", "after write", "lines", "op":
+		default:
+			t.Fatalf("%s: unknown section %q", path, name)
+		}
+	}
+	tr.start, tr.afterHello, tr.afterWrite = text("at start"), text("after hello"), text("after write")
+	for l := range strings.Lines(text("lines")) {
+		if l = strings.TrimSpace(l); l != "" {
+			tr.lines = append(tr.lines, l)
+		}
+	}
+	if op := strings.TrimSpace(text("op")); op != "" {
+		tr.op, tr.opErr, _ = strings.Cut(op, " ")
+	}
+	if tr.start == "" || tr.lines == nil {
+		t.Fatalf("%s: needs at least the sections 'at start' and 'lines'", path)
+	}
+	return tr
+}
+
+// lineString is a parsed line as the transcripts' "lines" section writes it.
+func lineString(l Line) string {
+	kind := map[LineKind]string{
+		LineOther: "other", LineAck: "ack", LineReadback: "rb", LineReadbackEnd: "rbend", LineHello: "hello",
+		LineIdentity: "zv", LineError: "error", LineLicense: "license", LineLogin: "login",
+	}[l.Kind]
+	return fmt.Sprintf("%s %d %q %q", kind, l.Seq, l.Subscript, l.Value)
+}
+
+// TestTranscripts runs every transcript through the line parser, then
+// through the client in both modes against a fake exec stream replaying it:
+// the first write's result must be the documented one, and must never come
+// from a timeout (each outcome is decided by what IRIS printed).
+func TestTranscripts(t *testing.T) {
+	files, err := filepath.Glob("testdata/transcripts/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no transcripts: %v", err)
+	}
+	for _, f := range files {
+		tr := readTranscript(t, f)
+		t.Run(tr.name, func(t *testing.T) {
+			var got []string
+			scanLines(strings.NewReader(tr.start+tr.afterHello+tr.afterWrite), func(l Line) { got = append(got, lineString(l)) })
+			if strings.Join(got, "\n") != strings.Join(tr.lines, "\n") {
+				t.Errorf("parsed lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tr.lines, "\n"))
+			}
+			if tr.op == "" {
+				return
+			}
+			for _, mode := range []Mode{ModeSession, ModeExecPerWrite} {
+				t.Run(string(mode), func(t *testing.T) { checkTranscriptOp(t, tr, mode) })
 			}
 		})
+	}
+}
+
+func checkTranscriptOp(t *testing.T, tr transcript, mode Mode) {
+	replies := []string{tr.start, tr.afterHello, tr.afterWrite}
+	if mode == ModeExecPerWrite {
+		replies = []string{tr.start, tr.afterWrite} // no hello: the write is the first line
+	}
+	ex := replayExec{reply: replies, hold: !tr.exits}
+	if tr.exits && tr.exit != 0 {
+		ex.exit = podexec.ExitError(tr.exit, "command terminated with exit code "+strconv.Itoa(tr.exit))
+	}
+	const timeout = 2 * time.Second
+	h := history.NewMemory()
+	c, err := New(Config{Kube: newKube(t, runningPod("iris-a", time.Now())), Exec: ex, History: h, Namespace: "ns", RunID: transcriptRun,
+		Mode: mode, OpenTimeout: timeout, WriteTimeout: timeout, MaxBackoff: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := runUntil(t, c, h, func(o []history.Record) bool { return len(o) >= 1 })[0]
+	if first.Seq != 1 || first.Result != tr.op || !strings.Contains(first.Error, tr.opErr) {
+		t.Errorf("first op: seq %d %s %q; want %s with an error containing %q", first.Seq, first.Result, first.Error, tr.op, tr.opErr)
+	}
+	if d := first.Complete.Sub(first.Invoke); d > timeout/2 {
+		t.Errorf("first op took %s: decided by a timeout, not by what IRIS printed", d)
 	}
 }
 
@@ -81,8 +182,13 @@ func (r replayExec) Exec(ctx context.Context, _ podexec.Target, _ []string, stdi
 	go func() {
 		defer close(lines)
 		sc := bufio.NewScanner(stdin)
+		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
-			lines <- struct{}{}
+			select {
+			case lines <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 	for i, out := range r.reply {
@@ -115,76 +221,22 @@ func (r replayExec) Exec(ctx context.Context, _ podexec.Target, _ []string, stdi
 	return r.exit
 }
 
-func TestTranscriptSession(t *testing.T) {
-	tgt := podexecTarget("iris-a")
-	cmd := []string{"iris", "session", "iris", "-U", "USER"}
-	cmds := Commands{Run: "r"}
-	hello := "##HELLO:" + zvIRIS + "\nUSER>"
-
-	t.Run("failed write is not acknowledged", func(t *testing.T) {
-		ex := replayExec{reply: []string{bannerOut, hello, "\n" + oldWrite + "\n^\n<PROTECT> ^k8stest,/external/iris/mgr/user/\nUSER>"}, hold: true}
-		s, err := OpenSession(context.Background(), ex, tgt, cmd, cmds, 2*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		if s.Identity() != zvIRIS {
-			t.Errorf("identity %q", s.Identity())
-		}
-		l, err := s.Write(context.Background(), cmds, 5, 2*time.Second)
-		if err == nil || !strings.Contains(err.Error(), "<PROTECT>") {
-			t.Fatalf("Write = %+v, %v; want the <PROTECT> error", l, err)
-		}
-	})
-	t.Run("caught error of this write", func(t *testing.T) {
-		ex := replayExec{reply: []string{bannerOut, hello, "\n##ERR:4:<UNDEFINED> *x\n\n##ERR:5:<DISKHARD>\nUSER>"}, hold: true}
-		s, err := OpenSession(context.Background(), ex, tgt, cmd, cmds, 2*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		_, err = s.Write(context.Background(), cmds, 5, 2*time.Second)
-		if err == nil || !strings.Contains(err.Error(), "<DISKHARD>") {
-			t.Fatalf("Write = %v; want this write's <DISKHARD>, not the earlier write's error", err)
-		}
-	})
-	t.Run("license limit", func(t *testing.T) {
-		ex := replayExec{reply: []string{"\n<LICENSE LIMIT EXCEEDED>\n"}, exit: podexec.ExitError(1, "exit 1")}
-		_, err := OpenSession(context.Background(), ex, tgt, cmd, cmds, 5*time.Second)
-		if err == nil || !strings.Contains(err.Error(), "LICENSE LIMIT EXCEEDED") || !errors.Is(err, errNotApplied) {
-			t.Fatalf("OpenSession = %v; want a license error, not applied", err)
-		}
-		_, err = WriteOnce(context.Background(), ex, tgt, cmd, cmds, 7, 5*time.Second)
-		if err == nil || !strings.Contains(err.Error(), "license unit") || !errors.Is(err, errNotApplied) {
-			t.Fatalf("WriteOnce = %v; want a license error, not applied", err)
-		}
-	})
-	t.Run("username prompt is reported, not a timeout", func(t *testing.T) {
-		ex := replayExec{reply: []string{"Username: ", "Password: "}, hold: true}
-		start := time.Now()
-		_, err := OpenSession(context.Background(), ex, tgt, cmd, cmds, 5*time.Second)
-		if err == nil || !strings.Contains(err.Error(), "username") || !errors.Is(err, errNotApplied) {
-			t.Fatalf("OpenSession = %v; want the login prompt reported", err)
-		}
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("took %s: the prompt must be reported at once, not after the timeout", d)
-		}
-	})
-}
-
-// A write IRIS refused for want of a license is fail (not applied), never ok
-// or info: the checker must not count it as a possible write.
-func TestLicenseLimitIsFail(t *testing.T) {
-	ex := replayExec{reply: []string{"\n<LICENSE LIMIT EXCEEDED>\n"}, exit: podexec.ExitError(1, "exit 1")}
-	h := history.NewMemory()
-	c, err := New(Config{Kube: newKube(t, runningPod("iris-a", time.Now())), Exec: ex, History: h, Namespace: "ns", OpenTimeout: time.Second, MaxBackoff: 20 * time.Millisecond})
+// A caught error of an earlier write (a late line on a reused stream) is not
+// this write's answer; this write's own error is.
+func TestTranscriptLateErrorOfEarlierWrite(t *testing.T) {
+	const zv = "IRIS for UNIX (Ubuntu Server LTS for x86-64 Containers) 2025.1 (Build 223U) Tue Mar 11 2025 18:14:42 EDT"
+	cmds := Commands{Run: transcriptRun}
+	ex := replayExec{reply: []string{"\nNode: iris-0, Instance: IRIS\n\nUSER>", "##HELLO:" + zv + "\nUSER>", "\n##ERR:4:<UNDEFINED> *x\n\n##ERR:5:<DISKHARD>\nUSER>"}, hold: true}
+	s, err := OpenSession(context.Background(), ex, podexecTarget("iris-a"), []string{"iris", "session", "iris", "-U", "USER"}, cmds, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := runUntil(t, c, h, func(o []history.Record) bool { return len(o) >= 3 })
-	for _, r := range got {
-		if r.Result != history.Fail || !strings.Contains(r.Error, "LICENSE LIMIT EXCEEDED") {
-			t.Fatalf("op %+v; want fail with the license error", r)
-		}
+	defer s.Close()
+	if s.Identity() != zv {
+		t.Errorf("identity %q", s.Identity())
+	}
+	_, err = s.Write(context.Background(), cmds, 5, 2*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "<DISKHARD>") {
+		t.Fatalf("Write = %v; want this write's <DISKHARD>, not the earlier write's error", err)
 	}
 }
