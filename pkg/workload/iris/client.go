@@ -22,7 +22,9 @@
 // pod, the session would not open, IRIS refused it: <LICENSE LIMIT
 // EXCEEDED>, a Username: prompt); info when the stream broke, IRIS
 // answered an error, or no ack came within WriteTimeout after the line was
-// sent. A session whose write is not ok is never reused.
+// sent. A session whose write is not ok is never reused. After a license
+// refusal a stream waits the second IRIS takes to free a unit before it
+// tries again.
 package iris
 
 import (
@@ -264,7 +266,7 @@ func (c *Client) stream(ctx context.Context, id int) {
 				rec.Complete, rec.Result, rec.Error, rec.Attempt = time.Now(), history.Fail, err.Error(), attempt
 				c.record(rec)
 				c.fail.Add(1)
-				backoff = nextBackoff(backoff, c.cfg.MaxBackoff)
+				backoff = retryAfter(err, backoff, c.cfg.MaxBackoff)
 				continue
 			}
 		}
@@ -302,8 +304,20 @@ func (c *Client) stream(ctx context.Context, id int) {
 		// reuse either.
 		cn.close()
 		cn = nil
-		backoff = nextBackoff(backoff, c.cfg.MaxBackoff)
+		backoff = retryAfter(err, backoff, c.cfg.MaxBackoff)
 	}
+}
+
+// retryAfter is the pause before the next attempt after err: the next
+// backoff step, and no less than the time IRIS takes to free a license
+// unit when it refused for want of one (each attempt sooner is refused
+// again and only adds fail records).
+func retryAfter(err error, backoff, limit time.Duration) time.Duration {
+	d := nextBackoff(backoff, limit)
+	if errors.Is(err, errLicenseLimit) {
+		d = max(d, licenseRelease)
+	}
+	return d
 }
 
 func nextBackoff(d, max time.Duration) time.Duration {

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The client never scrapes prompts: every command it sends ends by writing a
@@ -32,6 +33,9 @@ const (
 	// process: Community Edition has few, each session takes one and IRIS
 	// releases it about a second after the session ends.
 	licenseLimit = "<LICENSE LIMIT EXCEEDED>"
+	// licenseRelease is how long after a session ends IRIS frees its
+	// license unit: retrying a refused session sooner is refused again.
+	licenseRelease = time.Second
 	// loginPrompt is printed (without a newline) when the terminal service
 	// requires a password: nothing the client sends will run.
 	loginPrompt = "Username:"

@@ -124,12 +124,15 @@ func (s *Session) refusalAfterEnd(ctx context.Context) error {
 	}
 }
 
+// errLicenseLimit marks IRIS's refusal for want of a license unit.
+var errLicenseLimit = errors.New("no license unit free")
+
 // refusal says what a line that ends a session's usefulness means and what
 // to do about it.
 func refusal(l Line) error {
 	switch l.Kind {
 	case LineLicense:
-		return fmt.Errorf("IRIS refused the session: %s (no license unit free; Community Edition has few, each session holds one until about a second after it ends: use fewer --streams, or a license key with more units)", l.Value)
+		return fmt.Errorf("IRIS refused the session: %s (%w; Community Edition has few, each session holds one until about a second after it ends: use fewer --streams, the session mode rather than exec-per-write, or a license key with more units)", l.Value, errLicenseLimit)
 	case LineLogin:
 		return fmt.Errorf("IRIS asked for a username (%q): the terminal service needs a password here; run the session as the instance owner with OS authentication enabled for %%Service_Terminal", l.Value)
 	}

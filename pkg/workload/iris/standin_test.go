@@ -3,13 +3,17 @@ package iris
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/irischaos/irischaos/internal/lab/standin/engine"
+	"github.com/irischaos/irischaos/internal/lab/standin/instance"
 	"github.com/irischaos/irischaos/internal/lab/standin/objectscript"
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/podexec"
@@ -145,5 +149,155 @@ func TestStandinStrictErrors(t *testing.T) {
 	scanLines(strings.NewReader(raw.String()), func(l Line) { got = append(got, l) })
 	if len(got) != 1 || got[0].Kind != LineError {
 		t.Errorf("parsed %+v from\n%s\nwant only the error", got, raw.String())
+	}
+}
+
+// instanceExec runs `iris session iris -U USER` against a stand-in instance
+// daemon served in-process, as the stand-in image's iris binary does: the
+// instance's socket, its sessions, its strict mode and license units.
+type instanceExec struct{ inst instance.Instance }
+
+func (e instanceExec) Exec(ctx context.Context, _ podexec.Target, cmd []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if !slices.Equal(cmd, []string{"iris", "session", "iris", "-U", "USER"}) {
+		return podexec.ExitError(2, "unexpected command")
+	}
+	type result struct {
+		code int
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, err := e.inst.Session("USER", "", false, stdin, stdout)
+		done <- result{code, err}
+	}()
+	select {
+	case <-ctx.Done():
+		// The exec is cut; the session ends when its stdin does.
+		return ctx.Err()
+	case r := <-done:
+		if r.err != nil {
+			fmt.Fprintf(stderr, "iris session: %v\n", r.err)
+		}
+		if r.code != 0 {
+			return podexec.ExitError(r.code, fmt.Sprintf("command terminated with exit code %d", r.code))
+		}
+		return nil
+	}
+}
+
+// serveStrict starts a stand-in instance in strict mode with units license
+// units, in-process, and stops it when the test ends.
+func serveStrict(t *testing.T, units int) instance.Instance {
+	t.Helper()
+	t.Setenv(instance.StrictEnv, "1")
+	t.Setenv(instance.LicenseUnitsEnv, strconv.Itoa(units))
+	base := t.TempDir()
+	inst := instance.New(filepath.Join(base, "run"), "iris")
+	if err := inst.Register(instance.Conf{DataDir: filepath.Join(base, "data")}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- instance.Serve(ctx, inst, io.Discard) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("instance: %v", err)
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); !inst.Ping(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stand-in instance not running: %s", inst.State().Status)
+		}
+	}
+	return inst
+}
+
+// The client against the strict stand-in instance with fewer license units
+// than it needs: what IRIS refuses with <LICENSE LIMIT EXCEEDED> is fail
+// (nothing was sent) naming the cause, never info or a timeout, and the
+// refused stream waits the second a unit takes to come free before its next
+// attempt; what was acknowledged is read back.
+//   - session: 3 streams, 2 units: two streams hold a unit each and write,
+//     the third is refused until the test ends.
+//   - exec-per-write: 1 stream, 2 units: every write is a session of its own
+//     whose unit stays taken a second after it, so even one stream runs out
+//     (the seed's way of writing does not fit Community Edition's units).
+func TestStrictInstanceLicenseLimit(t *testing.T) {
+	inst := serveStrict(t, 2)
+	ex := instanceExec{inst: inst}
+	for _, tc := range []struct {
+		mode    Mode
+		streams int
+		wantOK  int
+	}{{ModeSession, 3, 20}, {ModeExecPerWrite, 1, 4}} {
+		t.Run(string(tc.mode), func(t *testing.T) {
+			h := history.NewMemory()
+			c, err := New(Config{Kube: newKube(t, runningPod("iris-a", time.Now())), Exec: ex, History: h, Namespace: "ns", Mode: tc.mode,
+				Streams: tc.streams, RunID: "lic-" + string(tc.mode), OpenTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, MaxBackoff: 50 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := runUntil(t, c, h, func(o []history.Record) bool {
+				return countOK(o) >= tc.wantOK && len(o)-countOK(o) >= 2
+			})
+			var acked []int64
+			last := map[int]history.Record{} // each stream's previous op
+			for _, r := range got {
+				if p, ok := last[r.Stream]; ok && p.Result == history.Fail {
+					if gap := r.Invoke.Sub(p.Complete); gap < licenseRelease-50*time.Millisecond {
+						t.Errorf("stream %d retried %s after a license refusal; want a pause of %s", r.Stream, gap, licenseRelease)
+					}
+				}
+				last[r.Stream] = r
+				switch {
+				case r.Result == history.OK:
+					acked = append(acked, r.Seq)
+				case r.Result != history.Fail || !strings.Contains(r.Error, "<LICENSE LIMIT EXCEEDED>") || !strings.Contains(r.Error, "license unit"):
+					t.Fatalf("op %d: %s %q; want ok, or fail naming the license limit", r.Seq, r.Result, r.Error)
+				case r.Complete.Sub(r.Invoke) > 2*time.Second:
+					t.Errorf("op %d took %s: the refusal must be reported at once", r.Seq, r.Complete.Sub(r.Invoke))
+				}
+			}
+			// The units come back about a second after the sessions end.
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			rb, err := c.ReadBack(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(acked)
+			seqs := slices.Clone(rb.Seqs)
+			slices.Sort(seqs)
+			if !slices.Equal(seqs, acked) {
+				t.Errorf("read back %v, acknowledged %v", seqs, acked)
+			}
+		})
+	}
+}
+
+// Through the strict instance's sessions, a write that fails before it runs
+// is echoed by the stand-in as IRIS does (source, caret, error) and comes
+// out as info with the error, never ok.
+func TestStrictInstanceEchoedError(t *testing.T) {
+	inst := serveStrict(t, 0)
+	h := history.NewMemory()
+	c, err := New(Config{Kube: newKube(t, runningPod("iris-a", time.Now())), Exec: instanceExec{inst: inst}, History: h, Namespace: "ns",
+		Global: "^bad(1)", RunID: "bad", OpenTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, MaxBackoff: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runUntil(t, c, h, func(o []history.Record) bool { return len(o) >= 3 }) {
+		if r.Result != history.Info || !strings.Contains(r.Error, "<SYNTAX>") {
+			t.Fatalf("op %d: %s %q; want info with <SYNTAX>", r.Seq, r.Result, r.Error)
+		}
+	}
+	var raw strings.Builder
+	if err := (instanceExec{inst: inst}).Exec(context.Background(), podexecTarget("iris-a"), []string{"iris", "session", "iris", "-U", "USER"},
+		strings.NewReader(Commands{Global: "^bad(1)", Run: "bad"}.Write(9)+"\nhalt\n"), &raw, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(raw.String(), "\n"+Commands{Global: "^bad(1)", Run: "bad"}.Write(9)+"\n") || !strings.Contains(raw.String(), "^\n<SYNTAX>") {
+		t.Errorf("strict instance transcript lacks the echoed line, caret and error:\n%s", raw.String())
 	}
 }
