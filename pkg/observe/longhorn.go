@@ -5,19 +5,18 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/irischaos/irischaos/pkg/history"
+	"github.com/irischaos/irischaos/pkg/storagehealth"
 )
 
-// LonghornVolumes is Longhorn's volume resource (only v1beta2 is served
-// since Longhorn 1.10), in LonghornNamespace.
-var LonghornVolumes = schema.GroupVersionResource{Group: "longhorn.io", Version: "v1beta2", Resource: "volumes"}
-
-// LonghornNamespace is where Longhorn keeps its objects.
-const LonghornNamespace = "longhorn-system"
+// Longhorn's volumes, as storagehealth names and reads them.
+var (
+	lhVolumes   = storagehealth.LonghornVolumes
+	lhNamespace = storagehealth.LonghornNamespace
+)
 
 // startLonghorn watches Longhorn volumes when the cluster serves them and a
 // dynamic client was given: their state (attaching, attached, detached),
@@ -27,19 +26,11 @@ func (ob *Observer) startLonghorn(ctx context.Context) (bool, error) {
 	if ob.o.Dynamic == nil {
 		return false, nil
 	}
-	res, err := ob.kube.Discovery().ServerResourcesForGroupVersion(LonghornVolumes.GroupVersion().String())
-	if err != nil || res == nil {
+	if ok, _ := storagehealth.LonghornServed(ob.kube.Discovery()); !ok {
 		return false, nil // not installed (or not visible to us): nothing to watch
 	}
-	found := false
-	for _, r := range res.APIResources {
-		found = found || r.Name == LonghornVolumes.Resource
-	}
-	if !found {
-		return false, nil
-	}
-	f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(ob.o.Dynamic, 0, LonghornNamespace, nil)
-	inf := f.ForResource(LonghornVolumes).Informer()
+	f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(ob.o.Dynamic, 0, lhNamespace, nil)
+	inf := f.ForResource(lhVolumes).Informer()
 	reg, err := inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
 		AddFunc:    ob.lhAdd,
 		UpdateFunc: ob.lhUpdate,
@@ -55,7 +46,7 @@ func (ob *Observer) startLonghorn(ctx context.Context) (bool, error) {
 	f.Start(ctx.Done())
 	for gvr, ok := range f.WaitForCacheSync(ctx.Done()) {
 		if !ok {
-			return false, fmt.Errorf("observe: cache of %v did not sync (RBAC needs list/watch on volumes.longhorn.io in %s): %w", gvr, LonghornNamespace, context.Cause(ctx))
+			return false, fmt.Errorf("observe: cache of %v did not sync (RBAC needs list/watch on volumes.longhorn.io in %s): %w", gvr, lhNamespace, context.Cause(ctx))
 		}
 	}
 	if !cache.WaitForCacheSync(ctx.Done(), reg.HasSynced) {
@@ -64,12 +55,11 @@ func (ob *Observer) startLonghorn(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// lhVolume is what the observer follows of a Longhorn volume.
-type lhVolume struct{ state, robustness, node string }
-
-func lhStatus(u *unstructured.Unstructured) lhVolume {
-	s := func(f string) string { v, _, _ := unstructured.NestedString(u.Object, "status", f); return v }
-	return lhVolume{state: s("state"), robustness: s("robustness"), node: s("currentNodeID")}
+// lhStatus is what the observer follows of a Longhorn volume: its state,
+// robustness and node (an object of another shape reads as empty).
+func lhStatus(u *unstructured.Unstructured) storagehealth.LonghornVolume {
+	v, _ := storagehealth.DecodeLonghornVolume(u)
+	return v
 }
 
 // lhOurs: Longhorn names a CSI volume after its PV.
@@ -90,8 +80,8 @@ func (ob *Observer) lhAdd(obj any, initial bool) {
 	if initial {
 		reason = "Observed"
 	}
-	ob.record(history.Record{Source: "longhorn", Target: "longhorn-volume/" + u.GetName(), Node: v.node, Reason: reason,
-		Message: fmt.Sprintf("state=%s robustness=%s", orNone(v.state), orNone(v.robustness))})
+	ob.record(history.Record{Source: "longhorn", Target: "longhorn-volume/" + u.GetName(), Node: v.Node, Reason: reason,
+		Message: fmt.Sprintf("state=%s robustness=%s", orNone(v.State), orNone(v.Robustness))})
 }
 
 func (ob *Observer) lhUpdate(oldObj, newObj any) {
@@ -103,12 +93,12 @@ func (ob *Observer) lhUpdate(oldObj, newObj any) {
 	ov, nv := lhStatus(o), lhStatus(n)
 	now := ob.o.Now()
 	ev := func(reason, msg string) {
-		ob.record(history.Record{T: now, Source: "longhorn", Target: "longhorn-volume/" + n.GetName(), Node: nv.node, Reason: reason, Message: msg})
+		ob.record(history.Record{T: now, Source: "longhorn", Target: "longhorn-volume/" + n.GetName(), Node: nv.Node, Reason: reason, Message: msg})
 	}
-	if ov.state != nv.state || ov.node != nv.node {
-		ev("State", fmt.Sprintf("%s on %s -> %s on %s", orNone(ov.state), orNone(ov.node), orNone(nv.state), orNone(nv.node)))
+	if ov.State != nv.State || ov.Node != nv.Node {
+		ev("State", fmt.Sprintf("%s on %s -> %s on %s", orNone(ov.State), orNone(ov.Node), orNone(nv.State), orNone(nv.Node)))
 	}
-	if ov.robustness != nv.robustness {
-		ev("Robustness", fmt.Sprintf("%s -> %s", orNone(ov.robustness), orNone(nv.robustness)))
+	if ov.Robustness != nv.Robustness {
+		ev("Robustness", fmt.Sprintf("%s -> %s", orNone(ov.Robustness), orNone(nv.Robustness)))
 	}
 }

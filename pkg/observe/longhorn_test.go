@@ -15,6 +15,8 @@ import (
 	dynfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
+
+	"github.com/irischaos/irischaos/pkg/storagehealth"
 )
 
 func lhVol(name, state, robustness, node string) *unstructured.Unstructured {
@@ -22,7 +24,7 @@ func lhVol(name, state, robustness, node string) *unstructured.Unstructured {
 	u.SetAPIVersion("longhorn.io/v1beta2")
 	u.SetKind("Volume")
 	u.SetName(name)
-	u.SetNamespace(LonghornNamespace)
+	u.SetNamespace(storagehealth.LonghornNamespace)
 	_ = unstructured.SetNestedField(u.Object, state, "status", "state")
 	_ = unstructured.SetNestedField(u.Object, robustness, "status", "robustness")
 	_ = unstructured.SetNestedField(u.Object, node, "status", "currentNodeID")
@@ -33,7 +35,7 @@ func TestLonghornVolumes(t *testing.T) {
 	cs := fake.NewClientset()
 	cs.Resources = []*metav1.APIResourceList{{GroupVersion: "longhorn.io/v1beta2", APIResources: []metav1.APIResource{{Name: "volumes", Namespaced: true, Kind: "Volume"}}}}
 	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
-		map[schema.GroupVersionResource]string{LonghornVolumes: "VolumeList"}, lhVol("pv-iris", "attached", "healthy", "n1"))
+		map[schema.GroupVersionResource]string{storagehealth.LonghornVolumes: "VolumeList"}, lhVol("pv-iris", "attached", "healthy", "n1"))
 	watched := make(chan struct{})
 	var once sync.Once
 	dyn.PrependWatchReactor("volumes", func(clienttesting.Action) (bool, watch.Interface, error) {
@@ -55,7 +57,7 @@ func TestLonghornVolumes(t *testing.T) {
 		t.Fatal("longhorn volumes not watched")
 	}
 	time.Sleep(20 * time.Millisecond)
-	vols := dyn.Resource(LonghornVolumes).Namespace(LonghornNamespace)
+	vols := dyn.Resource(storagehealth.LonghornVolumes).Namespace(storagehealth.LonghornNamespace)
 	for _, v := range []*unstructured.Unstructured{
 		lhVol("pv-iris", "detaching", "unknown", "n1"),
 		lhVol("pv-iris", "attached", "degraded", "n2"),

@@ -7,20 +7,11 @@ import (
 	"strconv"
 	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-)
+	"k8s.io/client-go/kubernetes"
 
-// Longhorn's resources this package reads (only v1beta2 is served since Longhorn 1.10).
-var (
-	lhVolumes  = schema.GroupVersionResource{Group: "longhorn.io", Version: "v1beta2", Resource: "volumes"}
-	lhReplicas = schema.GroupVersionResource{Group: "longhorn.io", Version: "v1beta2", Resource: "replicas"}
-	lhSettings = schema.GroupVersionResource{Group: "longhorn.io", Version: "v1beta2", Resource: "settings"}
+	"github.com/irischaos/irischaos/pkg/storagehealth"
 )
-
-const lhNamespace = "longhorn-system"
 
 // The Longhorn settings that decide node-loss behaviour, with the value HA wants.
 const (
@@ -31,53 +22,38 @@ const (
 	settingAutoSalvage  = "auto-salvage"
 )
 
-type replica struct{ name, node, mode string }
-
+// longhornFacts is what was read of Longhorn (storagehealth.Longhorn
+// reads it: one reading of Longhorn's objects for preflight and observer).
 type longhornFacts struct {
 	err        error // reading Longhorn failed as a whole
 	settings   map[string]string
 	settingErr error
-	volume     *unstructured.Unstructured
+	volume     *storagehealth.LonghornVolume
 	volumeErr  error
-	replicas   []replica
 }
 
-func readLonghorn(ctx context.Context, dyn dynamic.Interface, volume string) *longhornFacts {
+func readLonghorn(ctx context.Context, dyn dynamic.Interface, kube kubernetes.Interface, volume string) *longhornFacts {
 	lf := &longhornFacts{settings: map[string]string{}}
 	if dyn == nil {
 		lf.err = fmt.Errorf("no dynamic client")
 		return lf
 	}
-	sl, err := dyn.Resource(lhSettings).Namespace(lhNamespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
+	l := storagehealth.Longhorn{Dynamic: dyn, Kube: kube, Volume: volume}
+	if s, err := l.Settings(ctx); err != nil {
 		lf.settingErr = err
 	} else {
-		for _, s := range sl.Items {
-			v, _, _ := unstructured.NestedString(s.Object, "value")
-			lf.settings[s.GetName()] = v
-		}
+		lf.settings = s
 	}
 	if volume == "" {
 		lf.volumeErr = fmt.Errorf("the PVC is not bound to a volume yet")
 		return lf
 	}
-	lf.volume, lf.volumeErr = dyn.Resource(lhVolumes).Namespace(lhNamespace).Get(ctx, volume, metav1.GetOptions{})
-	if lf.volumeErr != nil {
-		lf.volume = nil
+	v, err := l.Read(ctx)
+	if v.Name == "" {
+		lf.volumeErr = err
 		return lf
 	}
-	rl, err := dyn.Resource(lhReplicas).Namespace(lhNamespace).List(ctx, metav1.ListOptions{LabelSelector: "longhornvolume=" + volume})
-	if err == nil {
-		modes, _, _ := unstructured.NestedStringMap(lf.volume.Object, "status", "replicaModeMap")
-		for _, r := range rl.Items {
-			if !selectorMatches(map[string]string{"longhornvolume": volume}, r.GetLabels()) {
-				continue
-			}
-			node, _, _ := unstructured.NestedString(r.Object, "spec", "nodeID")
-			lf.replicas = append(lf.replicas, replica{name: r.GetName(), node: node, mode: modes[r.GetName()]})
-		}
-		sort.Slice(lf.replicas, func(i, j int) bool { return lf.replicas[i].name < lf.replicas[j].name })
-	}
+	lf.volume = &v
 	return lf
 }
 
@@ -101,10 +77,8 @@ func (lf *longhornFacts) checks(f *facts) []Check {
 	}
 	// numberOfReplicas: the volume's own, else the StorageClass parameter.
 	n, src := int64(0), ""
-	if lf.volume != nil {
-		if v, ok, _ := unstructured.NestedInt64(lf.volume.Object, "spec", "numberOfReplicas"); ok {
-			n, src = v, "volume "+lf.volume.GetName()
-		}
+	if lf.volume != nil && lf.volume.NumberOfReplicas > 0 {
+		n, src = lf.volume.NumberOfReplicas, "volume "+lf.volume.Name
 	}
 	if src == "" && f.sc != nil {
 		if v, err := strconv.ParseInt(f.sc.Parameters["numberOfReplicas"], 10, 64); err == nil {
@@ -120,7 +94,7 @@ func (lf *longhornFacts) checks(f *facts) []Check {
 		add("replicas", Fail, fmt.Sprintf("numberOfReplicas %d (%s): the data lives on one node", n, src), "set numberOfReplicas to 3 (at least 2)")
 	}
 	if lf.settingErr != nil {
-		add("settings", Unknown, "cannot list Longhorn settings: "+lf.settingErr.Error(), "grant list on settings.longhorn.io in "+lhNamespace)
+		add("settings", Unknown, "cannot list Longhorn settings: "+lf.settingErr.Error(), "grant list on settings.longhorn.io in "+storagehealth.LonghornNamespace)
 	} else {
 		setting := func(name, want, fix string, bad Status) {
 			v, ok := lf.settings[name]
@@ -146,26 +120,27 @@ func (lf *longhornFacts) checks(f *facts) []Check {
 		}
 	}
 	if lf.volume != nil {
-		dl, _, _ := unstructured.NestedString(lf.volume.Object, "spec", "dataLocality")
+		name := lf.volume.Name
+		dl := lf.volume.DataLocality
 		if dl == "strict-local" {
 			add("data-locality", Fail, "dataLocality strict-local: the only replica is on the pod's node", "use dataLocality disabled or best-effort")
 		} else {
 			add("data-locality", Pass, "dataLocality "+orDefault(dl, "disabled"), "")
 		}
-		rob, _, _ := unstructured.NestedString(lf.volume.Object, "status", "robustness")
+		rob := lf.volume.Robustness
 		switch rob {
-		case "healthy":
-			add("health", Pass, "volume "+lf.volume.GetName()+" is healthy", "")
-		case "degraded":
-			add("health", Warn, "volume "+lf.volume.GetName()+" is degraded: a replica is missing or rebuilding", "wait for the rebuild before breaking anything (kubectl -n longhorn-system get lhv)")
-		case "faulted":
-			add("health", Fail, "volume "+lf.volume.GetName()+" is faulted: no usable replica", "salvage the volume before testing (Longhorn UI or auto-salvage)")
+		case storagehealth.RobustnessHealthy:
+			add("health", Pass, "volume "+name+" is healthy", "")
+		case storagehealth.RobustnessDegraded:
+			add("health", Warn, "volume "+name+" is degraded: a replica is missing or rebuilding", "wait for the rebuild before breaking anything (kubectl -n longhorn-system get lhv)")
+		case storagehealth.RobustnessFaulted:
+			add("health", Fail, "volume "+name+" is faulted: no usable replica", "salvage the volume before testing (Longhorn UI or auto-salvage)")
 		default:
-			add("health", Unknown, "volume "+lf.volume.GetName()+" robustness "+orDefault(rob, "(none)")+": detached volumes report no robustness", "check with the pod running")
+			add("health", Unknown, "volume "+name+" robustness "+orDefault(rob, "(none)")+": detached volumes report no robustness", "check with the pod running")
 		}
 		nodes := map[string][]string{}
-		for _, r := range lf.replicas {
-			nodes[r.node] = append(nodes[r.node], r.name)
+		for _, r := range lf.volume.Replicas {
+			nodes[r.Node] = append(nodes[r.Node], r.ID)
 		}
 		var shared []string
 		for node, rs := range nodes {
@@ -175,12 +150,12 @@ func (lf *longhornFacts) checks(f *facts) []Check {
 		}
 		sort.Strings(shared)
 		switch {
-		case len(lf.replicas) == 0:
-			add("replica-spread", Unknown, "no replicas found for volume "+lf.volume.GetName(), "grant list on replicas.longhorn.io")
+		case len(lf.volume.Replicas) == 0:
+			add("replica-spread", Unknown, "no replicas found for volume "+name, "grant list on replicas.longhorn.io")
 		case len(shared) > 0:
 			add("replica-spread", Fail, "replicas share a node: "+strings.Join(shared, "; "), "turn replica soft anti-affinity off and let Longhorn rebuild them elsewhere")
 		default:
-			add("replica-spread", Pass, fmt.Sprintf("%d replicas on %d different nodes", len(lf.replicas), len(nodes)), "")
+			add("replica-spread", Pass, fmt.Sprintf("%d replicas on %d different nodes", len(lf.volume.Replicas), len(nodes)), "")
 		}
 	} else if lf.volumeErr != nil {
 		add("health", Unknown, "Longhorn volume not read: "+lf.volumeErr.Error(), "grant get on volumes.longhorn.io")

@@ -15,7 +15,6 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
@@ -290,7 +289,7 @@ func (f *facts) read(ctx context.Context, r *Report) {
 		}
 	}
 	if f.isLonghorn() {
-		f.longhorn = readLonghorn(ctx, f.o.Dynamic, f.volumeHandle())
+		f.longhorn = readLonghorn(ctx, f.o.Dynamic, f.o.Kube, f.volumeHandle())
 	}
 }
 
@@ -406,10 +405,7 @@ func (f *facts) provisioner() string {
 	return ""
 }
 
-// LonghornDriver is Longhorn's CSI driver and provisioner name.
-const LonghornDriver = "driver.longhorn.io"
-
-func (f *facts) isLonghorn() bool { return f.provisioner() == LonghornDriver }
+func (f *facts) isLonghorn() bool { return f.provisioner() == storagehealth.LonghornDriver }
 
 const controlPlaneLabel = "node-role.kubernetes.io/control-plane"
 
@@ -577,8 +573,8 @@ func (f *facts) storageChecks(ctx context.Context, r *Report) []Check {
 	switch {
 	case f.sc == nil && f.scErr != nil:
 		c.Status, c.Reason, c.Fix = Unknown, fmt.Sprintf("cannot read StorageClass %q of PVC %s: %v", cls, claim, f.scErr), "grant get on storageclasses"
-	case prov == LonghornDriver:
-		r.Storage = "Longhorn (" + LonghornDriver + ")"
+	case prov == storagehealth.LonghornDriver:
+		r.Storage = "Longhorn (" + storagehealth.LonghornDriver + ")"
 		c.Status, c.Reason = Pass, fmt.Sprintf("PVC %s uses class %q, served by Longhorn (replicated block storage)", claim, cls)
 	case prov == "kubernetes.io/no-provisioner" || f.nodeLocalPV():
 		r.Storage = "node-local (" + prov + ")"
@@ -809,11 +805,6 @@ func failures(p *corev1.Probe) int32 {
 // periods (the first failure can come up to one period late).
 func livenessDetect(p *corev1.Probe) time.Duration {
 	return time.Duration(period(p)*failures(p)) * time.Second
-}
-
-// selectorMatches is used by the Longhorn replica lookup.
-func selectorMatches(sel map[string]string, l map[string]string) bool {
-	return labels.SelectorFromSet(sel).Matches(labels.Set(l))
 }
 
 // nodeLocalPV says whether the bound volume lives on one node: a local

@@ -98,8 +98,8 @@ func goodCluster(t *testing.T, o stack.Options) *cluster {
 	c.nodes = append(c.nodes, cp)
 	c.pvc.Spec.VolumeName = "pvc-0d1c2b3a"
 	c.pv = &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "pvc-0d1c2b3a"},
-		Spec: corev1.PersistentVolumeSpec{PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: LonghornDriver, VolumeHandle: "pvc-0d1c2b3a"}}}}
-	c.sc = &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: *c.pvc.Spec.StorageClassName}, Provisioner: LonghornDriver,
+		Spec: corev1.PersistentVolumeSpec{PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: storagehealth.LonghornDriver, VolumeHandle: "pvc-0d1c2b3a"}}}}
+	c.sc = &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: *c.pvc.Spec.StorageClassName}, Provisioner: storagehealth.LonghornDriver,
 		Parameters: map[string]string{"numberOfReplicas": "3"}}
 	c.pod = &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "iris-abc", Namespace: ns, Labels: c.deploy.Spec.Template.Labels},
 		Spec: corev1.PodSpec{NodeName: "node-1"}}
@@ -116,13 +116,14 @@ func longhornObjects(t *testing.T) []*unstructured.Unstructured {
 	var raw struct {
 		Settings []map[string]any `json:"settings"`
 		Volume   map[string]any   `json:"volume"`
+		Engine   map[string]any   `json:"engine"`
 		Replicas []map[string]any `json:"replicas"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		t.Fatal(err)
 	}
 	var out []*unstructured.Unstructured
-	for _, o := range append(append(raw.Settings, raw.Volume), raw.Replicas...) {
+	for _, o := range append(append(raw.Settings, raw.Volume, raw.Engine), raw.Replicas...) {
 		out = append(out, &unstructured.Unstructured{Object: o})
 	}
 	return out
@@ -158,7 +159,8 @@ func (c *cluster) run(t *testing.T, a Assumptions) Report {
 		}
 	}
 	scheme := runtime.NewScheme()
-	lists := map[schema.GroupVersionResource]string{lhVolumes: "VolumeList", lhReplicas: "ReplicaList", lhSettings: "SettingList"}
+	lists := map[schema.GroupVersionResource]string{storagehealth.LonghornVolumes: "VolumeList", storagehealth.LonghornReplicas: "ReplicaList",
+		storagehealth.LonghornEngines: "EngineList", storagehealth.LonghornNodes: "NodeList", storagehealth.LonghornSettings: "SettingList"}
 	var lh []runtime.Object
 	for _, u := range c.lh {
 		lh = append(lh, u)

@@ -15,7 +15,7 @@ func TestForStorageClass(t *testing.T) {
 		{"none", nil, false},
 		{"ceph rbd", &storagev1.StorageClass{Provisioner: CephRBDDriver, Parameters: map[string]string{CephConfParam: "/c/ceph.conf", PoolParam: "rbd"}}, true},
 		{"ceph rbd without its conf", &storagev1.StorageClass{Provisioner: CephRBDDriver, Parameters: map[string]string{PoolParam: "rbd"}}, false},
-		{"longhorn (not read here yet)", &storagev1.StorageClass{Provisioner: "driver.longhorn.io"}, false},
+		{"longhorn (read per volume: ForVolume)", &storagev1.StorageClass{Provisioner: LonghornDriver}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
