@@ -13,28 +13,30 @@ import (
 )
 
 // runOnce runs one `iris session` with script on stdin (halt appended) and
-// returns the parsed output lines. Bounded by timeout.
-func runOnce(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []string, script string, timeout time.Duration) ([]Line, error) {
+// returns the parsed output lines, and the output itself for error messages.
+// Bounded by timeout.
+func runOnce(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []string, script string, timeout time.Duration) ([]Line, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var out bytes.Buffer
 	var stderr tailBuffer
 	err := e.Exec(ctx, t, cmd, strings.NewReader(script+"\nhalt\n"), &out, &stderr)
+	text := out.String()
 	var lines []Line
-	scanLines(&out, func(l Line) { lines = append(lines, l) })
+	scanLines(strings.NewReader(text), func(l Line) { lines = append(lines, l) })
 	if err != nil {
 		if tail := stderr.String(); tail != "" {
 			err = fmt.Errorf("%w (stderr: %s)", err, tail)
 		}
 	}
-	return lines, err
+	return lines, text, err
 }
 
 // WriteOnce writes marker seq with a new exec and `iris session` of its own,
 // as the seed's scripts do. The error wraps errNotApplied when the exec never
 // started (the API server refused the upgrade: no pod, no container).
 func WriteOnce(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []string, cmds Commands, seq int64, timeout time.Duration) (Line, error) {
-	lines, err := runOnce(ctx, e, t, cmd, cmds.Write(seq), timeout)
+	lines, out, err := runOnce(ctx, e, t, cmd, cmds.Write(seq), timeout)
 	for _, l := range lines {
 		if l.Kind == LineAck && l.Seq == seq {
 			return l, nil
@@ -53,9 +55,9 @@ func WriteOnce(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []st
 		if podexec.NotStarted(err) && len(lines) == 0 {
 			return Line{}, fmt.Errorf("write %d in %s: %w", seq, t, errors.Join(errNotApplied, err))
 		}
-		return Line{}, fmt.Errorf("write %d in %s: %w", seq, t, err)
+		return Line{}, fmt.Errorf("write %d in %s: %w%s", seq, t, err, printed(out))
 	}
-	return Line{}, fmt.Errorf("write %d in %s: session ended without an acknowledgement", seq, t)
+	return Line{}, fmt.Errorf("write %d in %s: session ended without an acknowledgement%s", seq, t, printed(out))
 }
 
 // DatabaseIdentity returns $zv of the IRIS instance in pod t (for the stand-in,
@@ -65,7 +67,7 @@ func DatabaseIdentity(ctx context.Context, e podexec.Execer, t podexec.Target, c
 	if cmd == nil {
 		cmd = []string{"iris", "session", stackid.Instance, "-U", DefaultDBNamespace}
 	}
-	lines, err := runOnce(ctx, e, t, cmd, Commands{}.Identity(), DefaultOpenTimeout)
+	lines, out, err := runOnce(ctx, e, t, cmd, Commands{}.Identity(), DefaultOpenTimeout)
 	for _, l := range lines {
 		if l.Kind == LineIdentity {
 			return l.Value, nil
@@ -78,7 +80,7 @@ func DatabaseIdentity(ctx context.Context, e podexec.Execer, t podexec.Target, c
 		}
 	}
 	if err != nil {
-		return "", fmt.Errorf("$zv in %s: %w", t, err)
+		return "", fmt.Errorf("$zv in %s: %w%s", t, err, printed(out))
 	}
-	return "", fmt.Errorf("$zv in %s: `%s` printed no answer", t, strings.Join(cmd, " "))
+	return "", fmt.Errorf("$zv in %s: `%s` printed no answer%s", t, strings.Join(cmd, " "), printed(out))
 }

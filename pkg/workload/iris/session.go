@@ -35,6 +35,7 @@ type Session struct {
 	quit      chan struct{} // closed by Close: nobody reads lines any more
 	closeOnce sync.Once
 	zv        string
+	out       tailBuffer // the end of what IRIS printed, for errors
 }
 
 // OpenSession starts the session and waits (up to timeout) for it to answer
@@ -67,7 +68,7 @@ func OpenSession(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []
 	go func() {
 		defer close(s.done)
 		defer close(s.lines)
-		scanLines(outR, func(l Line) {
+		scanLines(io.TeeReader(outR, &s.out), func(l Line) {
 			select {
 			case s.lines <- l:
 			case <-s.quit:
@@ -86,13 +87,16 @@ func OpenSession(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []
 			err = r
 		}
 		s.Close()
-		return nil, fmt.Errorf("open session in %s: %w", t, errors.Join(errNotApplied, err))
+		return nil, fmt.Errorf("open session in %s: %w%s", t, errors.Join(errNotApplied, err), printed(s.out.String()))
 	}
 	for {
 		l, err := s.next(tctx)
 		if err != nil {
+			// Ended or silent without a hello: what IRIS printed
+			// instead is the best clue to why (a message this client
+			// does not know, a prompt it cannot answer).
 			s.Close()
-			return nil, fmt.Errorf("open session in %s: %w", t, errors.Join(errNotApplied, err))
+			return nil, fmt.Errorf("open session in %s: %w%s", t, errors.Join(errNotApplied, err), printed(s.out.String()))
 		}
 		switch l.Kind {
 		case LineHello:
@@ -309,7 +313,21 @@ func (s *Session) Close() {
 // Done is closed once the output stream has ended.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
-// tailBuffer keeps the last bytes written to it (a command's stderr).
+// printed quotes the end of a session's output for an error message, its
+// whitespace collapsed; "" when there was none.
+func printed(out string) string {
+	out = strings.Join(strings.Fields(out), " ")
+	if out == "" {
+		return ""
+	}
+	const keep = 200
+	if len(out) > keep {
+		out = "..." + out[len(out)-keep:]
+	}
+	return fmt.Sprintf(" (IRIS printed: %q)", out)
+}
+
+// tailBuffer keeps the last bytes written to it (a command's output).
 type tailBuffer struct {
 	mu  sync.Mutex
 	buf []byte

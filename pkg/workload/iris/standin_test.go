@@ -50,7 +50,7 @@ func testAgainstStandin(t *testing.T, strict bool) {
 	defer db.Close()
 	ex := standinExec{db: db, strict: strict}
 	// A marker written by hand the seed's way, before the run.
-	if _, err := runOnce(context.Background(), ex, podexecTarget("iris-a"), []string{"iris", "session", "iris", "-U", "USER"},
+	if _, _, err := runOnce(context.Background(), ex, podexecTarget("iris-a"), []string{"iris", "session", "iris", "-U", "USER"},
 		`set ^k8stest($i(^k8stest))=$zdt($h)_" running on "_$system.INetInfo.LocalHostName() write ^k8stest(^k8stest)`, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func testAgainstStandin(t *testing.T, strict bool) {
 	}
 
 	// A read-back from the start sees the seed's marker as extra.
-	lines, err := runOnce(context.Background(), ex, podexecTarget("iris-a"), []string{"iris", "session", "iris", "-U", "USER"}, Commands{}.ReadBack(""), 5*time.Second)
+	lines, _, err := runOnce(context.Background(), ex, podexecTarget("iris-a"), []string{"iris", "session", "iris", "-U", "USER"}, Commands{}.ReadBack(""), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestStandinStrictErrors(t *testing.T) {
 	// the write's CATCH and reported as that write's error.
 	closed := engine.Memory()
 	closed.Close()
-	lines, err := runOnce(context.Background(), standinExec{db: closed, strict: true}, podexecTarget("iris-a"), cmd, Commands{Run: "r"}.Write(4), 5*time.Second)
+	lines, _, err := runOnce(context.Background(), standinExec{db: closed, strict: true}, podexecTarget("iris-a"), cmd, Commands{Run: "r"}.Write(4), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

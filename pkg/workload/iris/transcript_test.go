@@ -240,3 +240,33 @@ func TestTranscriptLateErrorOfEarlierWrite(t *testing.T) {
 		t.Fatalf("Write = %v; want this write's <DISKHARD>, not the earlier write's error", err)
 	}
 }
+
+// Output the client does not know (not from IRIS's documentation: any text
+// instead of an answer) is named in the error, whether the session ends
+// or waits until the timeout, so a refusal nobody foresaw is never opaque.
+func TestUnknownOutputIsReported(t *testing.T) {
+	cmd := []string{"iris", "session", "iris", "-U", "USER"}
+	const msg = "Something this client has never seen"
+	for _, tc := range []struct {
+		name string
+		ex   replayExec
+	}{
+		{"ends", replayExec{reply: []string{"\n" + msg + "\n"}, exit: podexec.ExitError(1, "command terminated with exit code 1")}},
+		{"waits", replayExec{reply: []string{"\n" + msg + "\n\nAnswer> "}, hold: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := OpenSession(context.Background(), tc.ex, podexecTarget("iris-a"), cmd, Commands{}, 300*time.Millisecond)
+			if err == nil || !strings.Contains(err.Error(), `IRIS printed: "`+msg) {
+				t.Errorf("OpenSession: %v; want what IRIS printed", err)
+			}
+			_, err = WriteOnce(context.Background(), tc.ex, podexecTarget("iris-a"), cmd, Commands{}, 1, 300*time.Millisecond)
+			if err == nil || !strings.Contains(err.Error(), `IRIS printed: "`+msg) {
+				t.Errorf("WriteOnce: %v; want what IRIS printed", err)
+			}
+			_, err = DatabaseIdentity(context.Background(), tc.ex, podexecTarget("iris-a"), cmd)
+			if err == nil || !strings.Contains(err.Error(), `IRIS printed: "`+msg) {
+				t.Errorf("DatabaseIdentity: %v; want what IRIS printed", err)
+			}
+		})
+	}
+}
