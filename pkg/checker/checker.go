@@ -97,6 +97,7 @@ func (c *check) run() {
 		c.res.Storage = storageAfter(c.e.storage, c.fault.T)
 	}
 	c.rpoCheck()
+	c.splitBrain()
 	if clockNote != "" {
 		c.info(clockNote)
 	}
@@ -608,6 +609,12 @@ func (c *check) flags() {
 
 func (c *check) verdict() {
 	r := &c.res
+	// Two writers first: they fail the verdict whatever RTO and RPO say.
+	for _, a := range r.Anomalies {
+		if a.Kind == AnomalySplitBrain {
+			c.failed = append(c.failed, "anomaly "+a.Kind+": "+a.Message)
+		}
+	}
 	if c.hasRTO {
 		rto := c.rto
 		switch {
@@ -633,7 +640,9 @@ func (c *check) verdict() {
 		}
 	}
 	for _, a := range r.Anomalies {
-		c.failed = append(c.failed, "anomaly "+a.Kind+": "+a.Message)
+		if a.Kind != AnomalySplitBrain {
+			c.failed = append(c.failed, "anomaly "+a.Kind+": "+a.Message)
+		}
 	}
 	if c.stuck {
 		c.failed = append(c.failed, stuckAt(r.Phases, *r.RTOAtLeastSeconds))

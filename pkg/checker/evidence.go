@@ -38,7 +38,21 @@ type Evidence struct {
 	clock clockSamples
 
 	meta map[string]string
+
+	// writers: the distinct (pod, node) the ops name, in order of first
+	// appearance; an op's writer is its index plus one (0: none named).
+	writers     []writerID
+	writerIndex map[writerID]uint8
+	// tooManyWriters: ops naming a pod beyond maxWriters (counted as
+	// naming none: a real history has a handful of pods).
+	tooManyWriters int
 }
+
+// writerID is who wrote: the pod and the node it ran on (docs/history.md,
+// "Split brain").
+type writerID struct{ pod, node string }
+
+const maxWriters = 255
 
 // op is one usable write, compact.
 type op struct {
@@ -47,6 +61,7 @@ type op struct {
 	line      int32 // where it was read (record number for in-memory histories)
 	res       uint8
 	found     uint8 // times its seq was read back (capped at 2)
+	writer    uint8 // Evidence.writers index plus one; 0: no pod named
 }
 
 const (
@@ -132,13 +147,36 @@ func (e *Evidence) addOp(line int, r *history.Record) {
 		e.unusable(line, r, why)
 		return
 	}
-	e.ops = append(e.ops, op{seq: r.Seq, inv: inv, done: done, line: int32(min(line, math.MaxInt32)), res: res})
+	e.ops = append(e.ops, op{seq: r.Seq, inv: inv, done: done, line: int32(min(line, math.MaxInt32)), res: res, writer: e.writer(r.Pod, r.Node)})
 	if res == resOK && r.Value != "" {
 		if dbT, ok := markerTime(r.Value); ok {
 			half := r.Complete.Sub(r.Invoke) / 2
 			e.clock.add(dbT.Sub(r.Invoke.Add(half)), half)
 		}
 	}
+}
+
+// writer is the index plus one of the op's (pod, node); 0 when it names
+// no pod, or a pod past maxWriters.
+func (e *Evidence) writer(pod, node string) uint8 {
+	if pod == "" {
+		return 0
+	}
+	id := writerID{pod, node}
+	if i, ok := e.writerIndex[id]; ok {
+		return i
+	}
+	if len(e.writers) >= maxWriters {
+		e.tooManyWriters++
+		return 0
+	}
+	if e.writerIndex == nil {
+		e.writerIndex = map[writerID]uint8{}
+	}
+	id = writerID{strings.Clone(pod), strings.Clone(node)} // the record may alias a reader's buffer
+	e.writers = append(e.writers, id)
+	e.writerIndex[id] = uint8(len(e.writers))
+	return uint8(len(e.writers))
 }
 
 // unusable records an op the definitions cannot use: its marker (its seq,

@@ -109,6 +109,10 @@ type Result struct {
 	Suffix    Suffix    `json:"suffix"`
 	Phases    []Phase   `json:"phases"`
 	Anomalies []Anomaly `json:"anomalies"`
+
+	// SplitBrain: which pods acknowledged writes and whether two of them
+	// did at once (absent when no write was acknowledged).
+	SplitBrain *SplitBrain `json:"split_brain,omitempty"`
 }
 
 // RTO returns the RTO and whether it is known.
@@ -232,6 +236,7 @@ const (
 	AnomalyUnexpected        = "unexpected"          // read back but never written
 	AnomalyFailedPresent     = "failed_present"      // a write that failed, read back
 	AnomalyDuplicate         = "duplicate"           // a marker read back more than once
+	AnomalySplitBrain        = "split_brain"         // two pods acknowledged writes at once, or the old pod's later acks were lost
 )
 
 // Anomaly is a consistency violation found in the history.
