@@ -152,8 +152,8 @@ func TestSplitBrain(t *testing.T) {
 			}
 		},
 	}, {
-		name: "pods without a node (a pod alone names the writer): overlap still found",
-		hist: new(h).runOn("iris-a", "", 1, 10, 0, history.OK).runOn("iris-b", "", 11, 20, 0.5, history.OK).faultEffect(0.95, 1.0).readback(seqs(1, 20)...),
+		name:    "pods without a node (a pod alone names the writer): overlap still found",
+		hist:    new(h).runOn("iris-a", "", 1, 10, 0, history.OK).runOn("iris-b", "", 11, 20, 0.5, history.OK).faultEffect(0.95, 1.0).readback(seqs(1, 20)...),
 		verdict: Fail, first: "pod iris-a (node unknown) and pod iris-b (node unknown)",
 	}, {
 		name: "ranges that touch do not overlap: the old pod's last ack completes as the new pod's first write is sent",
@@ -178,8 +178,8 @@ func TestSplitBrain(t *testing.T) {
 			}
 		},
 	}, {
-		name: "failed and unknown writes are no writer: an old pod's info write during the new pod's writes is not split brain",
-		hist: failover().op(60, 3.9, 4.5, history.Info).readback(acked()...),
+		name:    "failed and unknown writes are no writer: an old pod's info write during the new pod's writes is not split brain",
+		hist:    failover().op(60, 3.9, 4.5, history.Info).readback(acked()...),
 		verdict: Pass,
 	}, {
 		name: "the same pod name on another node (a pod recreated elsewhere) is another writer",
