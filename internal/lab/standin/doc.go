@@ -90,7 +90,9 @@
 // prompt "USER>" before each line, a newline before the prompt when the
 // line's output did not end with one, and errors as "<UNDEFINED> *x". In
 // strict mode (instance.StrictEnv=1; instance.LicenseUnitsEnv then limits
-// concurrent sessions, "<LICENSE LIMIT EXCEEDED>") they print as IRIS does: an error as the whole
+// concurrent sessions, "<LICENSE LIMIT EXCEEDED>"; instance.PasswordLoginEnv=1
+// makes every session ask "Username: " and "Password: " after the banner and
+// deny access) they print as IRIS does: an error as the whole
 // offending source line, a caret line under the failing command, then the
 // error; the prompt "TL1:USER>" inside a transaction. A session against a
 // down instance exits 1 with the reason on stderr; the session exits 0 after

@@ -301,3 +301,29 @@ func TestStrictInstanceEchoedError(t *testing.T) {
 		t.Errorf("strict instance transcript lacks the echoed line, caret and error:\n%s", raw.String())
 	}
 }
+
+// Against the strict instance whose terminal service wants a password: the
+// client reports the Username: prompt at once (fail, nothing sent), in both
+// modes, instead of waiting for its timeouts.
+func TestStrictInstancePasswordLogin(t *testing.T) {
+	t.Setenv(instance.PasswordLoginEnv, "1")
+	inst := serveStrict(t, 0)
+	for _, mode := range []Mode{ModeSession, ModeExecPerWrite} {
+		t.Run(string(mode), func(t *testing.T) {
+			h := history.NewMemory()
+			c, err := New(Config{Kube: newKube(t, runningPod("iris-a", time.Now())), Exec: instanceExec{inst: inst}, History: h, Namespace: "ns", Mode: mode,
+				OpenTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, MaxBackoff: 20 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range runUntil(t, c, h, func(o []history.Record) bool { return len(o) >= 3 }) {
+				if r.Result != history.Fail || !strings.Contains(r.Error, `asked for a username ("Username:`) {
+					t.Fatalf("op %d: %s %q; want fail naming the Username: prompt", r.Seq, r.Result, r.Error)
+				}
+				if d := r.Complete.Sub(r.Invoke); d > 2*time.Second {
+					t.Errorf("op %d took %s: the prompt must be reported at once", r.Seq, d)
+				}
+			}
+		})
+	}
+}

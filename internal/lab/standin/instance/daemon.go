@@ -73,6 +73,7 @@ type daemon struct {
 	stopping chan net.Conn // a stop request, with the connection to answer
 	strict   bool          // see StrictEnv
 	units    chan struct{} // license units in strict mode; nil: unlimited
+	login    bool          // strict mode's password login (PasswordLoginEnv)
 
 	mu      sync.Mutex
 	conns   map[net.Conn]func() // each connection's cut: ends it at shutdown
@@ -105,6 +106,7 @@ func Serve(ctx context.Context, inst Instance, logTo io.Writer) error {
 		if n, err := strconv.Atoi(os.Getenv(LicenseUnitsEnv)); err == nil && n > 0 {
 			d.units = make(chan struct{}, n)
 		}
+		d.login = os.Getenv(PasswordLoginEnv) == "1"
 	}
 	if s := inst.State(); s.Status != "down" && s.PID != os.Getpid() {
 		return fmt.Errorf("instance %s is already %s (pid %d)", inst.Name, s.Status, s.PID)
@@ -319,6 +321,22 @@ func (d *daemon) session(ctx context.Context, c io.Writer, r *bufio.Reader, h he
 			return
 		}
 	}
+	banner := fmt.Sprintf("\nNode: %s, Instance: %s\n\n", d.host, "IRIS")
+	if d.login {
+		// The terminal service wants a password and no user can give one.
+		w.WriteString(banner)
+		for _, prompt := range []string{"Username: ", "Password: "} {
+			w.WriteString(prompt)
+			w.Flush()
+			if _, err := r.ReadString('\n'); err != nil {
+				break
+			}
+		}
+		w.WriteString("\nAccess Denied\n")
+		w.Flush()
+		writeFrame(c, frameExit, []byte{1})
+		return
+	}
 	in := objectscript.New(d.db, ns, w)
 	in.Hostname = d.host
 	in.Strict = d.strict
@@ -338,7 +356,6 @@ func (d *daemon) session(ctx context.Context, c io.Writer, r *bufio.Reader, h he
 			code = 1
 		}
 	} else {
-		banner := fmt.Sprintf("\nNode: %s, Instance: %s\n\n", d.host, "IRIS")
 		if err := objectscript.Run(ctx, in, r, banner); err != nil && ctx.Err() == nil {
 			d.log.printf("session ended: %v", err)
 		}

@@ -156,6 +156,14 @@ const StrictEnv = "IRISCHAOS_STANDIN_STRICT"
 // second after its session ends, as IRIS's.
 const LicenseUnitsEnv = "IRISCHAOS_STANDIN_LICENSE_UNITS"
 
+// PasswordLoginEnv, "1" in strict mode, makes the terminal service want a
+// password, as IRIS's does when OS authentication is off for it: a session
+// prints the banner and "Username: " (no line end) and reads a line, then
+// "Password: " and another, then denies access and ends with exit status 1
+// (the stand-in has no users). The license unit is taken first, as IRIS
+// takes it for the process before the login.
+const PasswordLoginEnv = "IRISCHAOS_STANDIN_PASSWORD_LOGIN"
+
 // Strict reports whether strict mode is on (see StrictEnv).
 func Strict() bool { return os.Getenv(StrictEnv) == "1" }
 

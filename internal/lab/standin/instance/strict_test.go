@@ -73,3 +73,24 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// With password login on, a session shows the banner and IRIS's login
+// prompts (no line end, waiting for input), then denies access: exit 1.
+// It takes a license unit first, as IRIS does for the process.
+func TestStrictPasswordLogin(t *testing.T) {
+	t.Setenv(StrictEnv, "1")
+	t.Setenv(LicenseUnitsEnv, "1")
+	t.Setenv(PasswordLoginEnv, "1")
+	inst := setup(t, "", "")
+	start(t, inst)
+	var out bytes.Buffer
+	code, err := inst.Session("USER", "", false, strings.NewReader("write 1\nhalt\n"), &out)
+	if code != 1 || err != nil || !strings.Contains(out.String(), ", Instance: IRIS\n\nUsername: Password: \nAccess Denied\n") {
+		t.Errorf("exit %d, %v, output %q; want the banner, Username:, Password:, Access Denied", code, err, out.String())
+	}
+	out.Reset()
+	code, _ = inst.Session("USER", "", false, strings.NewReader(""), &out)
+	if code != 1 || !strings.Contains(out.String(), "<LICENSE LIMIT EXCEEDED>") {
+		t.Errorf("second session within a second: exit %d, output %q; want the license limit (the login took the unit)", code, out.String())
+	}
+}
