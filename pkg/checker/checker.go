@@ -730,12 +730,23 @@ func stuckAt(phases []Phase, within float64) string {
 
 // storageAfter reads the volume's storage after the fault at tf: the first
 // detach (or removal) of an attachment, the first attach after it, the
-// first redundancy short of full and the first full one after that. Events
-// are in the order they were recorded. Nil when there is none of these.
+// first redundancy short of full and the first full one after that, and
+// where the storage gave them (Longhorn) the copies per zone before the
+// fault (its last reading at or before tf) and after (the reading that
+// restored full redundancy, else the last one). Events are in the order
+// they were recorded. Nil when there is none of these.
 func storageAfter(events []history.Record, tf time.Time) *Storage {
 	var s Storage
 	any := false
+	var last map[string]int
 	for _, e := range events {
+		if e.Source == history.SourceStorage && e.Zones != nil {
+			if !e.T.After(tf) {
+				s.ZonesBefore = e.Zones
+			} else if s.RedundancyRestoredAt == nil {
+				last = e.Zones
+			}
+		}
 		if e.T.Before(tf) || e.Reason == history.ReasonObserved {
 			continue
 		}
@@ -759,6 +770,7 @@ func storageAfter(events []history.Record, tf time.Time) *Storage {
 				if s.RedundancyLostAt != nil && s.RedundancyRestoredAt == nil {
 					s.RedundancyRestoredAt = &t
 					s.DegradedSeconds = secs(t.Sub(*s.RedundancyLostAt))
+					s.FullRedundancySeconds = secs(t.Sub(tf))
 				}
 			case s.RedundancyLostAt == nil:
 				s.RedundancyLostAt, s.RedundancyLost, any = &t, e.Reason, true
@@ -768,5 +780,6 @@ func storageAfter(events []history.Record, tf time.Time) *Storage {
 	if !any {
 		return nil
 	}
+	s.ZonesAfter = last
 	return &s
 }

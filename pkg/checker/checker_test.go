@@ -600,3 +600,35 @@ func TestStorageAfter(t *testing.T) {
 		t.Errorf("not restored: %+v", s)
 	}
 }
+
+// TestStorageAfterLonghorn: a Longhorn node loss as the observer records it
+// (copies per zone on every reading): time to full redundancy from the
+// fault, and the copies per zone at the fault and once restored.
+func TestStorageAfterLonghorn(t *testing.T) {
+	tf := time.Date(2026, 12, 2, 11, 57, 59, 0, time.UTC)
+	at := func(s float64) time.Time { return tf.Add(time.Duration(s * float64(time.Second))) }
+	vol := func(s float64, reason string, zones map[string]int) history.Record {
+		return history.Record{Kind: history.KindEvent, T: at(s), Source: history.SourceStorage, Target: "volume pvc-1", Reason: reason, Zones: zones}
+	}
+	all := map[string]int{"zone-a": 1, "zone-b": 1, "zone-c": 1}
+	two := map[string]int{"zone-a": 1, "zone-c": 1}
+	moved := map[string]int{"zone-a": 2, "zone-c": 1}
+	got := storageAfter([]history.Record{
+		vol(-30, history.ReasonObserved, all),
+		vol(41, "degraded", two), vol(641, "recovering", two), vol(650, "recovering", two),
+		vol(702.5, history.RedundancyClean, moved),
+		vol(800, history.RedundancyClean, all), // a later change (auto-balance) is not the restoration
+	}, tf)
+	if got == nil || got.RedundancyLost != "degraded" || got.DegradedSeconds == nil || *got.DegradedSeconds != 661.5 ||
+		got.FullRedundancySeconds == nil || *got.FullRedundancySeconds != 702.5 {
+		t.Fatalf("redundancy: %+v", got)
+	}
+	if fmt.Sprint(got.ZonesBefore) != fmt.Sprint(all) || fmt.Sprint(got.ZonesAfter) != fmt.Sprint(moved) {
+		t.Errorf("zones before %v after %v", got.ZonesBefore, got.ZonesAfter)
+	}
+	// Never restored: after is the last reading; no time to full redundancy.
+	got = storageAfter([]history.Record{vol(-1, history.ReasonObserved, all), vol(41, "degraded", two), vol(60, "recovering", two)}, tf)
+	if got == nil || got.FullRedundancySeconds != nil || fmt.Sprint(got.ZonesAfter) != fmt.Sprint(two) || fmt.Sprint(got.ZonesBefore) != fmt.Sprint(all) {
+		t.Errorf("not restored: %+v", got)
+	}
+}

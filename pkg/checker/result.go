@@ -272,4 +272,13 @@ type Storage struct {
 	RedundancyRestoredAt *time.Time `json:"redundancy_restored_at,omitempty"`
 	// DegradedSeconds: restored minus lost; absent while not restored.
 	DegradedSeconds *float64 `json:"degraded_seconds,omitempty"`
+	// FullRedundancySeconds: restored minus the fault; absent while not
+	// restored.
+	FullRedundancySeconds *float64 `json:"full_redundancy_seconds,omitempty"`
+	// ZonesBefore and ZonesAfter: the volume's usable copies per zone
+	// ("" = nodes without a zone) at the fault and once full redundancy
+	// was restored (else at the last reading), where the storage gives
+	// them (Longhorn).
+	ZonesBefore map[string]int `json:"zones_before,omitempty"`
+	ZonesAfter  map[string]int `json:"zones_after,omitempty"`
 }

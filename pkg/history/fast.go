@@ -65,7 +65,7 @@ func (d decoder) fast(b []byte, rec *Record, seen *uint32) bool {
 			return false
 		}
 		bit := keyBit(key)
-		if bit == 0 || *seen&bit != 0 || bit == fDuration || bit == fMeta {
+		if bit == 0 || *seen&bit != 0 || bit == fDuration || bit == fMeta || bit == fZones {
 			return false
 		}
 		p.ws()

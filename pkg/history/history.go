@@ -94,6 +94,10 @@ type Record struct {
 	Reason  string `json:"reason,omitempty"`
 	Message string `json:"message,omitempty"`
 	Node    string `json:"node,omitempty"`
+	// event of source storage: the volume's usable copies per zone where
+	// the storage tells which copies are the volume's (Longhorn); key ""
+	// counts copies on nodes without a zone.
+	Zones map[string]int `json:"zones,omitempty"`
 
 	// cloud_call: provider, the exact request, and how long it took.
 	Provider string  `json:"provider,omitempty"`

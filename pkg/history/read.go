@@ -167,6 +167,7 @@ const (
 	fRequest
 	fDuration
 	fMeta
+	fZones
 )
 
 // keys maps every key of the format to its bit.
@@ -176,6 +177,7 @@ var keys = map[string]uint32{
 	"t": fT, "effect_t": fEffectT, "name": fName, "target": fTarget, "seqs": fSeqs, "extra": fExtra,
 	"source": fSource, "phase": fPhase, "reason": fReason, "message": fMessage, "node": fNode,
 	"provider": fProvider, "request": fRequest, "duration_seconds": fDuration, "meta": fMeta,
+	"zones": fZones,
 }
 
 // required lists, per kind, the keys a record must carry (not null): what
@@ -314,6 +316,8 @@ func fieldOf(r *Record, bit uint32) any {
 		return &r.Duration
 	case fMeta:
 		return &r.Meta
+	case fZones:
+		return &r.Zones
 	}
 	panic("history: no field for key bit")
 }

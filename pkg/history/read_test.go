@@ -163,6 +163,7 @@ func TestWriterRoundTrip(t *testing.T) {
 		{Kind: KindFault, T: t0, EffectT: t0.Add(time.Second), Name: "pod-delete", Target: "pod/iris-0"},
 		{Kind: KindReadback, T: t0.Add(time.Minute), Seqs: []int64{1}, Extra: []string{"x"}},
 		{Kind: KindCloudCall, T: t0, Provider: "aws", Name: "stop", Duration: 1.5, Result: OK},
+		{Kind: KindEvent, T: t0, Source: SourceStorage, Target: "volume pvc-1", Reason: RedundancyClean, Zones: map[string]int{"zone-a": 1, "": 2}},
 	}
 	for _, r := range in {
 		if err := w.Add(r); err != nil {

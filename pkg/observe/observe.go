@@ -42,6 +42,10 @@ type Options struct {
 	// every StoragePoll (2 s when 0) into the history.
 	Storage     storagehealth.Source
 	StoragePoll time.Duration
+	// StorageSkipped, when Storage is nil, says why in one line (e.g.
+	// "Longhorn: skipped, longhorn.io/v1beta2 is not served (Longhorn not
+	// installed)"); storagehealth.ForVolume gives it.
+	StorageSkipped string
 
 	History  *history.Writer // where events go; may be nil (tests read Events)
 	Progress io.Writer       // one line per event; nil for none
@@ -168,7 +172,11 @@ func (ob *Observer) Start(ctx context.Context) error {
 		go ob.WatchStorage(ctx, ob.o.Storage, poll)
 		what += ", storage redundancy"
 	} else {
-		what += " (storage redundancy: not readable for this storage class)"
+		why := ob.o.StorageSkipped
+		if why == "" {
+			why = "not readable for this storage class"
+		}
+		what += " (storage redundancy: " + why + ")"
 	}
 	close(ob.synced)
 	ob.note(history.Record{Source: "observer", Reason: "Watching", Message: what})

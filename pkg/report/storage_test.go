@@ -42,6 +42,24 @@ func TestStorageRowsInReports(t *testing.T) {
 		i := strings.Index(html.String(), "Redundancy")
 		t.Errorf("report.html lacks the storage rows: %q", html.String()[max(i-20, 0):min(i+120, len(html.String()))])
 	}
+	// Longhorn's copies per zone, and the time to full redundancy.
+	full := 702.5
+	lh := checker.Result{Fault: &checker.Fault{Name: "vm-poweroff", T: tf}, Storage: &checker.Storage{
+		RedundancyLostAt: at(41), RedundancyLost: "degraded", RedundancyRestoredAt: at(702.5), DegradedSeconds: &deg, FullRedundancySeconds: &full,
+		ZonesBefore: map[string]int{"zone-a": 1, "zone-b": 1, "zone-c": 1}, ZonesAfter: map[string]int{"zone-a": 2, "zone-c": 1}}}
+	md.Reset()
+	if err := RenderMarkdown(&md, Run{Name: "r", Iterations: []Iteration{{Scenario: "node-lost", Iteration: 1, Result: lh}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"Time to full redundancy (from the fault) | 702.5", "Copies per zone before | zone-a 1, zone-b 1, zone-c 1", "Copies per zone after | zone-a 2, zone-c 1"} {
+		if !strings.Contains(md.String(), w) {
+			t.Errorf("report.md lacks %q", w)
+		}
+	}
+	lh.Storage.RedundancyRestoredAt, lh.Storage.FullRedundancySeconds = nil, nil
+	if rows := storageRows(lh); rows[len(rows)-1][0] != "Copies per zone after (last reading, not restored)" {
+		t.Errorf("not restored: %v", rows)
+	}
 	// Without storage evidence: no rows.
 	if rows := storageRows(checker.Result{}); rows != nil {
 		t.Errorf("rows without storage evidence: %v", rows)

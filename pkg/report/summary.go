@@ -11,6 +11,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/preflight"
 	"github.com/irischaos/irischaos/pkg/scenario"
+	"github.com/irischaos/irischaos/pkg/storagehealth"
 )
 
 // Row is one line of the failure-domain table: one scenario, all its
@@ -265,7 +266,9 @@ func preflightLine(p *preflight.Report) string {
 }
 
 // storageRows are what the volume's storage did after the fault, as
-// measure/value rows: attachment hand-over and redundancy lost/restored.
+// measure/value rows: attachment hand-over, redundancy lost/restored, and
+// where the storage gave them (Longhorn) the copies per zone before and
+// after.
 func storageRows(r checker.Result) [][]string {
 	s := r.Storage
 	if s == nil {
@@ -294,6 +297,18 @@ func storageRows(r checker.Result) [][]string {
 		if s.DegradedSeconds != nil {
 			rows = append(rows, []string{"Time without full redundancy", sec(*s.DegradedSeconds)})
 		}
+		if s.FullRedundancySeconds != nil {
+			rows = append(rows, []string{"Time to full redundancy (from the fault)", sec(*s.FullRedundancySeconds)})
+		}
+	}
+	if s.ZonesBefore != nil || s.ZonesAfter != nil {
+		after := "Copies per zone after"
+		if s.RedundancyRestoredAt == nil {
+			after += " (last reading, not restored)"
+		}
+		rows = append(rows,
+			[]string{"Copies per zone before", storagehealth.ZonesText(s.ZonesBefore)},
+			[]string{after, storagehealth.ZonesText(s.ZonesAfter)})
 	}
 	return rows
 }

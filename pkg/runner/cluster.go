@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -151,25 +153,34 @@ func irisWorkload(kube kubernetes.Interface, exec podexec.Execer, namespace stri
 // cluster serves them (the RTO phases then show the volume's attachment).
 func clusterObserver(kube kubernetes.Interface, dyn dynamic.Interface, namespace string, progress io.Writer) func(*history.Writer) (Observer, error) {
 	return func(h *history.Writer) (Observer, error) {
+		src, why := storageSource(kube, dyn, namespace)
 		return observe.New(kube, observe.Options{Namespace: namespace, History: h, Progress: progress, Dynamic: dyn,
-			Storage: storageSource(kube, namespace)})
+			Storage: src, StorageSkipped: why})
 	}
 }
 
-// storageSource is the redundancy source of the stack's volume, nil when its
-// storage is not one irischaos reads (or the claim cannot be read: the
-// observer then says that redundancy is not recorded).
-func storageSource(kube kubernetes.Interface, namespace string) storagehealth.Source {
+// storageSource is the redundancy source of the stack's volume, or nil and
+// why when its storage is not one irischaos reads (or the claim cannot be
+// read, or Longhorn's CRDs are not served): the observer then says so in
+// its one "Watching" line.
+func storageSource(kube kubernetes.Interface, dyn dynamic.Interface, namespace string) (storagehealth.Source, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	pvc, err := kube.CoreV1().PersistentVolumeClaims(namespace).Get(ctx, stackid.PVC, metav1.GetOptions{})
-	if err != nil || pvc.Spec.StorageClassName == nil {
-		return nil
-	}
-	sc, err := kube.StorageV1().StorageClasses().Get(ctx, *pvc.Spec.StorageClassName, metav1.GetOptions{})
 	if err != nil {
-		return nil
+		return nil, "claim " + stackid.PVC + " not read: " + err.Error()
 	}
-	src, _ := storagehealth.ForStorageClass(sc, sc.Annotations[stack.StandInAnnotation])
-	return src
+	var sc *storagev1.StorageClass
+	if pvc.Spec.StorageClassName != nil {
+		sc, _ = kube.StorageV1().StorageClasses().Get(ctx, *pvc.Spec.StorageClassName, metav1.GetOptions{})
+	}
+	var pv *corev1.PersistentVolume
+	if pvc.Spec.VolumeName != "" {
+		pv, _ = kube.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
+	}
+	backend := ""
+	if sc != nil {
+		backend = sc.Annotations[stack.StandInAnnotation]
+	}
+	return storagehealth.ForVolume(sc, pv, kube, dyn, backend)
 }
