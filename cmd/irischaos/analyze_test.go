@@ -246,3 +246,44 @@ func TestAnalyzeShowsFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestAnalyzeSplitBrain: a history file in which two pods acknowledged
+// writes at once fails analyze (RTO and RPO within budget), and the
+// table and the JSON name both pods and their nodes.
+func TestAnalyzeSplitBrain(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	p := filepath.Join(t.TempDir(), rundir.HistoryFile)
+	w, err := history.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rb []int64
+	op := func(seq int64, s float64, pod, node string) {
+		w.Add(history.Record{Kind: history.KindOp, Seq: seq, Invoke: at(s), Complete: at(s + 0.01), Result: history.OK, Pod: pod, Node: node})
+		rb = append(rb, seq)
+	}
+	for i := range int64(20) { // iris-0 on node-1 from 0 to 1.9
+		op(i+1, float64(i)*0.1, "iris-0", "node-1")
+	}
+	w.Add(history.Record{Kind: history.KindFault, T: at(1), EffectT: at(1.2), Name: "node-partition", Target: "node/node-1"})
+	for i := range int64(10) { // iris-1 on node-2 from 1.55
+		op(i+21, 1.55+float64(i)*0.1, "iris-1", "node-2")
+	}
+	w.Add(history.Record{Kind: history.KindReadback, T: at(30), Seqs: rb})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runCLI(t, "analyze", p, "--rto-budget", "45s")
+	if code != exitFail || !strings.Contains(out, "YES: iris-0 on node-1 and iris-1 on node-2") || !strings.Contains(out, "anomaly split_brain: two writers: pod iris-0 on node-1 and pod iris-1 on node-2") {
+		t.Errorf("exit %d, want %d (fail); output:\n%s", code, exitFail, out)
+	}
+	out, _ = runCLI(t, "analyze", p, "-o", "json")
+	var res checker.Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if sb := res.SplitBrain; sb == nil || !sb.Checked || len(sb.Writers) != 2 || sb.Writers[1].Node != "node-2" || len(sb.Overlaps) != 1 {
+		t.Errorf("split_brain = %+v", res.SplitBrain)
+	}
+}

@@ -23,6 +23,7 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"phase":     phaseName,
 	"clock":     clockText,
 	"storage":   storageRows,
+	"writers":   writerRows,
 	"faultcell": faultCell,
 	"seqs":      seqList,
 	"hhmmss":    func(t time.Time) string { return t.Format("15:04:05.000") },

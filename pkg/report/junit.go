@@ -141,6 +141,16 @@ func caseSummary(it Iteration) string {
 	r := it.Result
 	s := fmt.Sprintf("verdict %s; RTO %s; RPO %s; lost acknowledged writes %d; writes ok/fail/info %d/%d/%d; anomalies %d",
 		r.Verdict, secp(r.RTOSeconds), secp(r.RPOSeconds), r.LostAcked, r.Writes.OK, r.Writes.Fail, r.Writes.Info, len(r.Anomalies))
+	if sb := r.SplitBrain; sb != nil {
+		switch {
+		case !sb.Checked:
+			s += "; split brain: cannot tell"
+		case len(sb.Overlaps) > 0 || sb.OldLost > 0:
+			s += "; SPLIT BRAIN"
+		default:
+			s += fmt.Sprintf("; split brain: none (%d writer(s))", len(sb.Writers))
+		}
+	}
 	if it.Target != "" {
 		s += "; target " + it.Target
 	}

@@ -53,6 +53,12 @@ func RenderMarkdown(w io.Writer, run Run) error {
 		p.f(" Predicted: the preflight's sum of the waits the cluster's settings impose (see Preflight).")
 	}
 	p.f("\n")
+	if sb := splitBrainLines(run); len(sb) > 0 {
+		p.f("\n")
+		for _, l := range sb {
+			p.f("- **%s\n", strings.Replace(mdEscape(l), ":", ":**", 1))
+		}
+	}
 	p.preflight(run.Preflight)
 
 	for _, r := range rows {
@@ -134,6 +140,9 @@ func (p *mdWriter) iteration(it Iteration) {
 		p.row("Database clock minus harness clock", clockText(c))
 	}
 	for _, row := range storageRows(r) {
+		p.row(row...)
+	}
+	for _, row := range writerRows(r) {
 		p.row(row...)
 	}
 

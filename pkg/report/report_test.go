@@ -29,18 +29,22 @@ func hist(start float64, n int, down float64, lose ...int64) []history.Record {
 	var recs []history.Record
 	var seq int64
 	var ok []int64
+	tf := start + float64(n)*0.1
 	add := func(t float64, res string) {
 		seq++
 		r := history.Record{Kind: history.KindOp, Seq: seq, Invoke: at(t), Complete: at(t + 0.01), Result: res}
 		if res == history.OK { // the database's clock runs 250 ms ahead
 			r.Value = fmt.Sprintf("seq=%d run=r t=%s host=iris-0", seq, at(t+0.255).Format("2006-01-02 15:04:05.999999"))
+			r.Pod, r.Node = "iris-0", "node-1" // the old pod, then its replacement
+			if t > tf {
+				r.Pod, r.Node = "iris-1", "node-2"
+			}
 		}
 		recs = append(recs, r)
 		if res == history.OK {
 			ok = append(ok, seq)
 		}
 	}
-	tf := start + float64(n)*0.1
 	for i := 0; i < n; i++ {
 		add(start+float64(i)*0.1, history.OK)
 	}

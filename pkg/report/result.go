@@ -63,6 +63,7 @@ func RenderResult(w io.Writer, r checker.Result, meta map[string]string) error {
 		rows = append(rows, []string{"Unknown markers (unusable ops)", fmt.Sprintf("%d%s", n, seqList(r.UnknownMarkers))})
 	}
 	rows = append(rows, storageRows(r)...)
+	rows = append(rows, writerRows(r)...)
 	if r.IsolatedNonOK > 0 {
 		rows = append(rows, []string{"Isolated non-ok writes (not the outage)", fmt.Sprint(r.IsolatedNonOK)})
 	}

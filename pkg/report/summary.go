@@ -312,3 +312,65 @@ func storageRows(r checker.Result) [][]string {
 	}
 	return rows
 }
+
+// writerRows are the pods that acknowledged the writes and what the
+// checker found about two writers (docs/history.md, "Split brain"), as
+// measure/value rows; none when no write was acknowledged.
+func writerRows(r checker.Result) [][]string {
+	sb := r.SplitBrain
+	if sb == nil {
+		return nil
+	}
+	if !sb.Checked {
+		return [][]string{{"Split brain (two writers)", "cannot tell: " + sb.CannotTell}}
+	}
+	ws := make([]string, 0, len(sb.Writers)+1)
+	for _, w := range sb.Writers {
+		s := fmt.Sprintf("%s: %d", w.WriterName, w.OK)
+		if w.Old {
+			s += " (old pod)"
+		}
+		ws = append(ws, s)
+	}
+	if sb.Unattributed > 0 {
+		ws = append(ws, fmt.Sprintf("%d naming no pod", sb.Unattributed))
+	}
+	split := "none: no two pods acknowledged writes at once"
+	if len(sb.Overlaps) > 0 {
+		parts := make([]string, 0, len(sb.Overlaps))
+		for _, o := range sb.Overlaps {
+			parts = append(parts, fmt.Sprintf("%s and %s from %s to %s (%s; %d and %d writes acknowledged)",
+				o.A, o.B, o.Start.UTC().Format("15:04:05.000"), o.End.UTC().Format("15:04:05.000"), sec(o.Seconds), o.AWrites, o.BWrites))
+		}
+		split = "YES: " + strings.Join(parts, "; ")
+	}
+	lost := "not judged: " + sb.OldLostCannotTell
+	if sb.OldLostChecked {
+		lost = fmt.Sprintf("%d%s", sb.OldLost, seqList(sb.OldLostSeqs))
+		if sb.OldLost > 0 {
+			lost = "YES: " + lost
+		}
+		if sb.Replacement != nil && sb.ReplacementStart != nil {
+			lost += fmt.Sprintf(" (replacement %s from %s)", sb.Replacement, sb.ReplacementStart.UTC().Format("15:04:05.000"))
+		}
+	}
+	return [][]string{
+		{"Writers (pod on node: acknowledged writes)", strings.Join(ws, "; ")},
+		{"Split brain: two pods acknowledging at once", split},
+		{"Split brain: old pod's acknowledged writes lost after its replacement started", lost},
+	}
+}
+
+// splitBrainLines are an iteration's split-brain anomalies, one line each,
+// for the reports that otherwise show only the failure-domain table.
+func splitBrainLines(run Run) []string {
+	var out []string
+	for _, it := range run.Iterations {
+		for _, a := range it.Result.Anomalies {
+			if a.Kind == checker.AnomalySplitBrain {
+				out = append(out, fmt.Sprintf("SPLIT BRAIN in %s #%d: %s", it.Scenario, it.Iteration, a.Message))
+			}
+		}
+	}
+	return out
+}

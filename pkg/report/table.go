@@ -45,6 +45,9 @@ func RenderTable(w io.Writer, run Run) error {
 	if err := t.Render(); err != nil {
 		return err
 	}
+	for _, l := range splitBrainLines(run) {
+		fmt.Fprintln(w, l)
+	}
 	if n := len(run.Unhealed); n > 0 {
 		fmt.Fprintf(w, "WARNING: %d fault(s) left unhealed; run `irischaos recover`:\n", n)
 		for _, u := range run.Unhealed {

@@ -18,6 +18,8 @@ const (
 	padT, padB           = 40, 40
 	innerW, innerH       = plotW - padL - padR, plotH - padT - padB
 	minLatency, floorLat = 1e-3, 1e-4
+	// Writer lanes, under the plot when two or more pods acknowledged writes.
+	laneH, maxLanes = 22, 8
 )
 
 // RenderTimeline draws one iteration as Jepsen draws its latency plots: each
@@ -25,6 +27,9 @@ const (
 // result, lost acknowledged writes crossed, the outage (fault to first
 // acknowledged write after it) shaded and the phases of RTO marked.
 // Points that fall on the same pixel are drawn once, so the file stays small.
+// When two or more pods acknowledged writes, each pod's writes get a lane of
+// their own under the plot, and windows in which two pods both
+// acknowledged writes (split brain) are shaded across the lanes.
 func RenderTimeline(w io.Writer, recs []history.Record, res checker.Result) error {
 	var ops []history.Record
 	for _, r := range recs {
@@ -60,9 +65,18 @@ func RenderTimeline(w io.Writer, recs []history.Record, res checker.Result) erro
 		return padT + innerH*(1-math.Max(0, math.Min(1, l)))
 	}
 
+	var writers []checker.Writer
+	if sb := res.SplitBrain; sb != nil && len(sb.Writers) >= 2 {
+		writers = sb.Writers[:min(len(sb.Writers), maxLanes)]
+	}
+	height := plotH
+	if len(writers) > 0 {
+		height += len(writers)*laneH + 8
+	}
+
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	p(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n", plotW, plotH, plotW, plotH)
+	p(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n", plotW, height, plotW, height)
 	p(`<rect width="100%%" height="100%%" fill="white"/>` + "\n")
 	title := "writes by latency"
 	if res.Fault != nil {
@@ -152,9 +166,64 @@ func RenderTimeline(w io.Writer, recs []history.Record, res checker.Result) erro
 	for i, l := range []struct{ c, s string }{{"#1f77b4", "ok"}, {"#ff7f0e", "info (unknown)"}, {"#d62728", "fail"}, {"black", "lost (×)"}} {
 		p(`<circle cx="%d" cy="%d" r="4" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n", lx+i*85, 12, l.c, lx+i*85+7, 16, l.s)
 	}
+	if len(writers) > 0 {
+		writerLanes(p, ops, lost, writers, res.SplitBrain, x)
+	}
 	p("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writerLanes draws one lane per writer under the plot: each of its writes
+// as a tick at its invoke time, coloured by result (black: acknowledged,
+// then lost), and the split-brain windows shaded across the lanes.
+func writerLanes(p func(string, ...any), ops []history.Record, lost map[int64]bool, writers []checker.Writer, sb *checker.SplitBrain, x func(time.Time) float64) {
+	top := plotH + 4
+	lane := map[checker.WriterName]int{}
+	for i, wr := range writers {
+		lane[wr.WriterName] = i
+		y := top + i*laneH
+		fill := "#f7f7f7"
+		if i%2 == 1 {
+			fill = "#eeeeee"
+		}
+		label := wr.WriterName.String()
+		if wr.Old {
+			label += " (old pod)"
+		}
+		p(`<rect x="%d" y="%d" width="%d" height="%d" fill="%s"/><text x="%d" y="%d" font-size="9" fill="#333">%s</text>`+"\n",
+			padL, y, innerW, laneH, fill, padL+3, y+9, xmlEscape(fmt.Sprintf("%s: %d acknowledged", label, wr.OK)))
+	}
+	colors := map[string]string{history.OK: "#1f77b4", history.Info: "#ff7f0e", history.Fail: "#d62728"}
+	type tick struct {
+		lane, x int
+		color   string
+	}
+	drawn := map[tick]bool{}
+	for _, o := range ops {
+		i, ok := lane[checker.WriterName{Pod: o.Pod, Node: o.Node}]
+		if !ok {
+			continue
+		}
+		c, ok := colors[o.Result]
+		if !ok {
+			c = "#888"
+		}
+		if o.Result == history.OK && lost[o.Seq] {
+			c = "black"
+		}
+		k := tick{i, int(x(o.Invoke)), c}
+		if drawn[k] {
+			continue
+		}
+		drawn[k] = true
+		p(`<rect x="%d" y="%d" width="1" height="8" fill="%s"/>`+"\n", k.x, top+i*laneH+11, c)
+	}
+	for _, ov := range sb.Overlaps {
+		x0, x1 := x(ov.Start), x(ov.End)
+		p(`<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="#c00" opacity="0.3"><title>%s</title></rect>`+"\n",
+			x0, top, math.Max(1, x1-x0), len(writers)*laneH, xmlEscape(fmt.Sprintf("split brain: %s and %s both acknowledged writes", ov.A, ov.B)))
+	}
 }
 
 func niceStep(raw float64) float64 {
