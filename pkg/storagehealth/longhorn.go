@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -465,4 +466,48 @@ func LonghornServed(d discovery.DiscoveryInterface) (bool, string) {
 		names = append(names, r.Name)
 	}
 	return false, fmt.Sprintf("%s serves no volumes (only %s)", LonghornVolumes.GroupVersion(), strings.Join(names, ", "))
+}
+
+// LonghornFieldsRead lists, per resource, the field paths the backend reads
+// (metadata aside): "spec.nodeID", "status.replicaModeMap.*" for a map's
+// values, "...fromReplicaAddressList[]" for a list's items. The e2e test's
+// stand-in CRDs declare exactly these.
+func LonghornFieldsRead() map[string][]string {
+	out := map[string][]string{}
+	for res, v := range map[string]any{
+		LonghornVolumes.Resource: lhVolume{}, LonghornReplicas.Resource: lhReplica{}, LonghornEngines.Resource: lhEngine{},
+		LonghornNodes.Resource: lhNode{}, LonghornSettings.Resource: lhSetting{},
+	} {
+		var paths []string
+		fieldPaths(reflect.TypeOf(v), "", &paths)
+		sort.Strings(paths)
+		out[res] = paths
+	}
+	return out
+}
+
+func fieldPaths(t reflect.Type, prefix string, out *[]string) {
+	switch t.Kind() {
+	case reflect.Pointer:
+		fieldPaths(t.Elem(), prefix, out)
+	case reflect.Map:
+		fieldPaths(t.Elem(), prefix+".*", out)
+	case reflect.Slice:
+		fieldPaths(t.Elem(), prefix+"[]", out)
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "metadata" || name == "" {
+				continue
+			}
+			p := name
+			if prefix != "" {
+				p = prefix + "." + name
+			}
+			fieldPaths(f.Type, p, out)
+		}
+	default:
+		*out = append(*out, prefix)
+	}
 }

@@ -1,0 +1,129 @@
+package longhornstandin
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynfake "k8s.io/client-go/dynamic/fake"
+
+	"github.com/irischaos/irischaos/pkg/storagehealth"
+)
+
+// TestCRDsDeclareExactlyTheFieldsRead: the stand-in CRDs declare the fields
+// storagehealth reads, no more, no fewer, with Longhorn's group, version
+// and names, a structural schema each.
+func TestCRDsDeclareExactlyTheFieldsRead(t *testing.T) {
+	crds, err := CRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := storagehealth.LonghornFieldsRead()
+	if len(crds) != len(want) {
+		t.Fatalf("%d CRDs, want one per resource read: %v", len(crds), want)
+	}
+	for _, c := range crds {
+		plural, _, _ := unstructured.NestedString(c.Object, "spec", "names", "plural")
+		group, _, _ := unstructured.NestedString(c.Object, "spec", "group")
+		if c.GetName() != plural+".longhorn.io" || group != "longhorn.io" || c.GetLabels()[StandInLabel] != "longhorn" {
+			t.Errorf("CRD %s: plural %s group %s labels %v", c.GetName(), plural, group, c.GetLabels())
+		}
+		versions, _, _ := unstructured.NestedSlice(c.Object, "spec", "versions")
+		if len(versions) != 1 {
+			t.Fatalf("%s: %d versions", c.GetName(), len(versions))
+		}
+		v := versions[0].(map[string]any)
+		if v["name"] != storagehealth.LonghornVolumes.Version {
+			t.Errorf("%s: version %v", c.GetName(), v["name"])
+		}
+		schemaRoot, _, _ := unstructured.NestedMap(v, "schema", "openAPIV3Schema")
+		var got []string
+		schemaPaths(schemaRoot, "", &got)
+		if strings.Join(got, " ") != strings.Join(want[plural], " ") {
+			t.Errorf("%s declares\n  %v\nstoragehealth reads\n  %v", c.GetName(), got, want[plural])
+		}
+	}
+}
+
+func schemaPaths(s map[string]any, prefix string, out *[]string) {
+	switch s["type"] {
+	case "object":
+		if props, ok := s["properties"].(map[string]any); ok {
+			var names []string
+			for n := range props {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			for _, n := range names {
+				p := n
+				if prefix != "" {
+					p = prefix + "." + n
+				}
+				schemaPaths(props[n].(map[string]any), p, out)
+			}
+		}
+		if ap, ok := s["additionalProperties"].(map[string]any); ok {
+			schemaPaths(ap, prefix+".*", out)
+		}
+	case "array":
+		schemaPaths(s["items"].(map[string]any), prefix+"[]", out)
+	default:
+		*out = append(*out, prefix)
+	}
+}
+
+// TestPlayNodeLoss: the stand-in's transitions, read back by the Longhorn
+// backend after each one, give healthy -> degraded -> rebuilding ->
+// healthy, with the rebuild's progress and the copies per zone.
+func TestPlayNodeLoss(t *testing.T) {
+	lists := map[schema.GroupVersionResource]string{
+		storagehealth.LonghornVolumes: "VolumeList", storagehealth.LonghornReplicas: "ReplicaList", storagehealth.LonghornEngines: "EngineList",
+		storagehealth.LonghornNodes: "NodeList", storagehealth.LonghornSettings: "SettingList",
+	}
+	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), lists)
+	ctx := context.Background()
+	reader := storagehealth.Longhorn{Dynamic: dyn, Volume: "pvc-standin"}
+	var got []string
+	c := &Controller{Dynamic: dyn, Volume: "pvc-standin", Step: time.Millisecond, Log: func(string, ...any) {
+		st, err := reader.Health(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb := ""
+		for _, b := range st.Rebuilds {
+			rb = fmt.Sprintf(" rebuild %s %d%% %v", b.Node, b.Progress, b.Rebuilding)
+		}
+		got = append(got, fmt.Sprintf("%s [%s]%s", st.Redundancy, storagehealth.ZonesText(st.Zones), rb))
+	}}
+	nodes := []Node{{"n1", "zone-a"}, {"n2", "zone-b"}, {"n3", "zone-c"}, {"n4", "zone-b"}}
+	if err := c.Seed(ctx, nodes, "n1", "n1", "n2", "n3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PlayNodeLoss(ctx, "n1", "n2", "n4"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"clean [zone-a 1, zone-b 1, zone-c 1]",
+		"degraded [zone-a 1, zone-c 1]",
+		"recovering [zone-a 1, zone-c 1] rebuild n4 0% true",
+		"recovering [zone-a 1, zone-c 1] rebuild n4 25% true",
+		"recovering [zone-a 1, zone-c 1] rebuild n4 50% true",
+		"recovering [zone-a 1, zone-c 1] rebuild n4 75% true",
+		"clean [zone-a 1, zone-b 1, zone-c 1] rebuild n4 100% false",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("readings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if err := c.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reader.Health(ctx); err == nil {
+		t.Error("volume still there after Delete")
+	}
+}
