@@ -72,7 +72,10 @@ func writeSoakHistory(path string, n int) error {
 			enc.Encode(history.Record{Kind: history.KindFault, T: at(faultAt), EffectT: at(faultAt + 200*time.Millisecond), Name: "pod-delete", Target: "pod/iris-6d8f9c7b5-x2kq4"})
 		}
 		r := history.Record{Kind: history.KindOp, Seq: int64(i), Invoke: at(inv), Complete: at(inv + 3*time.Millisecond + time.Duration(i%7)*117*time.Microsecond),
-			Stream: i%4 + 1, Pod: "iris-6d8f9c7b5-x2kq4", Attempt: 1}
+			Stream: i%4 + 1, Pod: "iris-6d8f9c7b5-x2kq4", Node: "node-1", Attempt: 1}
+		if inv >= outageEnd { // the replacement, as the workload records it
+			r.Pod, r.Node = "iris-6d8f9c7b5-p9m2z", "node-2"
+		}
 		switch {
 		case inv >= faultAt && inv < outageEnd:
 			r.Result, r.Error, r.Attempt = history.Info, "no acknowledgement within 5s: session closed", 2

@@ -43,6 +43,7 @@ type Evidence struct {
 	// appearance; an op's writer is its index plus one (0: none named).
 	writers     []writerID
 	writerIndex map[writerID]uint8
+	lastWriter  uint8 // the previous op's, which the next one almost always shares
 	// tooManyWriters: ops naming a pod beyond maxWriters (counted as
 	// naming none: a real history has a handful of pods).
 	tooManyWriters int
@@ -162,8 +163,12 @@ func (e *Evidence) writer(pod, node string) uint8 {
 	if pod == "" {
 		return 0
 	}
+	if w := e.lastWriter; w > 0 && e.writers[w-1].pod == pod && e.writers[w-1].node == node {
+		return w
+	}
 	id := writerID{pod, node}
 	if i, ok := e.writerIndex[id]; ok {
+		e.lastWriter = i
 		return i
 	}
 	if len(e.writers) >= maxWriters {
@@ -176,7 +181,8 @@ func (e *Evidence) writer(pod, node string) uint8 {
 	id = writerID{strings.Clone(pod), strings.Clone(node)} // the record may alias a reader's buffer
 	e.writers = append(e.writers, id)
 	e.writerIndex[id] = uint8(len(e.writers))
-	return uint8(len(e.writers))
+	e.lastWriter = uint8(len(e.writers))
+	return e.lastWriter
 }
 
 // unusable records an op the definitions cannot use: its marker (its seq,

@@ -261,9 +261,9 @@ func (c *check) oldLost(sb *SplitBrain) {
 			lost = append(lost, o.seq)
 		}
 	}
-	slices.Sort(lost)
-	sb.OldLost, sb.OldLostSeqs = len(lost), capSeqs(lost)
 	if len(lost) > 0 {
+		slices.Sort(lost)
+		sb.OldLost, sb.OldLostSeqs = len(lost), capSeqs(lost)
 		c.res.Anomalies = append(c.res.Anomalies, Anomaly{Kind: AnomalySplitBrain,
 			Message: fmt.Sprintf("the old pod %s acknowledged %d write(s) after its replacement %s started at %s that are missing from the read-back (first: seq %d): the old pod wrote to a copy of the volume the new one never saw",
 				oldName, len(lost), repl, fmtT(t), lost[0]),

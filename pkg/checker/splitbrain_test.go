@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -206,6 +207,9 @@ func TestSplitBrain(t *testing.T) {
 			}
 			if r.SplitBrain == nil {
 				t.Fatal("no split_brain in the result")
+			}
+			if b, _ := json.Marshal(r.SplitBrain); strings.Contains(string(b), "null") {
+				t.Errorf("split_brain has a null list: %s", b) // lists are [] when empty, as the result's others
 			}
 			if tc.check != nil {
 				tc.check(t, r.SplitBrain)
