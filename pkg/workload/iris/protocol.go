@@ -138,7 +138,9 @@ func cutSeq(s string) (int64, string, bool) {
 func parseNonSentinel(body, s string) Line {
 	t := strings.TrimSpace(body)
 	switch {
-	case strings.HasPrefix(t, licenseLimit):
+	case strings.Contains(t, licenseLimit):
+		// Anywhere in the line: no line the client sends contains it, and
+		// IRIS may put a location or a message around it.
 		return Line{Kind: LineLicense, Value: t}
 	case strings.HasPrefix(strings.TrimSpace(s), loginPrompt):
 		return Line{Kind: LineLogin, Value: strings.TrimSpace(s)}

@@ -25,6 +25,8 @@ func TestParseLine(t *testing.T) {
 		{"##ERR:7:<UNDEFINED> *k", Line{Kind: LineError, Seq: 7, Value: "<UNDEFINED> *k"}},
 		{"##ERR:0:<X>", Line{Kind: LineOther}},
 		{"<LICENSE LIMIT EXCEEDED>", Line{Kind: LineLicense, Value: "<LICENSE LIMIT EXCEEDED>"}},
+		{"USER><LICENSE LIMIT EXCEEDED>zStart+2^%SYS.X", Line{Kind: LineLicense, Value: "<LICENSE LIMIT EXCEEDED>zStart+2^%SYS.X"}},
+		{"Login failed: <LICENSE LIMIT EXCEEDED>", Line{Kind: LineLicense, Value: "Login failed: <LICENSE LIMIT EXCEEDED>"}},
 		{"Username: ", Line{Kind: LineLogin, Value: "Username:"}},
 		{"TL1:USER><UNDEFINED> *x", Line{Kind: LineError, Value: "<UNDEFINED> *x"}},
 		{"##ACK:99999999999999999999:1:v", Line{Kind: LineOther}},
