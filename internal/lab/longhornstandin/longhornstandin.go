@@ -404,3 +404,16 @@ func (c *Controller) Delete(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// RealLonghorn reports whether the cluster has Longhorn's volumes CRD and it
+// is not the stand-in's (then nothing of the stand-in may be installed).
+func RealLonghorn(ctx context.Context, dyn dynamic.Interface) (bool, error) {
+	crd, err := dyn.Resource(crdGVR).Get(ctx, storagehealth.LonghornVolumes.GroupResource().String(), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return crd.GetLabels()[StandInLabel] != "longhorn", nil
+}

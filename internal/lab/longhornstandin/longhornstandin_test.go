@@ -2,12 +2,14 @@ package longhornstandin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -125,5 +127,29 @@ func TestPlayNodeLoss(t *testing.T) {
 	}
 	if _, err := reader.Health(ctx); err == nil {
 		t.Error("volume still there after Delete")
+	}
+}
+
+// TestRealLonghornIsLeftAlone: the stand-in installs nothing over a real
+// Longhorn's CRDs, and removes only its own.
+func TestRealLonghornIsLeftAlone(t *testing.T) {
+	ctx := context.Background()
+	realCRD := &unstructured.Unstructured{}
+	realCRD.SetAPIVersion("apiextensions.k8s.io/v1")
+	realCRD.SetKind("CustomResourceDefinition")
+	realCRD.SetName("volumes.longhorn.io")
+	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{crdGVR: "CustomResourceDefinitionList"}, realCRD)
+	if real, err := RealLonghorn(ctx, dyn); err != nil || !real {
+		t.Fatalf("RealLonghorn = %v, %v", real, err)
+	}
+	if created, err := Install(ctx, dyn); err == nil || created || !errors.Is(err, ErrRealLonghorn) {
+		t.Fatalf("Install over a real Longhorn: created %v, %v", created, err)
+	}
+	if err := Uninstall(ctx, dyn); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dyn.Resource(crdGVR).Get(ctx, "volumes.longhorn.io", metav1.GetOptions{}); err != nil {
+		t.Errorf("Uninstall removed a real Longhorn's CRD: %v", err)
 	}
 }
