@@ -17,6 +17,12 @@ func FuzzCheck(f *testing.F) {
 {"kind":"op","seq":3,"invoke":"2026-11-27T10:00:03Z","complete":"2026-11-27T10:00:03.1Z","result":"ok"}
 {"kind":"event","t":"2026-11-27T10:00:02Z","phase":"pod_scheduled"}
 {"kind":"readback","t":"2026-11-27T10:00:09Z","seqs":[1,3,3,7],"extra":["x"]}`))
+	f.Add([]byte(`{"kind":"op","seq":1,"invoke":"2026-11-27T10:00:00Z","complete":"2026-11-27T10:00:00.1Z","result":"ok","pod":"a","node":"n1"}
+{"kind":"fault","t":"2026-11-27T10:00:01Z","effect_t":"2026-11-27T10:00:01.5Z"}
+{"kind":"op","seq":2,"invoke":"2026-11-27T10:00:01Z","complete":"2026-11-27T10:00:03Z","result":"ok","pod":"a","node":"n1"}
+{"kind":"op","seq":3,"invoke":"2026-11-27T10:00:02Z","complete":"2026-11-27T10:00:02.1Z","result":"ok","pod":"b","node":"n2"}
+{"kind":"event","t":"2026-11-27T10:00:01.8Z","phase":"pod_scheduled","target":"pod/b"}
+{"kind":"readback","t":"2026-11-27T10:00:09Z","seqs":[1,3]}`))
 	f.Add([]byte(`{"kind":"fault","t":"2026-11-27T10:00:01Z"}`))
 	f.Add([]byte(`{"kind":"op","seq":1,"invoke":"2026-11-27T10:00:05Z","complete":"2026-11-27T10:00:00Z","result":"fail"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -67,7 +67,8 @@ func RenderHTML(w io.Writer, run Run) error {
 		Database, Storage, Kubernetes string
 		Rows                          []Row
 		Plot                          string
-	}{run, runVerdict(run), iterationCounts(run), databaseText(e), storageText(e), kubernetesText(e), Rows(run), plot.String()}
+		SplitBrain                    []string
+	}{run, runVerdict(run), iterationCounts(run), databaseText(e), storageText(e), kubernetesText(e), Rows(run), plot.String(), splitBrainLines(run)}
 	var b bytes.Buffer
 	if err := htmlTmpl.Execute(&b, data); err != nil {
 		return err

@@ -56,7 +56,7 @@ func TestSplitBrainInReports(t *testing.T) {
 	}
 	want := map[string][]string{
 		"report.md":   {"SPLIT BRAIN in partition #1:** two writers", "| Split brain: two pods acknowledging at once | YES: iris-0 on node-1 and iris-1 on node-2 from 10:00:03.050 to 10:00:03.910", "**split_brain**"},
-		"report.html": {"<th>Split brain: two pods acknowledging at once</th><td>YES: iris-0 on node-1 and iris-1 on node-2", "<b>split_brain</b>"},
+		"report.html": {`<li class="fail">SPLIT BRAIN in partition #1: two writers`, "<th>Split brain: two pods acknowledging at once</th><td>YES: iris-0 on node-1 and iris-1 on node-2", "<b>split_brain</b>"},
 		"report.txt":  {"SPLIT BRAIN in partition #1: two writers: pod iris-0 on node-1 and pod iris-1 on node-2"},
 		"junit.xml":   {`message="FAIL: RTO`, "anomaly split_brain: two writers: pod iris-0 on node-1 and pod iris-1 on node-2", "SPLIT BRAIN"},
 		"analyze":     {"Split brain: two pods", "YES: iris-0 on node-1 and iris-1", "Split brain: old pod's", "anomaly split_brain: the old pod iris-0 on node-1 acknowledged 5 write(s) after its replacement iris-1 on node-2 started"},

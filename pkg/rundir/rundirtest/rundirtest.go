@@ -29,12 +29,15 @@ func History(meta map[string]string, start, down float64, lose ...int64) []histo
 	recs := []history.Record{{Kind: history.KindMeta, T: at(start), Meta: meta}}
 	var ok []int64
 	var seq int64
+	pod, node := "iris-0", "node-1" // the old pod; its replacement after the fault
 	add := func(t float64, res string) {
 		seq++
-		recs = append(recs, history.Record{Kind: history.KindOp, Seq: seq, Invoke: at(t), Complete: at(t + 0.01), Result: res})
+		r := history.Record{Kind: history.KindOp, Seq: seq, Invoke: at(t), Complete: at(t + 0.01), Result: res}
 		if res == history.OK {
 			ok = append(ok, seq)
+			r.Pod, r.Node = pod, node
 		}
+		recs = append(recs, r)
 	}
 	for i := range 20 {
 		add(start+float64(i)*0.1, history.OK)
@@ -44,6 +47,7 @@ func History(meta map[string]string, start, down float64, lose ...int64) []histo
 	for t := tf + 0.05; t < tf+down; t += 0.5 {
 		add(t, history.Fail)
 	}
+	pod, node = "iris-1", "node-2"
 	for i := range 10 {
 		add(tf+down+float64(i)*0.1, history.OK)
 	}
