@@ -305,7 +305,7 @@ func TestLonghornStandInNodeLoss(t *testing.T) {
 			if err := report.RenderResult(&out, res, nil); err != nil {
 				t.Fatal(err)
 			}
-			for _, want := range []string{"Time without full redundancy", "Time to full redundancy (from the fault)", "Copies per zone before", "Copies per zone after"} {
+			for _, want := range []string{"Time without full redundancy", "Time to full redundancy (from the fault)", "Replicas per zone before", "Replicas per zone after"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("analyze's table lacks %q", want)
 				}

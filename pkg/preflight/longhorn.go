@@ -25,7 +25,8 @@ const (
 // longhornFacts is what was read of Longhorn (storagehealth.Longhorn
 // reads it: one reading of Longhorn's objects for preflight and observer).
 type longhornFacts struct {
-	err        error // reading Longhorn failed as a whole
+	notServed  string // why Longhorn's API is not there (not installed)
+	err        error  // reading Longhorn failed as a whole
 	settings   map[string]string
 	settingErr error
 	volume     *storagehealth.LonghornVolume
@@ -37,6 +38,12 @@ func readLonghorn(ctx context.Context, dyn dynamic.Interface, kube kubernetes.In
 	if dyn == nil {
 		lf.err = fmt.Errorf("no dynamic client")
 		return lf
+	}
+	if kube != nil {
+		if ok, why := storagehealth.LonghornServed(kube.Discovery()); !ok {
+			lf.notServed = why
+			return lf
+		}
 	}
 	l := storagehealth.Longhorn{Dynamic: dyn, Kube: kube, Volume: volume}
 	if s, err := l.Settings(ctx); err != nil {
@@ -70,6 +77,10 @@ func (lf *longhornFacts) checks(f *facts) []Check {
 			fix = ""
 		}
 		out = append(out, Check{ID: "storage.longhorn." + id, Area: "storage", Status: st, Reason: reason, Fix: fix})
+	}
+	if lf.notServed != "" {
+		add("read", Unknown, "Longhorn's objects were not read: "+lf.notServed, "install Longhorn (see README) or use a StorageClass of the storage in place")
+		return out
 	}
 	if lf.err != nil {
 		add("read", Unknown, "Longhorn's objects were not read: "+lf.err.Error(), "run with a kubeconfig that can read longhorn.io (deploy/rbac.yaml)")

@@ -165,7 +165,11 @@ func (c *cluster) run(t *testing.T, a Assumptions) Report {
 	for _, u := range c.lh {
 		lh = append(lh, u)
 	}
-	o := Options{Kube: fake.NewClientset(objs...), Dynamic: dynfake.NewSimpleDynamicClientWithCustomListKinds(scheme, lists, lh...), Namespace: ns, Assumptions: a}
+	kube := fake.NewClientset(objs...)
+	if len(c.lh) > 0 {
+		kube.Resources = []*metav1.APIResourceList{{GroupVersion: "longhorn.io/v1beta2", APIResources: []metav1.APIResource{{Name: "volumes", Namespaced: true, Kind: "Volume"}}}}
+	}
+	o := Options{Kube: kube, Dynamic: dynfake.NewSimpleDynamicClientWithCustomListKinds(scheme, lists, lh...), Namespace: ns, Assumptions: a}
 	if c.ceph != nil {
 		o.CephRun = func(_ context.Context, args ...string) ([]byte, error) {
 			out, ok := c.ceph[strings.Join(args, " ")]
@@ -251,6 +255,8 @@ func TestPreflightChecks(t *testing.T) {
 			_ = unstructured.SetNestedField(v.Object, "degraded", "status", "robustness")
 			_ = unstructured.SetNestedField(c.lhObj("Replica", "pvc-0d1c2b3a-r-2").Object, "node-1", "spec", "nodeID")
 		}, want: map[string]Status{"storage.longhorn.replicas": Fail, "storage.longhorn.health": Warn, "storage.longhorn.replica-spread": Fail}, exit: 1},
+		{name: "Longhorn's class without Longhorn installed: one line", mutate: func(c *cluster) { c.lh = nil },
+			want: map[string]Status{"storage.longhorn.read": Unknown}, exit: 2},
 		{name: "Longhorn: the settings HA wants", mutate: func(c *cluster) {
 			c.lhSet(settingNodeDown, "delete-deployment-pod")
 			c.lhSet(settingZoneSoftAnti, "false")

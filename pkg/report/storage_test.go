@@ -51,13 +51,13 @@ func TestStorageRowsInReports(t *testing.T) {
 	if err := RenderMarkdown(&md, Run{Name: "r", Iterations: []Iteration{{Scenario: "node-lost", Iteration: 1, Result: lh}}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"Time to full redundancy (from the fault) | 702.5", "Copies per zone before | zone-a 1, zone-b 1, zone-c 1", "Copies per zone after | zone-a 2, zone-c 1"} {
+	for _, w := range []string{"Time to full redundancy (from the fault) | 702.5", "Replicas per zone before | zone-a 1, zone-b 1, zone-c 1", "Replicas per zone after | zone-a 2, zone-c 1"} {
 		if !strings.Contains(md.String(), w) {
 			t.Errorf("report.md lacks %q", w)
 		}
 	}
 	lh.Storage.RedundancyRestoredAt, lh.Storage.FullRedundancySeconds = nil, nil
-	if rows := storageRows(lh); rows[len(rows)-1][0] != "Copies per zone after (last reading, not restored)" {
+	if rows := storageRows(lh); rows[len(rows)-1][0] != "Replicas per zone after (last reading, not restored)" {
 		t.Errorf("not restored: %v", rows)
 	}
 	// Without storage evidence: no rows.

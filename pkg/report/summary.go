@@ -267,8 +267,8 @@ func preflightLine(p *preflight.Report) string {
 
 // storageRows are what the volume's storage did after the fault, as
 // measure/value rows: attachment hand-over, redundancy lost/restored, and
-// where the storage gave them (Longhorn) the copies per zone before and
-// after.
+// where the storage gave them (Longhorn) the replicas per zone (usable
+// ones: RW) before and after.
 func storageRows(r checker.Result) [][]string {
 	s := r.Storage
 	if s == nil {
@@ -302,12 +302,12 @@ func storageRows(r checker.Result) [][]string {
 		}
 	}
 	if s.ZonesBefore != nil || s.ZonesAfter != nil {
-		after := "Copies per zone after"
+		after := "Replicas per zone after"
 		if s.RedundancyRestoredAt == nil {
 			after += " (last reading, not restored)"
 		}
 		rows = append(rows,
-			[]string{"Copies per zone before", storagehealth.ZonesText(s.ZonesBefore)},
+			[]string{"Replicas per zone before", storagehealth.ZonesText(s.ZonesBefore)},
 			[]string{after, storagehealth.ZonesText(s.ZonesAfter)})
 	}
 	return rows
