@@ -201,7 +201,15 @@ func (c *Controller) put(ctx context.Context, gvr schema.GroupVersionResource, o
 	cur, err := r.Get(ctx, obj.GetName(), metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		cur, err = r.Create(ctx, obj, metav1.CreateOptions{})
+		// Right after its CRD is established a resource may still be
+		// unknown to the API server's handlers for a moment.
+		for try := 0; ; try++ {
+			cur, err = r.Create(ctx, obj, metav1.CreateOptions{})
+			if !apierrors.IsNotFound(err) || try == 20 || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
 	case err == nil:
 		obj.SetResourceVersion(cur.GetResourceVersion())
 		cur, err = r.Update(ctx, obj, metav1.UpdateOptions{})
