@@ -372,6 +372,11 @@ loop:
 				r.cfg.OnIteration(it)
 			}
 			r.printf("%s #%d: verdict %s (RTO %s, RPO %s, lost %d)%s", s.Name, i, strings.ToUpper(string(it.Result.Verdict)), secs(it.Result.RTOSeconds), secs(it.Result.RPOSeconds), it.Result.LostAcked, errText(it.Error))
+			for _, a := range it.Result.Anomalies {
+				if a.Kind == checker.AnomalySplitBrain {
+					r.printf("%s #%d: SPLIT BRAIN: %s", s.Name, i, a.Message)
+				}
+			}
 			if len(unhealed) > 0 {
 				runErr = fmt.Errorf("%d fault(s) left unhealed (listed in %s): stopping the run", len(unhealed), r.cfg.Ledger.Path())
 				break loop

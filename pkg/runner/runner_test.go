@@ -45,6 +45,9 @@ type fakeDB struct {
 	cs      *fake.Clientset
 	downFor time.Duration
 	lose    int // acknowledged writes just before the fault that the read-back misses
+	// twoWriters: after the fault the old pod (iris-0 on w1) keeps
+	// acknowledging writes while a new one (iris-1 on w2) does too.
+	twoWriters bool
 
 	mu      sync.Mutex
 	downAt  time.Time
@@ -83,14 +86,24 @@ func (db *fakeDB) Run(ctx context.Context) error {
 		seq++
 		inv := time.Now()
 		res := history.OK
-		if !db.up(inv) {
+		up := db.up(inv)
+		var pod, node string
+		if db.twoWriters {
+			pod, node, up = "iris-0", "w1", true
+			db.mu.Lock()
+			if !db.downAt.IsZero() && seq%2 == 0 {
+				pod, node = "iris-1", "w2"
+			}
+			db.mu.Unlock()
+		}
+		if !up {
 			res = history.Fail
 		} else {
 			db.mu.Lock()
 			db.acked = append(db.acked, seq)
 			db.mu.Unlock()
 		}
-		db.h.Add(history.Record{Kind: history.KindOp, Seq: seq, Invoke: inv, Complete: time.Now(), Result: res})
+		db.h.Add(history.Record{Kind: history.KindOp, Seq: seq, Invoke: inv, Complete: time.Now(), Result: res, Pod: pod, Node: node})
 	}
 }
 
@@ -279,6 +292,43 @@ func TestRunLostWritesFail(t *testing.T) {
 	if run.Verdict != checker.Fail || run.Iterations[0].Result.LostAcked != 3 {
 		t.Fatalf("verdict %s lost %d: %v", run.Verdict, run.Iterations[0].Result.LostAcked, run.Iterations[0].Result.Reasons)
 	}
+}
+
+// TestRunSplitBrainFails: two pods acknowledging writes after the fault
+// fail the iteration, and the run's progress says so naming both pods.
+func TestRunSplitBrainFails(t *testing.T) {
+	cs := fake.NewClientset(irisPod(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w1"}})
+	db := &fakeDB{cs: cs, twoWriters: true}
+	r, _, _ := newRunner(t, db)
+	out := &lockedBuffer{}
+	r.cfg.Out = out
+	run, _, err := r.Run(context.Background(), []scenario.Scenario{scen("pod", fault.PodDelete)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Verdict != checker.Fail || !strings.Contains(run.Iterations[0].Result.Reasons[0], "split_brain") {
+		t.Fatalf("verdict %s: %v", run.Verdict, run.Iterations[0].Result.Reasons)
+	}
+	if !strings.Contains(out.String(), "pod #1: SPLIT BRAIN: two writers: pod iris-0 on w1 and pod iris-1 on w2") {
+		t.Errorf("progress lacks the split brain:\n%s", out.String())
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func drainObjects() *fake.Clientset {
