@@ -265,7 +265,7 @@ func (c *check) oldLost(sb *SplitBrain) {
 		slices.Sort(lost)
 		sb.OldLost, sb.OldLostSeqs = len(lost), capSeqs(lost)
 		c.res.Anomalies = append(c.res.Anomalies, Anomaly{Kind: AnomalySplitBrain,
-			Message: fmt.Sprintf("the old pod %s acknowledged %d write(s) after its replacement %s started at %s that are missing from the read-back (first: seq %d): the old pod wrote to a copy of the volume the new one never saw",
+			Message: fmt.Sprintf("the old pod %s acknowledged %d write(s) after its replacement %s started at %s that are missing from the read-back (first: seq %d): it acknowledged writes the database then serving never held",
 				oldName, len(lost), repl, fmtT(t), lost[0]),
 			Seqs: sb.OldLostSeqs})
 	}
