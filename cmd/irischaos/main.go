@@ -79,7 +79,7 @@ decide (bad input, unreachable cluster, error).`,
 	// checks, faults, the evidence.
 	root.AddCommand(
 		clusterCmd(a), imageCmd(a), stackCmd(a), preflightCmd(a),
-		runCmd(a), injectCmd(a), recoverCmd(a),
+		runCmd(a), adviseCmd(a), injectCmd(a), recoverCmd(a),
 		analyzeCmd(a), reportCmd(a), verifyCmd(a), versionCmd(a),
 	)
 	return root

@@ -24,7 +24,7 @@ func TestSubcommandsListed(t *testing.T) {
 		}
 	}
 	sort.Strings(got)
-	want := []string{"analyze", "cluster", "image", "inject", "preflight", "recover", "report", "run", "stack", "verify", "version"}
+	want := []string{"advise", "analyze", "cluster", "image", "inject", "preflight", "recover", "report", "run", "stack", "verify", "version"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("subcommands %v, want %v", got, want)
 	}

@@ -147,7 +147,16 @@ func verdictExit(v checker.Verdict) error {
 }
 
 // runCmd is `irischaos run`.
-func runCmd(a *app) *cobra.Command {
+func runCmd(a *app) *cobra.Command { return scenarioCmd(a, nil) }
+
+// adviseMode turns run into the failover advisor: its scenarios run once
+// per mitigation, and the advice table follows the failure-domain table.
+type adviseMode struct {
+	mitigations []string
+}
+
+// scenarioCmd is run, or advise when adv is set: one flow, one set of flags.
+func scenarioCmd(a *app, adv *adviseMode) *cobra.Command {
 	var (
 		dryRun               bool
 		skipPreflight, force bool
@@ -202,6 +211,9 @@ failed, 2 unknown or error.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				args = []string{"scenarios"}
+				if adv != nil {
+					args = []string{adviseDefault}
+				}
 			}
 			var scenarios []scenario.Scenario
 			for _, p := range args {
@@ -210,6 +222,15 @@ failed, 2 unknown or error.`,
 					return withCode(exitUnknown, err)
 				}
 				scenarios = append(scenarios, ss...)
+			}
+			if adv != nil {
+				var err error
+				if scenarios, err = adv.expand(scenarios); err != nil {
+					return withCode(exitUnknown, err)
+				}
+				if name == "" {
+					name = "advise"
+				}
 			}
 			if len(scenarios) == 0 {
 				return withCode(exitUnknown, fmt.Errorf("no scenarios in %s", strings.Join(args, ", ")))
@@ -303,6 +324,9 @@ failed, 2 unknown or error.`,
 				if err := report.RenderTable(out, run); err != nil {
 					fmt.Fprintf(errOut, "render table: %v\n", err)
 				}
+				if err := report.RenderAdvice(out, run); err != nil {
+					fmt.Fprintf(errOut, "render advice: %v\n", err)
+				}
 				fmt.Fprintf(out, "\nreports: %s (verdict %s)\n", runDir, strings.ToUpper(string(run.Verdict)))
 			}
 			if rm != nil {
@@ -333,5 +357,8 @@ failed, 2 unknown or error.`,
 	cmd.Flags().DurationVar(&rpoBudget, "rpo-budget", 0, "override every scenario's RPO budget")
 	cmd.Flags().DurationVar(&healTimeout, "heal-timeout", nemesis.DefaultHealTimeout, "how long healing one fault may take")
 	cf.add(cmd)
+	if adv != nil {
+		adv.customize(cmd)
+	}
 	return cmd
 }

@@ -30,6 +30,9 @@ const (
 	HealNone     = ""
 	HealUncordon = "uncordon" // make Node schedulable again
 	HealPowerOn  = "poweron"  // power ProviderID's VM on again
+	// The advisor's mitigations are changes irischaos makes, kept here too.
+	HealUntaint            = "untaint"             // remove the out-of-service taint from Node
+	HealRestoreTolerations = "restore-tolerations" // put Restore back as the IRIS Deployment's tolerations in Namespace
 )
 
 // Entry is one injected fault.
@@ -42,7 +45,8 @@ type Entry struct {
 	Pod        string    `json:"pod,omitempty"`
 	Node       string    `json:"node,omitempty"`
 	ProviderID string    `json:"provider_id,omitempty"`
-	Run        string    `json:"run,omitempty"` // the run (report directory) that injected it
+	Restore    string    `json:"restore,omitempty"` // the value a change replaced, to put back (JSON)
+	Run        string    `json:"run,omitempty"`     // the run (report directory) that injected it
 	Injected   time.Time `json:"injected"`
 	Healed     time.Time `json:"healed,omitzero"`
 	HealError  string    `json:"heal_error,omitempty"` // the last failed attempt, while still pending

@@ -19,6 +19,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/podexec"
+	"github.com/irischaos/irischaos/pkg/stackid"
 	"github.com/irischaos/irischaos/pkg/target"
 )
 
@@ -157,7 +158,11 @@ func New(env Env, s Spec, t target.Target) (Fault, error) {
 // LedgerEntry is the ledger's record of f, written before injecting it.
 func LedgerEntry(f Fault) ledger.Entry {
 	t := f.Target()
-	return ledger.Entry{Fault: string(f.Name()), Heal: f.HealAction(), Namespace: t.Namespace, Pod: t.Pod, Node: t.Node, ProviderID: t.ProviderID}
+	e := ledger.Entry{Fault: string(f.Name()), Heal: f.HealAction(), Namespace: t.Namespace, Pod: t.Pod, Node: t.Node, ProviderID: t.ProviderID}
+	if r, ok := f.(interface{ Restore() string }); ok {
+		e.Restore = r.Restore()
+	}
+	return e
 }
 
 // recoverEntry heals a fault found pending in the ledger, from what the entry
@@ -183,6 +188,16 @@ func recoverEntry(ctx context.Context, env Env, e ledger.Entry) error {
 			return fmt.Errorf("ledger entry %s: %w", e.ID, err)
 		}
 		return powerOn(ctx, env, p, vm)
+	case ledger.HealUntaint:
+		if env.Client == nil {
+			return fmt.Errorf("ledger entry %s: untaint node %s needs the cluster: pass --kubeconfig", e.ID, e.Node)
+		}
+		return untaint(ctx, env, e.Node)
+	case ledger.HealRestoreTolerations:
+		if env.Client == nil {
+			return fmt.Errorf("ledger entry %s: restoring the tolerations of deployment/%s in %s needs the cluster: pass --kubeconfig", e.ID, stackid.Deployment, e.Namespace)
+		}
+		return restoreTolerations(ctx, env, e.Namespace, e.Restore)
 	default:
 		return fmt.Errorf("ledger entry %s: unknown heal action %q (written by a newer irischaos?)", e.ID, e.Heal)
 	}

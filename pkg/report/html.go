@@ -68,7 +68,8 @@ func RenderHTML(w io.Writer, run Run) error {
 		Rows                          []Row
 		Plot                          string
 		SplitBrain                    []string
-	}{run, runVerdict(run), iterationCounts(run), databaseText(e), storageText(e), kubernetesText(e), Rows(run), plot.String(), splitBrainLines(run)}
+		Advice                        []AdviceRow
+	}{run, runVerdict(run), iterationCounts(run), databaseText(e), storageText(e), kubernetesText(e), Rows(run), plot.String(), splitBrainLines(run), Advice(run)}
 	var b bytes.Buffer
 	if err := htmlTmpl.Execute(&b, data); err != nil {
 		return err

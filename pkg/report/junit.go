@@ -100,7 +100,7 @@ func RenderJUnit(w io.Writer, run Run) error {
 			if it.Error != "" {
 				reasons = "error: " + it.Error + "\n" + reasons
 			}
-			switch it.Result.Verdict {
+			switch it.Verdict() {
 			case checker.Pass:
 			case checker.Fail:
 				s.Failures++

@@ -59,6 +59,7 @@ func RenderMarkdown(w io.Writer, run Run) error {
 			p.f("- **%s\n", strings.Replace(mdEscape(l), ":", ":**", 1))
 		}
 	}
+	p.advice(run)
 	p.preflight(run.Preflight)
 
 	for _, r := range rows {
@@ -94,7 +95,17 @@ func RenderMarkdown(w io.Writer, run Run) error {
 
 func (p *mdWriter) iteration(it Iteration) {
 	r := it.Result
-	p.f("\n### %s #%d: %s\n\n", it.Scenario, it.Iteration, verdictWord(r.Verdict))
+	p.f("\n### %s #%d: %s\n\n", it.Scenario, it.Iteration, mdEscape(it.VerdictText()))
+	if it.Mitigation != "" {
+		p.f("Mitigation: %s", mdEscape(it.Mitigation))
+		if it.MitigationAppliedSeconds != nil {
+			p.f(", applied at +%.1f s", *it.MitigationAppliedSeconds)
+		}
+		if it.MitigationError != "" {
+			p.f(" (failed: %s)", mdEscape(it.MitigationError))
+		}
+		p.f(".\n\n")
+	}
 	if it.Target != "" {
 		p.f("Target: `%s`", it.Target)
 		if it.History != "" {

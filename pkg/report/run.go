@@ -82,6 +82,49 @@ type Iteration struct {
 	Result     checker.Result `json:"result"`
 	CloudCalls []CloudCall    `json:"cloud_calls"`
 	Error      string         `json:"error,omitempty"`
+
+	// Mitigation is the advisor's change this iteration ran with (empty:
+	// as deployed), and MitigationAppliedSeconds when it took effect, after
+	// the fault (nil when it was not applied, or before the fault).
+	Mitigation               string   `json:"mitigation,omitempty"`
+	MitigationAppliedSeconds *float64 `json:"mitigation_applied_seconds,omitempty"`
+	MitigationError          string   `json:"mitigation_error,omitempty"`
+	// Expected is the outcome the scenario said it is known to have (its
+	// expect:), when not a pass.
+	Expected *Expected `json:"expected,omitempty"`
+}
+
+// Expected is a scenario's known outcome.
+type Expected struct {
+	Verdict checker.Verdict `json:"verdict"`
+	Why     string          `json:"why"`
+}
+
+// Verdict is the iteration's verdict with its expectation applied: a fail
+// that was expected counts as a pass of the run, a pass where a fail was
+// expected fails it (the expectation is out of date), unknown stays unknown.
+func (it Iteration) Verdict() checker.Verdict {
+	v := it.Result.Verdict
+	if it.Expected == nil || v == checker.Unknown {
+		return v
+	}
+	if v == it.Expected.Verdict {
+		return checker.Pass
+	}
+	return checker.Fail
+}
+
+// VerdictText is the checker's verdict as a report shows it, with the
+// expectation when there was one: "FAIL (expected: why)".
+func (it Iteration) VerdictText() string {
+	v := verdictWord(it.Result.Verdict)
+	if it.Expected == nil {
+		return v
+	}
+	if it.Result.Verdict == it.Expected.Verdict {
+		return v + " (expected: " + it.Expected.Why + ")"
+	}
+	return v + " (expected " + verdictWord(it.Expected.Verdict) + ": " + it.Expected.Why + ")"
 }
 
 // CloudCall is one call to a cloud API, as the report shows it.
@@ -110,7 +153,7 @@ type Unhealed struct {
 func (r Run) IterationVerdicts() []checker.Verdict {
 	vs := make([]checker.Verdict, len(r.Iterations))
 	for i, it := range r.Iterations {
-		vs[i] = it.Result.Verdict
+		vs[i] = it.Verdict()
 	}
 	return vs
 }

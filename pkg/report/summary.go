@@ -56,7 +56,7 @@ func Rows(run Run) []Row {
 		unknownRTO, unknownRPO := 0, 0
 		noInterruption := true
 		for _, it := range r.Iterations {
-			vs = append(vs, it.Result.Verdict)
+			vs = append(vs, it.Verdict())
 			r.LostAcked += it.Result.LostAcked
 			if it.Result.RTOSeconds != nil {
 				rto = append(rto, *it.Result.RTOSeconds)
@@ -72,6 +72,14 @@ func Rows(run Run) []Row {
 		}
 		r.Verdict = checker.Combine(vs...)
 		r.VerdictText = verdictText(vs)
+		if e := r.Iterations[0].Expected; e != nil {
+			// The checker's own verdicts, then what was expected of them.
+			var raw []checker.Verdict
+			for _, it := range r.Iterations {
+				raw = append(raw, it.Result.Verdict)
+			}
+			r.VerdictText = verdictText(raw) + " (expected " + verdictWord(e.Verdict) + ": " + e.Why + ")"
+		}
 		r.RTO = spread(rto, unknownRTO)
 		if len(rto) > 0 && noInterruption {
 			r.RTO = "0s (no interruption observed)"
@@ -216,7 +224,7 @@ func iterationCounts(run Run) string {
 	n := map[checker.Verdict]int{}
 	scen := map[string]bool{}
 	for _, it := range run.Iterations {
-		n[checker.Combine(it.Result.Verdict)]++
+		n[checker.Combine(it.Verdict())]++
 		scen[it.Scenario] = true
 	}
 	s := fmt.Sprintf("%d iteration(s) of %d scenario(s)", len(run.Iterations), len(scen))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,9 +43,19 @@ func (r *Runner) iteration(ctx context.Context, runDir string, env report.Enviro
 		it.Result = checker.Check(nil, b)
 		return it, nil
 	}
+	if s.Mitigation != "" {
+		it.Mitigation = string(s.Mitigation)
+	}
+	if e := s.Expect; e != nil {
+		it.Expected = &report.Expected{Verdict: checker.Verdict(e.Verdict), Why: e.Why}
+	}
 	calls := &cloud.CallLog{}
 	st := &iterState{h: h}
 	unhealed, err := r.play(ctx, s, i, b, env, h, cloud.Tee(calls.Recorder(), cloudCallRecorder(h)), st)
+	if st.mit != nil {
+		it.MitigationAppliedSeconds = st.mit.appliedAfter(st.issued)
+		it.MitigationError = st.mit.failure()
+	}
 	if err != nil {
 		it.Error = err.Error()
 		_ = h.Add(history.Record{Kind: history.KindNote, T: r.cfg.Now(), Message: "iteration error: " + err.Error()})
@@ -71,6 +82,8 @@ func (r *Runner) iteration(ctx context.Context, runDir string, env report.Enviro
 type iterState struct {
 	h      *history.Writer
 	target string
+	mit    *mitigator
+	issued time.Time // t_fault
 }
 
 // play is one iteration's flow; the deferred heal runs on every exit path.
@@ -121,6 +134,20 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 	r.printf("starting the observer (pods, nodes, events, volume attachments)")
 	if err := ob.Start(ictx); err != nil {
 		return nil, fmt.Errorf("observer: %w", err)
+	}
+
+	// A mitigation that changes the stack is made before the workload
+	// starts, since it recreates the IRIS pod; it is undone after the
+	// fault's heal, on every way out.
+	mit := r.mitigator(s, h, rec)
+	st.mit = mit
+	defer func() {
+		if u := mit.undo(ctx); u != nil && !slices.Contains(unhealed, *u) {
+			unhealed = append(unhealed, *u)
+		}
+	}()
+	if err := mit.beforeFault(ictx); err != nil {
+		return nil, err
 	}
 
 	wl, err := r.cfg.NewWorkload(s, h)
@@ -195,6 +222,7 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 		return nil, err
 	}
 	res = active.Result
+	st.issued = res.Issued
 	defer func() {
 		writeFault(time.Time{})
 		if u := r.heal(ctx, active, h); u != nil {
@@ -208,6 +236,7 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 	if err != nil {
 		return nil, err
 	}
+	mit.onFault(ictx, t, res.Issued)
 	r.printf("fault issued at %s, its call returned after %s%s", res.Issued.UTC().Format("15:04:05.000"), res.Done.Sub(res.Issued).Round(time.Millisecond), errText(res.Detail))
 
 	wait := r.progress.Start(fmt.Sprintf("%s #%d: recovery", s.Name, i))
@@ -238,6 +267,9 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 	// the database from answering the read-back.
 	if u := r.heal(ctx, active, h); u != nil {
 		return []report.Unhealed{*u}, errors.New("heal failed: " + u.Error)
+	}
+	if u := mit.undo(ctx); u != nil {
+		return []report.Unhealed{*u}, errors.New("undoing the mitigation failed: " + u.Error)
 	}
 
 	r.printf("reading every marker back")

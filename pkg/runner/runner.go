@@ -31,6 +31,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/ledger"
+	"github.com/irischaos/irischaos/pkg/mitigation"
 	"github.com/irischaos/irischaos/pkg/nemesis"
 	"github.com/irischaos/irischaos/pkg/podexec"
 	"github.com/irischaos/irischaos/pkg/preflight"
@@ -232,6 +233,15 @@ func (r *Runner) Plan(ctx context.Context, scenarios []scenario.Scenario) []Plan
 			f, err = nemesis.New(nemesis.Env{Client: r.cfg.Kube, Exec: r.cfg.Exec, Clouds: r.cfg.Clouds(nil)}, r.spec(s, fault.Allow{VMActions: true}), t)
 			if err == nil {
 				p.Steps = f.Plan()
+			}
+			if m := s.MitigationName(); err == nil && m != mitigation.None {
+				var mf nemesis.Fault
+				mf, err = nemesis.NewMitigation(ctx, nemesis.Env{Client: r.cfg.Kube}, m, t)
+				if err == nil {
+					for _, step := range mf.Plan() {
+						p.Steps = append(p.Steps, "mitigation "+string(m)+": "+step)
+					}
+				}
 			}
 		}
 		err = errors.Join(s.Fault.Type.Info().Permit(r.cfg.Allow), err)

@@ -48,6 +48,9 @@ type fakeDB struct {
 	// twoWriters: after the fault the old pod (iris-0 on w1) keeps
 	// acknowledging writes while a new one (iris-1 on w2) does too.
 	twoWriters bool
+	// blocked, when set, keeps the database down while it returns true
+	// (the volume still attached to a lost node).
+	blocked func() bool
 
 	mu      sync.Mutex
 	downAt  time.Time
@@ -67,6 +70,9 @@ func (db *fakeDB) up(now time.Time) bool {
 		if err != nil || (n != nil && n.Spec.Unschedulable) {
 			db.downAt = now
 		}
+	}
+	if db.blocked != nil && !db.downAt.IsZero() && db.blocked() {
+		return false
 	}
 	return db.downAt.IsZero() || now.Sub(db.downAt) > db.downFor
 }

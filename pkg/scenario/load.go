@@ -17,6 +17,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/irischaos/irischaos/pkg/fault"
+	"github.com/irischaos/irischaos/pkg/mitigation"
 )
 
 // Error is a problem in a scenario file, at a line (0 when not known).
@@ -67,12 +68,14 @@ func Load(path string) ([]Scenario, error) {
 			errs = append(errs, err)
 			continue
 		}
-		if prev, dup := byName[s.Name]; dup {
-			errs = append(errs, &Error{File: f, Msg: fmt.Sprintf("scenario name %q is already used by %s", s.Name, prev)})
-			continue
+		for _, s := range s.Expand() {
+			if prev, dup := byName[s.Name]; dup {
+				errs = append(errs, &Error{File: f, Msg: fmt.Sprintf("scenario name %q is already used by %s", s.Name, prev)})
+				continue
+			}
+			byName[s.Name] = f
+			out = append(out, s)
 		}
-		byName[s.Name] = f
-		out = append(out, s)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -267,6 +270,7 @@ func (v *validator) validate(s *Scenario) {
 	if o.AfterRecovery.D() < 0 {
 		v.errf("observation.afterRecovery", "observation.afterRecovery must not be negative, got %s", o.AfterRecovery)
 	}
+	v.validateMitigations(s)
 	w := &s.Workload
 	w.Interval = def(w.Interval, DefaultInterval)
 	if w.Interval.D() < time.Millisecond {
@@ -277,6 +281,48 @@ func (v *validator) validate(s *Scenario) {
 		w.Streams = DefaultStreams
 	case w.Streams < 1 || w.Streams > MaxStreams:
 		v.errf("workload.streams", "workload.streams must be between 1 and %d, got %d", MaxStreams, w.Streams)
+	}
+}
+
+func (v *validator) validateMitigations(s *Scenario) {
+	v.validateExpect("expect", s.Expect)
+	seen := map[mitigation.Name]bool{}
+	for i, m := range s.Mitigations {
+		path := "mitigations"
+		info, err := mitigation.Lookup(m.Name)
+		switch {
+		case m.Name == "":
+			v.errf(path, "mitigations[%d]: name is required (one of %s)", i, strings.Join(mitigation.Names(), ", "))
+			continue
+		case err != nil:
+			v.errf(path, "mitigations[%d]: %v", i, err)
+			continue
+		case seen[m.Name]:
+			v.errf(path, "mitigations[%d]: %s is listed twice", i, m.Name)
+		}
+		seen[m.Name] = true
+		if info.When == mitigation.NodeIsDown && s.Fault.Type.Info().Kind != fault.KindVM {
+			v.errf(path, "mitigations[%d]: %s acts on a node whose VM is off: it needs a vm-* fault, not %s", i, m.Name, s.Fault.Type)
+		}
+		if m.Name != mitigation.None && len(s.Name)+1+len(m.Name) > 63 {
+			v.errf("name", "name %q with mitigation %s is longer than 63 characters", s.Name, m.Name)
+		}
+		v.validateExpect(path, m.Expect)
+	}
+	if s.Expect != nil && len(s.Mitigations) > 0 {
+		v.errf("expect", "expect: with mitigations: goes into each mitigations entry, whose outcomes differ")
+	}
+}
+
+func (v *validator) validateExpect(path string, e *Expect) {
+	if e == nil {
+		return
+	}
+	if e.Verdict != ExpectFail {
+		v.errf(path, "expect.verdict %q: only %q can be expected (a pass needs no expectation)", e.Verdict, ExpectFail)
+	}
+	if strings.TrimSpace(e.Why) == "" {
+		v.errf(path, "expect.why is required: say what the known finding is, the report shows it")
 	}
 }
 
@@ -357,12 +403,14 @@ func fieldsOf(typeName string) (section string, fields []string) {
 		section string
 		t       reflect.Type
 	}{
-		"Scenario":    {"", reflect.TypeFor[Scenario]()},
-		"Fault":       {" in fault", reflect.TypeFor[Fault]()},
-		"Targets":     {" in targets", reflect.TypeFor[Targets]()},
-		"Budgets":     {" in budgets", reflect.TypeFor[Budgets]()},
-		"Observation": {" in observation", reflect.TypeFor[Observation]()},
-		"Workload":    {" in workload", reflect.TypeFor[Workload]()},
+		"Scenario":      {"", reflect.TypeFor[Scenario]()},
+		"Fault":         {" in fault", reflect.TypeFor[Fault]()},
+		"Targets":       {" in targets", reflect.TypeFor[Targets]()},
+		"Budgets":       {" in budgets", reflect.TypeFor[Budgets]()},
+		"Observation":   {" in observation", reflect.TypeFor[Observation]()},
+		"Workload":      {" in workload", reflect.TypeFor[Workload]()},
+		"MitigationRun": {" in a mitigations entry", reflect.TypeFor[MitigationRun]()},
+		"Expect":        {" in expect", reflect.TypeFor[Expect]()},
 	}
 	t, ok := types[typeName]
 	if !ok {

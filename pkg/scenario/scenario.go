@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/irischaos/irischaos/pkg/fault"
+	"github.com/irischaos/irischaos/pkg/mitigation"
 )
 
 // FaultType is what the nemesis does: a name from the fault vocabulary.
@@ -61,6 +62,66 @@ type Scenario struct {
 	Warmup      *Duration   `yaml:"warmup" json:"warmup"`
 	Observation Observation `yaml:"observation" json:"observation"`
 	Workload    Workload    `yaml:"workload" json:"workload"`
+
+	// Mitigations: run the scenario once per entry, each with its change
+	// applied (the failover advisor); Load expands them into one scenario
+	// each, named <name> for none and <name>-<mitigation> otherwise.
+	Mitigations []MitigationRun `yaml:"mitigations" json:"-"`
+	// Mitigation is the change this scenario runs with (set by the
+	// expansion of mitigations:; empty = none).
+	Mitigation mitigation.Name `yaml:"-" json:"mitigation,omitempty"`
+	// Expect: the outcome this scenario is known to have, when it is not a
+	// pass (e.g. node loss with nothing mitigating it on attach-required
+	// storage). The run shows it as expected, not as a red run; a pass
+	// where a failure was expected fails the run, so a stale expectation
+	// cannot hide.
+	Expect *Expect `yaml:"expect" json:"expect,omitempty"`
+}
+
+// MitigationRun is one entry of mitigations:.
+type MitigationRun struct {
+	Name   mitigation.Name `yaml:"name" json:"name"`
+	Expect *Expect         `yaml:"expect" json:"expect,omitempty"`
+}
+
+// Expect is a known outcome other than pass.
+type Expect struct {
+	// Verdict: only "fail" (a pass needs no expectation; unknown is never expected).
+	Verdict string `yaml:"verdict" json:"verdict"`
+	// Why: the finding, for the report.
+	Why string `yaml:"why" json:"why"`
+}
+
+// ExpectFail is the one verdict an expectation may name.
+const ExpectFail = "fail"
+
+// MitigationName is the mitigation this scenario runs with (none when unset).
+func (s Scenario) MitigationName() mitigation.Name {
+	if s.Mitigation == "" {
+		return mitigation.None
+	}
+	return s.Mitigation
+}
+
+// Expand returns the scenario once per entry of mitigations: (itself when
+// it has none).
+func (s Scenario) Expand() []Scenario {
+	if len(s.Mitigations) == 0 {
+		return []Scenario{s}
+	}
+	var out []Scenario
+	for _, m := range s.Mitigations {
+		v := s
+		v.Mitigations = nil
+		v.Mitigation = m.Name
+		v.Expect = m.Expect
+		if m.Name != mitigation.None {
+			v.Name = s.Name + "-" + string(m.Name)
+			v.MitigatedBy = s.MitigatedBy + "; mitigation: " + m.Name.Info().Summary
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // Fault says what to inject and how.

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"github.com/irischaos/irischaos/pkg/fault"
+	"github.com/irischaos/irischaos/pkg/mitigation"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,7 +82,7 @@ func TestParseDefaults(t *testing.T) {
 func TestParseErrors(t *testing.T) {
 	tests := []struct{ name, in, want string }{
 		{"unknown top-level field", "fault: {type: pod-delete}\nbudgets: {rto: 30s}\nrepeat: 3\n",
-			`f.yaml:3: unknown field "repeat" (known: name, description, failureDomain, mitigatedBy, fault, targets, budgets, iterations, warmup, observation, workload)`},
+			`f.yaml:3: unknown field "repeat" (known: name, description, failureDomain, mitigatedBy, fault, targets, budgets, iterations, warmup, observation, workload, mitigations, expect)`},
 		{"unknown nested field", "fault:\n  type: pod-delete\n  grace: 0\nbudgets: {rto: 30s}\n",
 			`f.yaml:3: unknown field "grace" in fault (known: type, gracePeriod, drainTimeout, powerOn)`},
 		{"bad duration", "fault: {type: pod-delete}\nbudgets:\n  rto: 30 seconds\n",
@@ -118,6 +119,16 @@ func TestParseErrors(t *testing.T) {
 			"f.yaml:2: did not find expected key"},
 		{"empty", "\n# nothing\n", "f.yaml: empty scenario: it needs at least fault.type and budgets.rto"},
 		{"not a mapping", "- a\n- b\n", "f.yaml:1: a scenario is a mapping of fields (name, fault, budgets, ...)"},
+		{"mitigations", "fault: {type: node-drain}\nbudgets: {rto: 30s}\nmitigations:\n- name: out-of-service-taint\n- name: magic\n- {}\n- name: none\n  expect: {verdict: pass}\n",
+			"f.yaml:3: mitigations[0]: out-of-service-taint acts on a node whose VM is off: it needs a vm-* fault, not node-drain\n" +
+				"f.yaml:3: mitigations[1]: unknown mitigation \"magic\" (valid: none, short-tolerations, out-of-service-taint, longhorn-node-down-policy)\n" +
+				"f.yaml:3: mitigations[2]: name is required (one of none, short-tolerations, out-of-service-taint, longhorn-node-down-policy)\n" +
+				"f.yaml:3: expect.verdict \"pass\": only \"fail\" can be expected (a pass needs no expectation)\n" +
+				"f.yaml:3: expect.why is required: say what the known finding is, the report shows it"},
+		{"unknown field in a mitigation", "fault: {type: vm-poweroff}\nbudgets: {rto: 30s}\nmitigations:\n- name: none\n  when: now\n",
+			`f.yaml:5: unknown field "when" in a mitigations entry (known: name, expect)`},
+		{"expect with mitigations", "fault: {type: vm-poweroff}\nbudgets: {rto: 30s}\nexpect: {verdict: fail, why: stuck}\nmitigations:\n- name: none\n",
+			"f.yaml:3: expect: with mitigations: goes into each mitigations entry, whose outcomes differ"},
 		{"two documents", "fault: {type: pod-delete}\nbudgets: {rto: 30s}\n---\nname: b\n", "f.yaml:3: more than one YAML document: write one scenario per file"},
 	}
 	for _, tc := range tests {
@@ -187,5 +198,29 @@ func TestShippedScenarios(t *testing.T) {
 		if !domains[d] {
 			t.Errorf("no scenario for failure domain %q", d)
 		}
+	}
+}
+
+func TestExpandMitigations(t *testing.T) {
+	in := "name: node-lost\nfault: {type: vm-poweroff}\nbudgets: {rto: 2m}\nmitigations:\n- name: none\n  expect: {verdict: fail, why: stuck on Multi-Attach}\n- name: out-of-service-taint\n"
+	s, err := Parse("f.yaml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.Expand()
+	if len(got) != 2 {
+		t.Fatalf("expanded into %d scenarios, want 2", len(got))
+	}
+	if got[0].Name != "node-lost" || got[0].MitigationName() != mitigation.None || got[0].Expect == nil || got[0].Expect.Why != "stuck on Multi-Attach" {
+		t.Errorf("as deployed: %+v", got[0])
+	}
+	if got[1].Name != "node-lost-out-of-service-taint" || got[1].Mitigation != mitigation.OutOfServiceTaint || got[1].Expect != nil {
+		t.Errorf("mitigated: %+v", got[1])
+	}
+	if !strings.Contains(got[1].MitigatedBy, "out-of-service taint") {
+		t.Errorf("mitigatedBy does not name the mitigation: %q", got[1].MitigatedBy)
+	}
+	if one := (Scenario{Name: "x"}).Expand(); len(one) != 1 || one[0].MitigationName() != mitigation.None {
+		t.Errorf("a scenario without mitigations expands to %+v", one)
 	}
 }

@@ -103,6 +103,16 @@ func rolledOut(d *appsv1.Deployment) bool {
 		d.Status.UpdatedReplicas == want && d.Status.Replicas == want && d.Status.AvailableReplicas == want
 }
 
+// WaitRollout waits, bounded by o.Timeout, until the IRIS Deployment in
+// o.Namespace runs its current template (after a change to it, such as the
+// advisor's tolerations), printing each pod transition to o.Progress.
+func WaitRollout(ctx context.Context, c Clients, o Options) error {
+	o.defaults()
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	return waitRollout(ctx, c, &o)
+}
+
 // waitRollout watches the Deployment until rolled out, printing each pod
 // transition meanwhile; on timeout it says what the pod is stuck on.
 func waitRollout(ctx context.Context, c Clients, o *Options) error {
