@@ -76,6 +76,8 @@ type (
 			NodeID     string `json:"nodeID"`
 			VolumeName string `json:"volumeName"`
 			FailedAt   string `json:"failedAt"`
+			// set once the replica first serves RW after creation or rebuild
+			HealthyAt string `json:"healthyAt"`
 		} `json:"spec"`
 		Status struct {
 			CurrentState string `json:"currentState"`
@@ -322,14 +324,17 @@ func (l Longhorn) zones(ctx context.Context) (map[string]string, error) {
 func combine(rs []lhReplica, e *lhEngine, zones map[string]string) ([]Replica, []Rebuild) {
 	var out []Replica
 	node := map[string]string{}
+	engineSays := e != nil && len(e.Status.ReplicaModeMap) > 0
 	for _, r := range rs {
 		rep := Replica{ID: r.Name, Node: r.Spec.NodeID, Zone: zones[r.Spec.NodeID], State: r.Status.CurrentState}
 		if e != nil {
 			rep.Mode = e.Status.ReplicaModeMap[r.Name]
 		}
-		// Without an engine's word (detached volume) a replica not marked
-		// failed still holds a copy.
-		rep.Up = rep.Mode == ModeRW || (rep.Mode == "" && r.Spec.FailedAt == "")
+		// A running engine's modes decide (a replica it does not list yet,
+		// e.g. one just created for a rebuild, holds no copy). Without them
+		// (detached volume) a replica that became healthy once and is not
+		// marked failed still holds one.
+		rep.Up = rep.Mode == ModeRW || (!engineSays && r.Spec.FailedAt == "" && r.Spec.HealthyAt != "")
 		node[r.Name] = r.Spec.NodeID
 		out = append(out, rep)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,5 +200,36 @@ func TestForVolume(t *testing.T) {
 	}
 	if src, why := ForVolume(&storagev1.StorageClass{Provisioner: "ebs.csi.aws.com"}, nil, kube, dyn, "b"); src != nil || why == "" {
 		t.Errorf("other storage: %v, %q", src, why)
+	}
+}
+
+// TestReplicaUsable: a running engine's modes decide; a replica it does not
+// list yet (just created for a rebuild) holds no copy. Without modes (a
+// detached volume) a replica healthy once and not failed does.
+func TestReplicaUsable(t *testing.T) {
+	rep := func(name, failedAt, healthyAt string) lhReplica {
+		var r lhReplica
+		r.Name, r.Spec.NodeID, r.Spec.FailedAt, r.Spec.HealthyAt = name, "n-"+name, failedAt, healthyAt
+		return r
+	}
+	rs := []lhReplica{rep("a", "", "t"), rep("b", "", ""), rep("c", "t", "t")}
+	var e lhEngine
+	e.Status.ReplicaModeMap = map[string]string{"a": ModeRW, "c": ModeERR}
+	up := func(e *lhEngine) string {
+		out, _ := combine(rs, e, nil)
+		var s []string
+		for _, r := range out {
+			s = append(s, fmt.Sprintf("%s:%v", r.ID, r.Up))
+		}
+		return strings.Join(s, " ")
+	}
+	if got := up(&e); got != "a:true b:false c:false" {
+		t.Errorf("attached: %s", got)
+	}
+	if got := up(&lhEngine{}); got != "a:true b:false c:false" {
+		t.Errorf("detached: %s", got)
+	}
+	if got := up(nil); got != "a:true b:false c:false" {
+		t.Errorf("no engine: %s", got)
 	}
 }

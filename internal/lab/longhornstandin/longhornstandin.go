@@ -253,9 +253,9 @@ func (c *Controller) engine(ctx context.Context, node string, modes map[string]s
 	return c.put(ctx, storagehealth.LonghornEngines, e)
 }
 
-func (c *Controller) replica(ctx context.Context, r replicaState, state, failedAt string) error {
+func (c *Controller) replica(ctx context.Context, r replicaState, state, failedAt, healthyAt string) error {
 	o := c.object("Replica", r.name, map[string]string{storagehealth.LonghornVolumeLabel: c.Volume, "longhornnode": r.node})
-	o.Object["spec"] = map[string]any{"nodeID": r.node, "volumeName": c.Volume, "failedAt": failedAt}
+	o.Object["spec"] = map[string]any{"nodeID": r.node, "volumeName": c.Volume, "failedAt": failedAt, "healthyAt": healthyAt}
 	o.Object["status"] = map[string]any{"currentState": state}
 	return c.put(ctx, storagehealth.LonghornReplicas, o)
 }
@@ -288,7 +288,7 @@ func (c *Controller) Seed(ctx context.Context, nodes []Node, attachedTo string, 
 		r := c.newReplica(n)
 		c.replicas = append(c.replicas, r)
 		modes[r.name] = storagehealth.ModeRW
-		if err := c.replica(ctx, r, "running", ""); err != nil {
+		if err := c.replica(ctx, r, "running", "", now()); err != nil {
 			return err
 		}
 	}
@@ -333,11 +333,9 @@ func (c *Controller) PlayNodeLoss(ctx context.Context, attachedTo, lost, rebuild
 			return nil
 		}
 	}
-	now := func() string { return time.Now().UTC().Format(time.RFC3339) }
-
 	// Node lost: the replica there fails, the volume is degraded.
 	modes[failed.name] = storagehealth.ModeERR
-	if err := c.replica(ctx, *failed, "unknown", now()); err != nil {
+	if err := c.replica(ctx, *failed, "unknown", now(), now()); err != nil {
 		return err
 	}
 	if err := c.engine(ctx, attachedTo, modes, nil); err != nil {
@@ -356,7 +354,7 @@ func (c *Controller) PlayNodeLoss(ctx context.Context, attachedTo, lost, rebuild
 	c.replicas = append(c.replicas, fresh)
 	delete(modes, failed.name)
 	modes[fresh.name] = storagehealth.ModeWO
-	if err := c.replica(ctx, fresh, "running", ""); err != nil {
+	if err := c.replica(ctx, fresh, "running", "", ""); err != nil {
 		return err
 	}
 	rebuild := func(progress int, on bool, state string) map[string]any {
@@ -373,9 +371,12 @@ func (c *Controller) PlayNodeLoss(ctx context.Context, attachedTo, lost, rebuild
 		}
 	}
 
-	// Rebuilt: RW, the failed replica removed, healthy again.
+	// Rebuilt: RW (healthyAt set), the failed replica removed, healthy again.
 	modes[fresh.name] = storagehealth.ModeRW
 	if err := c.engine(ctx, attachedTo, modes, rebuild(100, false, "complete")); err != nil {
+		return err
+	}
+	if err := c.replica(ctx, fresh, "running", "", now()); err != nil {
 		return err
 	}
 	if err := c.res(storagehealth.LonghornReplicas).Delete(ctx, failed.name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
@@ -394,6 +395,8 @@ func (c *Controller) PlayNodeLoss(ctx context.Context, attachedTo, lost, rebuild
 	c.logf("replica %s rebuilt on %s, %s removed, volume healthy", fresh.name, rebuildOn, failed.name)
 	return nil
 }
+
+func now() string { return time.Now().UTC().Format(time.RFC3339) }
 
 // Delete removes the volume's stand-in objects (nodes and settings too).
 func (c *Controller) Delete(ctx context.Context) error {
