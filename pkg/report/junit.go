@@ -218,3 +218,11 @@ func runSuite(run Run) (junitSuite, bool) {
 	s.Tests, s.Errors = len(s.Cases), len(s.Cases)
 	return s, len(s.Cases) > 0
 }
+
+// IterationSummary is an iteration's line in junit.xml's system-out:
+// verdict, RTO, RPO, lost and counted writes, split brain, target, history.
+func IterationSummary(it Iteration) string { return caseSummary(it) }
+
+// IterationProblem is the one line junit.xml gives a failed or unknown
+// iteration: the verdict, RTO and RPO against their budgets, lost writes, why.
+func IterationProblem(it Iteration) string { return problemMessage(it) }
