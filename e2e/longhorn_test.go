@@ -14,16 +14,12 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
@@ -31,10 +27,8 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/irischaos/irischaos/internal/lab/longhornstandin"
-	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/observe"
-	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/storagehealth"
 )
 
@@ -52,16 +46,6 @@ func dynamicClient(t *testing.T, cfg *envconf.Config) dynamic.Interface {
 		t.Fatalf("dynamic client for %s: %v", kubeconfigPath, err)
 	}
 	return dyn
-}
-
-// longhornPV is a Longhorn CSI volume as Kubernetes shows it: only the
-// driver and the volume handle matter to storagehealth.ForVolume.
-func longhornPV() (*storagev1.StorageClass, *corev1.PersistentVolume) {
-	sc := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "longhorn"}, Provisioner: storagehealth.LonghornDriver}
-	pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: longhornVolume},
-		Spec: corev1.PersistentVolumeSpec{PersistentVolumeSource: corev1.PersistentVolumeSource{
-			CSI: &corev1.CSIPersistentVolumeSource{Driver: storagehealth.LonghornDriver, VolumeHandle: longhornVolume}}}}
-	return sc, pv
 }
 
 // realLonghorn reports whether the cluster serves longhorn.io volumes whose
@@ -111,7 +95,7 @@ func ensureNS(ctx context.Context, t *testing.T, cfg *envconf.Config, name strin
 func TestLonghornStandInNodeLoss(t *testing.T) {
 	var (
 		createdCRDs, createdLHNS bool
-		ctl                      *longhornstandin.Controller
+		play                     *longhornstandin.NodeLoss
 	)
 	without := features.New("without Longhorn: skipped, with one line saying so").
 		Setup(func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
@@ -123,7 +107,7 @@ func TestLonghornStandInNodeLoss(t *testing.T) {
 		}).
 		Assess("ForVolume and the observer's Watching event say Longhorn is skipped", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
 			cs, dyn := clientset(t, cfg), dynamicClient(t, cfg)
-			sc, pv := longhornPV()
+			sc, pv := longhornstandin.LonghornPV(longhornVolume)
 			src, why := storagehealth.ForVolume(sc, pv, cs, dyn, "")
 			if src != nil || !strings.HasPrefix(why, "Longhorn: skipped") {
 				t.Fatalf("ForVolume without Longhorn: %v, %q", src, why)
@@ -137,12 +121,16 @@ func TestLonghornStandInNodeLoss(t *testing.T) {
 			if err := ob.Start(octx); err != nil {
 				t.Fatal(err)
 			}
-			evs := ob.Events()
-			last := evs[len(evs)-1]
-			if last.Reason != "Watching" || !strings.Contains(last.Message, "storage redundancy: Longhorn: skipped") || strings.Contains(last.Message, "Longhorn volumes") {
-				t.Errorf("Watching event: %+v", last)
+			var watching *history.Record
+			for _, e := range ob.Events() {
+				if e.Source == "observer" && e.Reason == "Watching" {
+					watching = &e
+				}
 			}
-			t.Logf("observer: %s", last.Message)
+			if watching == nil || !strings.Contains(watching.Message, "storage redundancy: Longhorn: skipped") || strings.Contains(watching.Message, "Longhorn volumes") {
+				t.Fatalf("Watching event: %+v", watching)
+			}
+			t.Logf("observer: %s", watching.Message)
 			return ctx
 		}).Feature()
 
@@ -197,129 +185,36 @@ func TestLonghornStandInNodeLoss(t *testing.T) {
 					replicaNodes = append(replicaNodes, n.Name)
 				}
 			}
-			attached, lost := replicaNodes[0], replicaNodes[1]
+			lost := replicaNodes[1]
 			rebuildOn := lost // the node comes back and its replica is rebuilt there
 			if len(nl.Items) > 3 {
 				rebuildOn = nl.Items[3].Name // a spare node takes the fresh replica
 			}
-			ctl = &longhornstandin.Controller{Dynamic: dyn, Volume: longhornVolume, Step: 2 * time.Second, Log: t.Logf}
-			if err := ctl.Seed(ctx, nodes, attached, replicaNodes...); err != nil {
-				t.Fatal(err)
-			}
-
-			sc, pv := longhornPV()
-			src, why := storagehealth.ForVolume(sc, pv, cs, dyn, "Longhorn STAND-IN (irischaos e2e)")
-			if src == nil {
-				t.Fatalf("ForVolume with the stand-in's CRDs: %s", why)
-			}
-			h, err := history.Create(filepath.Join(t.TempDir(), "history.jsonl"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ob, err := observe.New(cs, observe.Options{Namespace: longhornNS, Dynamic: dyn, Storage: src, StoragePoll: 250 * time.Millisecond,
-				History: h, Progress: testWriter{t}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			octx, cancel := context.WithCancel(ctx)
+			play = &longhornstandin.NodeLoss{Kube: cs, Dynamic: dyn, Namespace: longhornNS, Volume: longhornVolume,
+				Nodes: nodes, Replicas: replicaNodes, Lost: lost, RebuildOn: rebuildOn,
+				Step: 2 * time.Second, Poll: 250 * time.Millisecond, Log: t.Logf, Progress: testWriter{t}}
+			pctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 			defer cancel()
-			if err := ob.Start(octx); err != nil {
+			recs, err := play.Play(pctx)
+			if err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(time.Second) // the healthy state is read before the fault
-			if err := h.Add(history.Record{Kind: history.KindFault, T: time.Now(), Name: "longhorn-standin-node-loss", Target: "node/" + lost}); err != nil {
-				t.Fatal(err)
-			}
-			pctx, pcancel := context.WithTimeout(ctx, 2*time.Minute)
-			defer pcancel()
-			if err := ctl.PlayNodeLoss(pctx, attached, lost, rebuildOn); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(2 * time.Second) // the last transition is read
-			cancel()
-			recs := h.Records()
-			if err := h.Close(); err != nil {
-				t.Fatal(err)
-			}
-
-			// The history: the redundancy's transitions, in order, with the
-			// replica, rebuild and zone detail.
-			first := map[string]int{}
-			var msgs []string
-			for i, r := range recs {
-				if r.Kind != history.KindEvent || r.Source != history.SourceStorage {
-					continue
-				}
-				if _, ok := first[r.Reason]; !ok {
-					first[r.Reason] = i
-				}
-				msgs = append(msgs, r.Reason+": "+r.Message)
-				if r.Target != "volume "+longhornVolume || r.Node != attached || r.Zones == nil {
-					t.Errorf("storage event without the volume, its node or zones: %+v", r)
-				}
-			}
+			res, rows, msgs, problems := play.Verify(recs, 8*time.Second)
 			t.Logf("storage events:\n%s", strings.Join(msgs, "\n"))
-			at := func(reason string) int {
-				if i, ok := first[reason]; ok {
-					return i
-				}
-				return -1
+			t.Logf("the result's rows:\n%s", rows)
+			for _, p := range problems {
+				t.Error(p)
 			}
-			obs, deg, rec, clean := at(history.ReasonObserved), at("degraded"), at("recovering"), lastIndex(recs, history.RedundancyClean)
-			if obs < 0 || !(obs < deg && deg < rec && rec < clean) {
-				t.Errorf("storage transitions out of order or missing: Observed %d, degraded %d, recovering %d, clean %d", obs, deg, rec, clean)
-			}
-			all := strings.Join(msgs, "\n")
-			for _, want := range []string{fmt.Sprintf("rebuild started: rebuild of %s-r-%d on %s", longhornVolume, len(replicaNodes)+1, rebuildOn), " 25%", " 50%", " 75%", "rebuild ended: ", "ERR", "replica added: "} {
-				if !strings.Contains(all, want) {
-					t.Errorf("no storage event says %q", want)
-				}
-			}
-			// The observer's own watch of Longhorn volumes saw the robustness change too.
-			var robustness []string
-			for _, r := range recs {
-				if r.Kind == history.KindEvent && r.Source == "longhorn" && r.Reason == "Robustness" {
-					robustness = append(robustness, r.Message)
-				}
-			}
-			if strings.Join(robustness, ", ") != "healthy -> degraded, degraded -> healthy" {
-				t.Errorf("Longhorn volume watch: robustness %v", robustness)
-			}
-
-			// The checker and the report: time degraded, time to full
-			// redundancy, copies per zone before and after.
-			res := checker.Check(recs, checker.DefaultBudgets())
-			s := res.Storage
-			if s == nil || s.RedundancyLost != "degraded" || s.RedundancyRestoredAt == nil || s.DegradedSeconds == nil || s.FullRedundancySeconds == nil ||
-				*s.FullRedundancySeconds < 8 || s.ZonesBefore == nil || s.ZonesAfter == nil {
-				t.Fatalf("result.storage: %+v", s)
-			}
-			before, after := storagehealth.ZonesText(s.ZonesBefore), storagehealth.ZonesText(s.ZonesAfter)
-			if n := count(s.ZonesBefore); n != len(replicaNodes) {
-				t.Errorf("copies before: %s, want %d", before, len(replicaNodes))
-			}
-			if n := count(s.ZonesAfter); n != len(replicaNodes) {
-				t.Errorf("copies after: %s, want %d", after, len(replicaNodes))
-			}
-			var out strings.Builder
-			if err := report.RenderResult(&out, res, nil); err != nil {
-				t.Fatal(err)
-			}
-			for _, want := range []string{"Time without full redundancy", "Time to full redundancy (from the fault)", "Replicas per zone before", "Replicas per zone after"} {
-				if !strings.Contains(out.String(), want) {
-					t.Errorf("analyze's table lacks %q", want)
-				}
-			}
-			t.Logf("copies per zone before: %s; after: %s; degraded %.1fs, full redundancy %.1fs after the fault", before, after, *s.DegradedSeconds, *s.FullRedundancySeconds)
-			if dir := os.Getenv("IRISCHAOS_E2E_KEEP"); dir != "" {
-				_ = os.WriteFile(filepath.Join(dir, "longhorn-standin-report.txt"), []byte(out.String()), 0o644)
+			if s := res.Storage; s != nil && s.DegradedSeconds != nil && s.FullRedundancySeconds != nil {
+				t.Logf("replicas per zone before: %s; after: %s; degraded %.1fs, full redundancy %.1fs after the fault",
+					storagehealth.ZonesText(s.ZonesBefore), storagehealth.ZonesText(s.ZonesAfter), *s.DegradedSeconds, *s.FullRedundancySeconds)
 			}
 			return ctx
 		}).
 		Teardown(func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
 			cs, dyn := clientset(t, cfg), dynamicClient(t, cfg)
-			if ctl != nil {
-				if err := ctl.Delete(ctx); err != nil {
+			if play != nil {
+				if err := play.Delete(ctx); err != nil {
 					t.Errorf("deleting the stand-in's objects: %v", err)
 				}
 			}
@@ -336,21 +231,4 @@ func TestLonghornStandInNodeLoss(t *testing.T) {
 		}).Feature()
 
 	testenv.Test(t, without, nodeLoss)
-}
-
-func lastIndex(recs []history.Record, reason string) int {
-	for i := len(recs) - 1; i >= 0; i-- {
-		if recs[i].Kind == history.KindEvent && recs[i].Source == history.SourceStorage && recs[i].Reason == reason {
-			return i
-		}
-	}
-	return -1
-}
-
-func count(z map[string]int) int {
-	n := 0
-	for _, c := range z {
-		n += c
-	}
-	return n
 }
