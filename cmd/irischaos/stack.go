@@ -90,6 +90,8 @@ deployed stack needs a teardown first (a PVC's class cannot change).`,
 	f := cmd.Flags()
 	f.StringVar(&o.Image, "image", stack.DefaultImage, "IRIS container image")
 	f.StringVar(&pullPolicy, "image-pull-policy", "", "image pull policy (default IfNotPresent)")
+	f.StringSliceVar(&o.ImagePullSecrets, "image-pull-secret", nil, "Secret in the namespace to pull the image with (repeatable)")
+	f.StringVar(&o.LicenseKeySecret, "license-key-secret", "", "Secret in the namespace holding the IRIS license key as "+stack.LicenseKeyFile+" (iris-main --key)")
 	f.StringVar(&o.StorageClass, "storage-class", stack.DefaultStorageClass, "storage class of the PVC")
 	f.StringVar(&o.Size, "size", stack.DefaultSize, "size of the PVC")
 	f.DurationVar(&o.GracePeriod, "grace-period", stack.DefaultGracePeriod, "terminationGracePeriodSeconds of the IRIS pod")

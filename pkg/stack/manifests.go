@@ -36,6 +36,16 @@ const (
 	DefaultTimeout      = 10 * time.Minute
 )
 
+// The license key as the IRIS container gets it: LicenseKeyFile of the
+// Secret Options.LicenseKeySecret, mounted read-only at LicenseKeyDir and
+// passed to iris-main's --key (which copies it into the instance's mgr
+// directory at every start).
+const (
+	LicenseKeyFile = "iris.key"
+	LicenseKeyDir  = "/irislicense"
+	licenseVolume  = "iris-license"
+)
+
 // Objects are the stack's objects as they will be applied.
 type Objects struct {
 	PVC        *corev1ac.PersistentVolumeClaimApplyConfiguration
@@ -94,6 +104,15 @@ func Render(o Options) (*Objects, error) {
 	c.WithImage(o.Image)
 	if o.ImagePullPolicy != "" {
 		c.WithImagePullPolicy(o.ImagePullPolicy)
+	}
+	for _, n := range o.ImagePullSecrets {
+		pod.WithImagePullSecrets(corev1ac.LocalObjectReference().WithName(n))
+	}
+	if o.LicenseKeySecret != "" {
+		pod.WithVolumes(corev1ac.Volume().WithName(licenseVolume).WithSecret(corev1ac.SecretVolumeSource().
+			WithSecretName(o.LicenseKeySecret).WithItems(corev1ac.KeyToPath().WithKey(LicenseKeyFile).WithPath(LicenseKeyFile))))
+		c.WithVolumeMounts(corev1ac.VolumeMount().WithName(licenseVolume).WithMountPath(LicenseKeyDir).WithReadOnly(true))
+		c.WithArgs("--key", LicenseKeyDir+"/"+LicenseKeyFile)
 	}
 	if o.NodeLossTolerationSeconds != nil {
 		// The seed's commented-out tolerations: evict from a lost node after

@@ -34,10 +34,16 @@ type Options struct {
 	NodeLossTolerationSeconds *int64
 	// MergeCPF is appended to the CPF merge file, e.g.
 	// "[Miscellaneous]\nSynchCommit=1". Empty: the seed's settings only.
-	MergeCPF        string
-	CreateNamespace bool          // create the namespace when missing instead of failing
-	Timeout         time.Duration // for Deploy and Teardown; DefaultTimeout
-	Progress        io.Writer     // progress lines; nil for none
+	MergeCPF string
+	// ImagePullSecrets name Secrets in Namespace the IRIS pod pulls its
+	// image with (a private registry such as containers.intersystems.com).
+	ImagePullSecrets []string
+	// LicenseKeySecret names a Secret in Namespace holding the IRIS license
+	// key as LicenseKeyFile; IRIS starts with it (iris-main --key).
+	LicenseKeySecret string
+	CreateNamespace  bool          // create the namespace when missing instead of failing
+	Timeout          time.Duration // for Deploy and Teardown; DefaultTimeout
+	Progress         io.Writer     // progress lines; nil for none
 }
 
 func (o *Options) defaults() {

@@ -354,3 +354,39 @@ func podsWatched(cs *fake.Clientset) <-chan struct{} {
 	})
 	return watched
 }
+
+// TestRenderPullSecretAndLicense: a private registry's pull secret and a
+// license key Secret reach the IRIS pod; without them the pod is the seed's.
+func TestRenderPullSecretAndLicense(t *testing.T) {
+	objs, err := Render(Options{Namespace: "db", ImagePullSecrets: []string{"regcred"}, LicenseKeySecret: "iris-key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := objs.Deployment.Spec.Template.Spec
+	if len(pod.ImagePullSecrets) != 1 || *pod.ImagePullSecrets[0].Name != "regcred" {
+		t.Errorf("imagePullSecrets %+v", pod.ImagePullSecrets)
+	}
+	var vol bool
+	for _, v := range pod.Volumes {
+		if v.Secret != nil && *v.Secret.SecretName == "iris-key" && *v.Secret.Items[0].Key == LicenseKeyFile {
+			vol = true
+		}
+	}
+	c := pod.Containers[0]
+	var mount bool
+	for _, m := range c.VolumeMounts {
+		if *m.MountPath == LicenseKeyDir && *m.ReadOnly {
+			mount = true
+		}
+	}
+	if !vol || !mount || strings.Join(c.Args, " ") != "--key /irislicense/iris.key" {
+		t.Errorf("license key: volume %v, mount %v, args %q", vol, mount, c.Args)
+	}
+	plain, err := Render(Options{Namespace: "db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := plain.Deployment.Spec.Template.Spec; len(p.ImagePullSecrets) != 0 || len(p.Containers[0].Args) != 0 || len(p.Volumes) != 2 {
+		t.Errorf("the seed's pod changed: %d pull secrets, args %q, %d volumes", len(p.ImagePullSecrets), p.Containers[0].Args, len(p.Volumes))
+	}
+}
