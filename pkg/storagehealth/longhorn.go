@@ -441,13 +441,20 @@ func orNone(s string) string {
 	return s
 }
 
-// Health implements Source.
+// Health implements Source. Only a volume that cannot be read is an
+// error; replicas, engine or zones that cannot be read leave the reading
+// (its redundancy comes from the volume's robustness) with what was not
+// read in its detail.
 func (l Longhorn) Health(ctx context.Context) (Status, error) {
 	v, err := l.Read(ctx)
 	if v.Name == "" {
 		return Status{Backend: l.Backend, Scope: "volume " + l.Volume, Redundancy: Unknown}, err
 	}
-	return v.Status(l.Backend), err
+	st := v.Status(l.Backend)
+	if err != nil {
+		st.Detail += "; not read: " + err.Error()
+	}
+	return st, nil
 }
 
 // LonghornServed says whether the cluster serves Longhorn's volumes

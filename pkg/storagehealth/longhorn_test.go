@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -13,12 +14,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/yaml"
 )
 
@@ -231,5 +234,21 @@ func TestReplicaUsable(t *testing.T) {
 	}
 	if got := up(nil); got != "a:true b:false c:false" {
 		t.Errorf("no engine: %s", got)
+	}
+}
+
+// TestLonghornPartialReading: Longhorn nodes that cannot be listed (RBAC)
+// leave the reading's redundancy, with what was not read in its detail.
+func TestLonghornPartialReading(t *testing.T) {
+	kube, dyn := lhClients(lhObjects(t, "common.yaml", "degraded.yaml")...)
+	dyn.PrependReactor("list", "nodes", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(LonghornNodes.GroupResource(), "", errors.New("RBAC"))
+	})
+	st, err := Longhorn{Dynamic: dyn, Kube: kube, Volume: lhVolumeName}.Health(context.Background())
+	if err != nil || st.Redundancy != Degraded || !strings.Contains(st.Detail, "not read: list nodes.longhorn.io") {
+		t.Errorf("partial reading: %s, %v", st.Summary(), err)
+	}
+	if got := ZonesText(st.Zones); got != "(no zone) 1, zone-c 1" {
+		t.Errorf("zones without Longhorn's nodes: %s (node-3's from its Kubernetes label)", got)
 	}
 }
