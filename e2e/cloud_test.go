@@ -35,6 +35,7 @@ import (
 	"github.com/irischaos/irischaos/cloud/providers"
 	"github.com/irischaos/irischaos/internal/lab/awsemulator"
 	"github.com/irischaos/irischaos/internal/lab/nodepower"
+	"github.com/irischaos/irischaos/internal/suite"
 )
 
 // cloudNodeTimeout bounds each wait for a Node to turn NotReady or Ready: the
@@ -53,8 +54,8 @@ type cloudCluster struct {
 // skips: these features power its nodes through the node power API.
 func findCloudCluster(t *testing.T) *cloudCluster {
 	t.Helper()
-	if !localCluster || clusterName == "" {
-		t.Skipf("skipping: the cluster under test (%s) is not an irischaos local cluster; these features power its nodes off and on through the local node power API", kubeconfigPath)
+	if why := recorder.Target.Missing(suite.Embedded, suite.LocalPower); why != "" || clusterName == "" {
+		skipTest(t, "%s (these features power the embedded cluster's nodes off and on through the local node power API)", why)
 	}
 	power, err := nodepower.Discover(clusterName)
 	if err != nil {
@@ -102,7 +103,7 @@ func (c *cloudCluster) victim(t *testing.T) corev1.Node {
 	if fallback != nil {
 		return *fallback
 	}
-	t.Skipf("skipping: local cluster %s has no Ready node to power off", c.name)
+	skipTest(t, "local cluster %s has no Ready node to power off", c.name)
 	return corev1.Node{}
 }
 
@@ -142,6 +143,8 @@ func (c *cloudCluster) powerCycle(name, node string, reg func(cloud.Recorder) *c
 	var vm cloud.VM
 	return features.New(name).
 		WithLabel("suite", "cloud").
+		WithLabel(suite.NeedsLabel, needs(suite.Embedded)).
+		WithLabel(suite.NeedsLabel, needs(suite.LocalPower)).
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			var err error
 			p, vm, err = reg(log.Recorder()).For(providerID)
@@ -222,7 +225,7 @@ func TestCloudLocalProvider(t *testing.T) {
 	c := findCloudCluster(t)
 	n := c.victim(t)
 	if s, _ := cloud.Scheme(n.Spec.ProviderID); s != "local" {
-		t.Skipf("skipping: node %s has providerID %q; the local provider needs a `--cloud local` cluster", n.Name, n.Spec.ProviderID)
+		skipTest(t, "node %s has providerID %q; the local provider needs a `--cloud local` cluster", n.Name, n.Spec.ProviderID)
 	}
 	reg := func(r cloud.Recorder) *cloud.Registry {
 		return providers.New(providers.Options{Recorder: r, Progress: testWriter{t}})
@@ -234,7 +237,7 @@ func TestCloudAWSProviderAgainstMoto(t *testing.T) {
 	c := findCloudCluster(t)
 	n := c.victim(t)
 	if s, _ := cloud.Scheme(n.Spec.ProviderID); s != "aws" {
-		t.Skipf("skipping: node %s has providerID %q; the AWS feature needs a `cluster up --cloud aws-emulator` cluster", n.Name, n.Spec.ProviderID)
+		skipTest(t, "node %s has providerID %q; the AWS feature needs a `cluster up --cloud aws-emulator` cluster", n.Name, n.Spec.ProviderID)
 	}
 	ep, ok, err := awsemulator.ForCluster(c.name)
 	if err != nil || !ok {
@@ -252,7 +255,7 @@ func TestCloudAWSProviderThroughTestEmulator(t *testing.T) {
 	c := findCloudCluster(t)
 	n := c.victim(t)
 	if s, _ := cloud.Scheme(n.Spec.ProviderID); s == "aws" {
-		t.Skip("skipping: the cluster runs its own EC2 emulator; TestCloudAWSProviderAgainstMoto covers it")
+		skipTest(t, "the cluster runs its own EC2 emulator; TestCloudAWSProviderAgainstMoto covers it")
 	}
 	fleet := startMotoChain(t, c)
 	reg := awsRegistry(fleet.Server.URL, testWriter{t})

@@ -38,6 +38,7 @@ import (
 	"github.com/irischaos/irischaos/cloud/providers"
 	"github.com/irischaos/irischaos/internal/lab/awsemulator"
 	"github.com/irischaos/irischaos/internal/lab/nodepower"
+	"github.com/irischaos/irischaos/internal/suite"
 )
 
 // startMotoChain starts a moto_server with one instance per node of c whose
@@ -46,7 +47,7 @@ import (
 func startMotoChain(t *testing.T, c *cloudCluster) *awsemulator.Fleet {
 	t.Helper()
 	if _, err := awsemulator.Binary(); err != nil {
-		t.Skipf("skipping: %v", err)
+		skipTest(t, "needs %s: %v", suite.Moto, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var specs []awsemulator.NodeSpec

@@ -5,7 +5,9 @@ package e2e
 // Features proving the cluster under test is a real Kubernetes cluster:
 // nodes Ready, pods run real containers, exec works, the kubelet enforces
 // liveness probes, a powered-off node's pods move, and the two storage
-// stand-ins behave as node-local and node-independent storage do.
+// stand-ins behave as node-local and node-independent storage do. They
+// prove the lab: they need the embedded cluster (suite.Embedded) and are
+// skipped, saying so, on a user's cluster.
 
 import (
 	"bytes"
@@ -31,6 +33,7 @@ import (
 	"github.com/irischaos/irischaos/internal/lab/image"
 	"github.com/irischaos/irischaos/internal/lab/localcluster/provisioner"
 	"github.com/irischaos/irischaos/internal/lab/nodepower"
+	"github.com/irischaos/irischaos/internal/suite"
 )
 
 const clusterNS = "irischaos-e2e-cluster"
@@ -45,10 +48,8 @@ func clientset(t *testing.T, cfg *envconf.Config) kubernetes.Interface {
 }
 
 func setupNS(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
-	cs := clientset(t, cfg)
-	_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clusterNS}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatalf("creating namespace %s: %v", clusterNS, err)
+	if _, err := claimNamespace(ctx, clientset(t, cfg), clusterNS); err != nil {
+		t.Fatal(err)
 	}
 	return ctx
 }
@@ -194,6 +195,7 @@ func deleteApp(ctx context.Context, cs kubernetes.Interface, name string) {
 func TestClusterIsReal(t *testing.T) {
 	basics := features.New("cluster basics").
 		WithLabel("suite", "cluster").
+		WithLabel(suite.NeedsLabel, needs(suite.Embedded)).
 		Setup(setupNS).
 		Assess("every node is Ready", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
 			cs := clientset(t, cfg)
@@ -269,6 +271,7 @@ func TestClusterIsReal(t *testing.T) {
 
 	storage := features.New("storage stand-ins under a node drain").
 		WithLabel("suite", "cluster").
+		WithLabel(suite.NeedsLabel, needs(suite.Embedded)).
 		Setup(setupNS).
 		Assess("local-disk: the replacement pod stays Pending on the volume's node affinity", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
 			cs := clientset(t, cfg)
@@ -348,6 +351,8 @@ func TestClusterIsReal(t *testing.T) {
 
 	power := features.New("node power off").
 		WithLabel("suite", "cluster").
+		WithLabel(suite.NeedsLabel, needs(suite.Embedded)).
+		WithLabel(suite.NeedsLabel, needs(suite.LocalPower)).
 		Setup(setupNS).
 		Assess("a powered-off node goes NotReady and its pod is recreated on another node", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
 			if !localCluster {

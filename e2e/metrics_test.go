@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/irischaos/irischaos/internal/promtest"
+	"github.com/irischaos/irischaos/internal/suite"
 	"github.com/irischaos/irischaos/pkg/rundir"
 )
 
@@ -36,6 +37,8 @@ func TestRunMetrics(t *testing.T) {
 	}
 	f := features.New("run --metrics-addr --pushgateway").
 		WithLabel("fault", "pod-delete").
+		WithLabel(suite.NeedsLabel, needs(suite.Stack)).
+		WithLabel(suite.NeedsLabel, needs(suite.Prometheus)).
 		Setup(g.deploy).
 		Assess("Prometheus holds RTO, RPO, lost writes and verdict with the scenario's labels", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
@@ -45,17 +48,19 @@ func TestRunMetrics(t *testing.T) {
 			api := promtest.Prometheus(t, pctx,
 				promtest.Target{Job: "irischaos-live", Addr: live},
 				promtest.Target{Job: "pushgateway", Addr: strings.TrimPrefix(pushgateway, "http://"), HonorLabels: true})
-			reports := t.TempDir()
+			// The suite's reports directory: its ledger, and the run kept
+			// as an artefact (a name of its own in it).
+			reports, runName := params.Reports, fmt.Sprintf("e2e-metrics-%d", time.Now().Unix())
 			cmd := exec.CommandContext(pctx, exe, "run", filepath.Join("..", "scenarios", "pod.yaml"),
 				"--kubeconfig", scenariosKubeconfig(t), "-n", g.namespace,
-				"--reports", reports, "--name", "e2e-metrics",
+				"--reports", reports, "--name", runName,
 				"--metrics-addr", live, "--pushgateway", pushgateway)
 			out, err := cmd.CombinedOutput()
 			t.Logf("irischaos run:\n%s", out)
 			if err != nil {
 				t.Fatalf("irischaos run: %v", err)
 			}
-			dirs, _ := filepath.Glob(filepath.Join(reports, "*-e2e-metrics"))
+			dirs, _ := filepath.Glob(filepath.Join(reports, "*-"+runName))
 			if len(dirs) != 1 {
 				t.Fatalf("run directories %v, want one", dirs)
 			}
@@ -63,6 +68,7 @@ func TestRunMetrics(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			suite.AddRun(ctx, dirs[0], run)
 			if len(run.Iterations) == 0 {
 				t.Fatal("the run has no iteration")
 			}
@@ -78,7 +84,7 @@ func TestRunMetrics(t *testing.T) {
 			it := run.Iterations[len(run.Iterations)-1]
 			r := it.Result
 			labels := fmt.Sprintf(`scenario=%q,failure_domain=%q,fault=%q`, it.Scenario, it.FailureDomain, it.Fault)
-			pushed := `job="irischaos",run_name="e2e-metrics",` + labels
+			pushed := `job="irischaos",run_name="` + runName + `",` + labels
 			for _, c := range []struct {
 				q    string
 				want float64

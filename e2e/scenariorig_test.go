@@ -3,26 +3,26 @@
 package e2e
 
 // What running a scenario through pkg/runner on TestMain's cluster needs,
-// shared by TestSeedScenarios (every seed scenario, the default providers)
+// shared by TestSeedScenarios (every seed scenario, the suite's providers)
 // and the VM scenario features (node-lost through the AWS and Azure
-// providers): the clients, the stand-in stack on `replicated`, the runner's
-// Config, and the checks every scenario run must pass.
+// providers): the clients, the suite's IRIS stack (the stand-in on
+// `replicated` in the lab), the runner's Config, and the checks every
+// scenario run must pass.
 
 import (
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
-	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 
 	"github.com/irischaos/irischaos/cloud"
-	"github.com/irischaos/irischaos/internal/lab/image"
+	"github.com/irischaos/irischaos/internal/suite"
 	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/ledger"
@@ -33,18 +33,23 @@ import (
 	"github.com/irischaos/irischaos/pkg/stack"
 )
 
-// scenarioRig runs scenarios against the stand-in stack in one namespace,
+// scenarioRig runs scenarios against the suite's stack in one namespace,
 // through the seams the CLI uses (runner.Connect).
 type scenarioRig struct {
 	cluster   *runner.Cluster
 	kube      kubernetes.Interface
 	namespace string
-	reports   string // build/e2e-reports of the source tree
+	reports   string // the suite's reports directory (--e2e-reports)
+
+	mu       sync.Mutex
+	deployed bool
 }
 
-// newScenarioRig connects to TestMain's cluster (or skips without one).
+// newScenarioRig connects to TestMain's cluster (or skips without one), in
+// namespace or the suite's --e2e-namespace.
 func newScenarioRig(t *testing.T, namespace string) *scenarioRig {
 	t.Helper()
+	namespace = namespaceFor(namespace)
 	kcfg := scenariosKubeconfig(t)
 	rc, err := clientcmd.BuildConfigFromFlags("", kcfg)
 	if err != nil {
@@ -54,33 +59,48 @@ func newScenarioRig(t *testing.T, namespace string) *scenarioRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reports, _ := filepath.Abs(filepath.Join("..", "build", "e2e-reports"))
-	return &scenarioRig{cluster: cl, kube: cl.Kube, namespace: namespace, reports: reports}
+	return &scenarioRig{cluster: cl, kube: cl.Kube, namespace: namespace, reports: params.Reports}
 }
 
 func (g *scenarioRig) clients() stack.Clients { return g.cluster.Stack() }
 
-// deploy is a feature step: the stand-in stack on replicated storage, its
-// pod evicted 20 s after its node is lost (node-lost's budget assumes it).
+// deploy is a feature step: the suite's stack (the stand-in on replicated
+// storage in the lab), its pod evicted 20 s after its node is lost
+// (node-lost's budget assumes it). Once per rig: the features of one test
+// share the stack, whichever of them run (-labels, -feature, needs).
 func (g *scenarioRig) deploy(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-	tol := int64(20)
-	_, err := stack.Deploy(ctx, g.clients(), stack.Options{
-		Namespace: g.namespace, Image: image.StandinRef, ImagePullPolicy: corev1.PullIfNotPresent,
-		StorageClass: "replicated", CreateNamespace: true, NodeLossTolerationSeconds: &tol,
-		GracePeriod: 10 * time.Second, Progress: tlog{t},
-	})
-	if err != nil {
-		t.Fatalf("deploy the stand-in stack on replicated storage: %v", err)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.deployed {
+		return ctx
 	}
+	tol := int64(20)
+	deployStack(ctx, t, g.kube, g.clients(), g.namespace, &tol)
+	g.deployed = true
 	return ctx
 }
 
 // teardown is a feature step removing what deploy created.
 func (g *scenarioRig) teardown(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.deployed = false
 	if err := stack.Teardown(ctx, g.clients(), stack.Options{Namespace: g.namespace, Progress: tlog{t}}); err != nil {
 		t.Errorf("teardown: %v", err)
 	}
 	return ctx
+}
+
+// teardownAtEnd removes the stack when t ends, if a feature deployed it.
+func (g *scenarioRig) teardownAtEnd(t *testing.T) {
+	t.Cleanup(func() {
+		g.mu.Lock()
+		deployed := g.deployed
+		g.mu.Unlock()
+		if deployed {
+			g.teardown(context.Background(), t, nil)
+		}
+	})
 }
 
 // run runs s through the runner, its VM faults through the registry clouds
@@ -94,7 +114,13 @@ func (g *scenarioRig) run(ctx context.Context, t *testing.T, s scenario.Scenario
 	}
 	cfg := g.cluster.Config("e2e", clouds, tlog{t})
 	cfg.ReportsDir, cfg.RunName, cfg.Ledger = g.reports, runName, l
-	cfg.Allow, cfg.Out = fault.Allow{VMActions: true}, tlog{t}
+	cfg.Allow, cfg.Out = fault.Allow{VMActions: params.AllowVMActions}, tlog{t}
+	if params.RTOBudget > 0 {
+		cfg.RTOBudget = &params.RTOBudget
+	}
+	if params.RPOBudget > 0 {
+		cfg.RPOBudget = &params.RPOBudget
+	}
 	r, err := runner.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -103,19 +129,20 @@ func (g *scenarioRig) run(ctx context.Context, t *testing.T, s scenario.Scenario
 	if err != nil {
 		t.Fatalf("run %s: %v (reports in %s)", s.Name, err, dir)
 	}
+	suite.AddRun(ctx, dir, run)
 	checkRun(t, run, dir, l)
 	return run, dir
 }
 
-// checkRun: every iteration passes its budgets with RPO <= 2 s, on the
-// stand-in over replicated storage, the report files exist, and nothing is
-// left unhealed (in the run or in the ledger).
+// checkRun: every iteration passes its budgets, the report files exist, and
+// nothing is left unhealed (in the run or in the ledger). In the lab also:
+// measured on the stand-in over replicated storage, RPO <= 2 s.
 func checkRun(t *testing.T, run report.Run, dir string, l *ledger.Ledger) {
 	t.Helper()
 	if len(run.Unhealed) > 0 {
 		t.Errorf("left unhealed: %+v", run.Unhealed)
 	}
-	if !run.Environment.DatabaseStandIn || run.Environment.StorageClass != "replicated" {
+	if lab() && (!run.Environment.DatabaseStandIn || run.Environment.StorageClass != suite.EmbeddedStorageName) {
 		t.Errorf("measured %q on %q: want the stand-in on replicated", run.Environment.Database, run.Environment.StorageClass)
 	}
 	for _, it := range run.Iterations {
@@ -126,7 +153,7 @@ func checkRun(t *testing.T, run report.Run, dir string, l *ledger.Ledger) {
 		if res.Verdict != checker.Pass {
 			t.Errorf("%s #%d: verdict %s: %s (history %s)", it.Scenario, it.Iteration, res.Verdict, strings.Join(res.Reasons, "; "), filepath.Join(dir, it.History))
 		}
-		if !ok || rpo > scenariosRPOLimit {
+		if lab() && (!ok || rpo > scenariosRPOLimit) {
 			t.Errorf("%s #%d: RPO %s (known %v), want <= %s", it.Scenario, it.Iteration, rpo, ok, scenariosRPOLimit)
 		}
 	}

@@ -2,11 +2,15 @@
 
 package e2e
 
-// Every seed scenario (scenarios/*.yaml) end to end against the local
-// cluster: the IRIS stand-in on the `replicated` storage class, the real
-// runner (observer, session workload, nemesis, ledger, checker, reports).
-// Each scenario must pass its own budgets, with RPO within 2 s (the IRIS
-// journal write cycle), and leave nothing unhealed.
+// Every scenario (scenarios/*.yaml, or --e2e-scenarios) end to end against
+// the cluster: the suite's IRIS stack (in the lab the stand-in on the
+// `replicated` storage class), the real runner (observer, session workload,
+// nemesis, ledger, checker, reports). Each scenario must pass its budgets
+// (its own, or --e2e-rto-budget/--e2e-rpo-budget), in the lab with RPO
+// within 2 s (the IRIS journal write cycle), and leave nothing unhealed. A
+// scenario is a feature labelled with its failure domain and fault
+// (-labels failure-domain=...); VM faults need node power
+// (--e2e-allow-vm-actions and a cloud provider for the nodes).
 //
 // The cluster is TestMain's (main_test.go): KUBECONFIG's, or a local cluster
 // it brings up and down.
@@ -15,7 +19,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,8 +26,8 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
-	"github.com/irischaos/irischaos/cloud"
-	"github.com/irischaos/irischaos/cloud/providers"
+	"github.com/irischaos/irischaos/internal/suite"
+	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/scenario"
 )
 
@@ -52,31 +55,29 @@ func (w tlog) Write(b []byte) (int, error) {
 
 func TestSeedScenarios(t *testing.T) {
 	g := newScenarioRig(t, scenariosNamespace)
-	scenarios, err := scenario.Load(filepath.Join("..", "scenarios"))
+	scenarios, err := scenario.Load(params.Scenarios)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(scenarios) == 0 {
-		t.Fatal("no seed scenarios in ../scenarios")
+		t.Fatalf("no scenarios in %s", params.Scenarios)
 	}
+	g.teardownAtEnd(t)
 
 	var feats []features.Feature
-	for i, s := range scenarios {
+	for _, s := range scenarios {
 		b := features.New("scenario "+s.Name).
 			WithLabel("failure-domain", s.FailureDomain).
-			WithLabel("fault", string(s.Fault.Type))
-		if i == 0 {
-			b = b.Setup(g.deploy)
+			WithLabel("fault", string(s.Fault.Type)).
+			WithLabel(suite.NeedsLabel, needs(suite.Stack))
+		if info, err := fault.Lookup(s.Fault.Type); err == nil && info.Safety == fault.SafetyVM {
+			b = b.WithLabel(suite.NeedsLabel, needs(suite.NodePower))
 		}
-		b = b.Assess("passes its budgets with RPO <= 2s and heals", func(ctx context.Context, t *testing.T, c *envconf.Config) context.Context {
-			g.run(ctx, t, s, "e2e-"+s.Name, func(rec cloud.Recorder) *cloud.Registry {
-				return providers.New(providers.Options{Recorder: rec, Progress: tlog{t}})
+		b = b.Setup(g.deploy).
+			Assess("passes its budgets and heals", func(ctx context.Context, t *testing.T, c *envconf.Config) context.Context {
+				g.run(ctx, t, s, "e2e-"+s.Name, clouds(tlog{t}))
+				return ctx
 			})
-			return ctx
-		})
-		if i == len(scenarios)-1 {
-			b = b.Teardown(g.teardown)
-		}
 		feats = append(feats, b.Feature())
 	}
 	testenv.Test(t, feats...)

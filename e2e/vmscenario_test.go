@@ -38,6 +38,7 @@ import (
 	"github.com/irischaos/irischaos/cloud"
 	"github.com/irischaos/irischaos/internal/lab/awsemulator"
 	"github.com/irischaos/irischaos/internal/lab/nodepower"
+	"github.com/irischaos/irischaos/internal/suite"
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/rundir"
@@ -228,6 +229,8 @@ func (c *cloudCluster) vmScenario(g *scenarioRig, s scenario.Scenario, short str
 	return features.New(s.Name+" through the "+vc.name).
 		WithLabel("suite", "cloud").
 		WithLabel("fault", string(s.Fault.Type)).
+		WithLabel(suite.NeedsLabel, needs(suite.Embedded)).
+		WithLabel(suite.NeedsLabel, needs(suite.LocalPower)).
 		Setup(g.deploy).
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			var err error

@@ -15,15 +15,13 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
-	"github.com/irischaos/irischaos/internal/lab/image"
+	"github.com/irischaos/irischaos/internal/suite"
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/podexec"
 	"github.com/irischaos/irischaos/pkg/stack"
@@ -52,20 +50,32 @@ func TestWorkload(t *testing.T) {
 		t.Fatal(err)
 	}
 	clients := stack.Clients{Kube: kube, Exec: ex, Host: rest.Host}
-	cfg := iris.Config{Kube: kube, Exec: ex, Namespace: workloadNamespace}
+	ns := namespaceFor(workloadNamespace)
+	cfg := iris.Config{Kube: kube, Exec: ex, Namespace: ns}
+	// The stack, once for both features (whichever run), removed at the end.
+	var deployed bool
+	deploy := func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		if !deployed {
+			deployStack(ctx, t, kube, clients, ns, nil)
+			deployed = true
+		}
+		return ctx
+	}
+	t.Cleanup(func() {
+		if !deployed {
+			return
+		}
+		if err := stack.Teardown(context.Background(), clients, stack.Options{Namespace: ns, Progress: tlog{t}}); err != nil {
+			t.Errorf("teardown: %v", err)
+		}
+	})
 
+	// The rates are the stand-in's: a lab check.
 	bench := features.New("workload rate").
 		WithLabel("area", "workload").
-		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			_, err := stack.Deploy(ctx, clients, stack.Options{
-				Namespace: workloadNamespace, Image: image.StandinRef, ImagePullPolicy: corev1.PullIfNotPresent,
-				StorageClass: "replicated", CreateNamespace: true, GracePeriod: 10 * time.Second, Progress: tlog{t},
-			})
-			if err != nil {
-				t.Fatalf("deploy the stand-in stack: %v", err)
-			}
-			return ctx
-		}).
+		WithLabel(suite.NeedsLabel, needs(suite.Embedded)).
+		WithLabel(suite.NeedsLabel, needs(suite.Stack)).
+		Setup(deploy).
 		Assess("session >= 100/s and >= 50x the exec-per-write loop", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			res, err := iris.Bench(ctx, cfg, benchDuration)
 			if err != nil {
@@ -83,6 +93,8 @@ func TestWorkload(t *testing.T) {
 
 	reconnect := features.New("workload reconnects to the replacement pod").
 		WithLabel("area", "workload").
+		WithLabel(suite.NeedsLabel, needs(suite.Stack)).
+		Setup(deploy).
 		Assess("pod deleted: info at most for the write in flight, ok again on the new pod, all acked read back", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			h := history.NewMemory()
 			c := cfg
@@ -98,7 +110,7 @@ func TestWorkload(t *testing.T) {
 			waitOps(t, h, 30*time.Second, func(r history.Record) bool { return r.Result == history.OK })
 			old := lastOK(h).Pod
 			t.Logf("deleting pod %s", old)
-			if err := kube.CoreV1().Pods(workloadNamespace).Delete(ctx, old, metav1.DeleteOptions{}); err != nil {
+			if err := kube.CoreV1().Pods(ns).Delete(ctx, old, metav1.DeleteOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			waitOps(t, h, 5*time.Minute, func(r history.Record) bool { return r.Result == history.OK && r.Pod != old })
@@ -132,14 +144,9 @@ func TestWorkload(t *testing.T) {
 			}
 			return ctx
 		}).
-		Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			if err := stack.Teardown(ctx, clients, stack.Options{Namespace: workloadNamespace, Progress: tlog{t}}); err != nil {
-				t.Errorf("teardown: %v", err)
-			}
-			return ctx
-		}).Feature()
+		Feature()
 
-	env.NewWithConfig(envconf.NewWithKubeConfig(kcfg)).Test(t, bench, reconnect)
+	testenv.Test(t, bench, reconnect)
 }
 
 // waitOps waits until an op record satisfies cond.

@@ -140,6 +140,15 @@ func (r *Recorder) JUnit(w io.Writer) error {
 		out.Errors += s.Errors
 		out.Suites = append(out.Suites, s)
 	}
+	if errs := r.Errors(); len(errs) > 0 {
+		s := jSuite{Name: "irischaos e2e suite", Tests: len(errs), Errors: len(errs), Time: "0.000"}
+		for _, e := range errs {
+			s.Cases = append(s.Cases, jCase{Name: "the suite ran to its end", Classname: "e2e.suite", Time: "0.000", Error: &jProblem{Message: firstLine(e), Type: "suite", Text: e}})
+		}
+		out.Tests += s.Tests
+		out.Errors += s.Errors
+		out.Suites = append(out.Suites, s)
+	}
 	out.Time = fmt.Sprintf("%.3f", total)
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err

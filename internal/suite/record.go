@@ -69,6 +69,23 @@ type Recorder struct {
 
 	mu       sync.Mutex
 	features []*Feature
+	errors   []string // what went wrong outside any feature
+}
+
+// SuiteError records what went wrong outside any feature (the cluster not
+// reachable, an interrupt): the JUnit file shows it as an error and the
+// suite fails.
+func (r *Recorder) SuiteError(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errors = append(r.errors, fmt.Sprintf(format, args...))
+}
+
+// Errors returns what SuiteError recorded.
+func (r *Recorder) Errors() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.errors...)
 }
 
 // NewRecorder records against target.
@@ -200,6 +217,9 @@ func AddRun(ctx context.Context, dir string, run report.Run) {
 // Failed reports whether any step failed or any recorded run has a verdict
 // other than pass (the suite's exit status follows it).
 func (r *Recorder) Failed() bool {
+	if len(r.Errors()) > 0 {
+		return true
+	}
 	for _, f := range r.Features() {
 		if f.Outcome() == Failed {
 			return true

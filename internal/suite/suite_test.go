@@ -214,13 +214,14 @@ func TestJUnit(t *testing.T) {
 		}},
 		{Test: "TestCloudLocalProvider", Name: "TestCloudLocalProvider", Skip: "needs local-node-power: not the embedded cluster"},
 	}
+	r.SuiteError("interrupt: go test -timeout is near")
 	var b bytes.Buffer
 	if err := r.JUnit(&b); err != nil {
 		t.Fatal(err)
 	}
 	doc := b.String()
 	for _, want := range []string{
-		`<testsuites name="irischaos e2e" tests="5" failures="1" errors="1"`,
+		`<testsuites name="irischaos e2e" tests="6" failures="1" errors="2"`,
 		`<failure message="node-lost #1: FAIL: RTO 80s (budget 45s), RPO 3s (budget 2s), 0 lost acknowledged write(s): RTO 80s exceeds the budget 45s" type="verdict">`,
 		`run directory: /reports/20261202-e2e-node-lost`,
 		`(budgets: RTO 45s, RPO 2s)`,
@@ -228,6 +229,7 @@ func TestJUnit(t *testing.T) {
 		`<skipped message="not run: setup deploy failed">`,
 		`<skipped message="needs local-node-power: not the embedded cluster">`,
 		`<property name="failure-domain" value="Node or disk permanently lost">`,
+		`<error message="interrupt: go test -timeout is near" type="suite">`,
 	} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("junit lacks %s\n%s", want, doc)
@@ -252,6 +254,7 @@ func TestJUnit(t *testing.T) {
 		`FAIL    TestSeedScenarios / scenario node-lost: assess "passes its budgets": node-lost #1: FAIL: RTO 80s (budget 45s)`,
 		`FAIL    TestWorkload / workload rate: setup "deploy": setup failed`,
 		"SKIP    TestCloudLocalProvider: needs local-node-power",
+		"ERROR   the suite: interrupt: go test -timeout is near",
 	} {
 		if !strings.Contains(sum.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, sum.String())

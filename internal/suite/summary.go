@@ -31,6 +31,9 @@ func (r *Recorder) Summary(w io.Writer) {
 			fmt.Fprintf(w, "PASS    %s%s\n", name, stepSkips(f))
 		}
 	}
+	for _, e := range r.Errors() {
+		fmt.Fprintf(w, "ERROR   the suite: %s\n", e)
+	}
 	fmt.Fprintf(w, "%d feature(s): %d passed, %d failed, %d skipped, %d not run\n", len(fs), counts[Passed], counts[Failed], counts[Skipped], counts[NotRun])
 	if len(skipped) > 0 {
 		fmt.Fprintf(w, "skipped, with the reason (the target cannot give what they need):\n%s\n", strings.Join(skipped, "\n"))
