@@ -60,8 +60,8 @@ const (
 	pullSecretName = "irischaos-e2e-pull"
 	licenseName    = "irischaos-e2e-license"
 	// defaultNSPrefix starts the namespaces the suite names itself; one that
-	// irischaos manages is the suite's own from an earlier version that
-	// labelled it only as managed by irischaos.
+	// irischaos manages, or any on the embedded cluster, is the suite's own
+	// from an earlier version that did not label it.
 	defaultNSPrefix = "irischaos-e2e-"
 )
 
@@ -229,7 +229,9 @@ func healLeftovers(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	if len(left) > 0 {
-		return fmt.Errorf("%d fault(s) in %s left unhealed: run irischaos recover --reports %s", len(left), l.Path(), params.Reports)
+		// Not this run's verdict (entries of another cluster, or one the
+		// suite's providers cannot reach): said loudly, not failed.
+		fmt.Fprintf(out, "e2e: WARNING: %d fault(s) in %s still unhealed (listed above): run irischaos recover --reports %s with the cluster and cloud they name\n", len(left), l.Path(), params.Reports)
 	}
 	return nil
 }
@@ -283,7 +285,8 @@ func claimNamespace(ctx context.Context, cs kubernetes.Interface, name string) (
 		case err != nil:
 			return fmt.Errorf("namespace %s: %w", name, err)
 		case ns.Labels[suite.Label] == suite.LabelValue,
-			strings.HasPrefix(name, defaultNSPrefix) && ns.Labels[stackid.ManagedByLabel] == stackid.ManagedBy:
+			strings.HasPrefix(name, defaultNSPrefix) && ns.Labels[stackid.ManagedByLabel] == stackid.ManagedBy,
+			strings.HasPrefix(name, defaultNSPrefix) && localCluster: // the lab's own cluster
 			c.created = true // left by an earlier run of the suite
 			return nil
 		case params.UseExistingNamespace:
