@@ -59,10 +59,6 @@ var (
 const (
 	pullSecretName = "irischaos-e2e-pull"
 	licenseName    = "irischaos-e2e-license"
-	// defaultNSPrefix starts the namespaces the suite names itself; one that
-	// irischaos manages, or any on the embedded cluster, is the suite's own
-	// from an earlier version that did not label it.
-	defaultNSPrefix = "irischaos-e2e-"
 )
 
 // instrumented is testenv with every feature recorded and skipped, saying
@@ -272,28 +268,32 @@ func claimNamespace(ctx context.Context, cs kubernetes.Interface, name string) (
 	c := &claim{name: name}
 	c.err = func() error {
 		ns, err := cs.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
-				suite.Label: suite.LabelValue, stackid.ManagedByLabel: stackid.ManagedBy,
-			}}}, metav1.CreateOptions{})
-			if err != nil {
-				return fmt.Errorf("creating namespace %s: %w", name, err)
-			}
-			c.created = true
-			return nil
-		case err != nil:
+		if apierrors.IsForbidden(err) && params.UseExistingNamespace {
+			return nil // namespaced RBAC in a namespace given to the suite: borrowed
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("namespace %s: %w", name, err)
-		case ns.Labels[suite.Label] == suite.LabelValue,
-			strings.HasPrefix(name, defaultNSPrefix) && ns.Labels[stackid.ManagedByLabel] == stackid.ManagedBy,
-			strings.HasPrefix(name, defaultNSPrefix) && localCluster: // the lab's own cluster
-			c.created = true // left by an earlier run of the suite
-			return nil
-		case params.UseExistingNamespace:
+		}
+		exists := err == nil
+		var labels map[string]string
+		if exists {
+			labels = ns.Labels
+		}
+		own, err := suite.Namespace(name, exists, labels, labels[stackid.ManagedByLabel] == stackid.ManagedBy, localCluster, params.UseExistingNamespace)
+		if err != nil {
+			return err
+		}
+		c.created = own != suite.Borrow
+		if own != suite.Create {
 			return nil
 		}
-		return fmt.Errorf("namespace %s exists and the suite did not create it (no label %s=%s): pass --%s%s to run in it (it is then left as found; only the suite's objects are removed)",
-			name, suite.Label, suite.LabelValue, suite.FlagPrefix, suite.FlagUseExistingNS)
+		_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
+			suite.Label: suite.LabelValue, stackid.ManagedByLabel: stackid.ManagedBy,
+		}}}, metav1.CreateOptions{})
+		if err != nil {
+			return fmt.Errorf("creating namespace %s: %w", name, err)
+		}
+		return nil
 	}()
 	claims.byName[name] = c
 	return c, c.err

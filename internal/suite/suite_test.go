@@ -262,3 +262,33 @@ func TestJUnit(t *testing.T) {
 	}
 	_ = os.Remove(p)
 }
+
+func TestNamespace(t *testing.T) {
+	mine := map[string]string{Label: LabelValue}
+	for _, c := range []struct {
+		name                             string
+		exists                           bool
+		labels                           map[string]string
+		managedBy, embedded, useExisting bool
+		want                             Ownership
+		refused                          bool
+	}{
+		{name: "irischaos-e2e-scenarios", want: Create},
+		{name: "team-a", want: Create},
+		{name: "team-a", exists: true, labels: mine, want: Own},
+		{name: "team-a", exists: true, refused: true},
+		{name: "team-a", exists: true, useExisting: true, want: Borrow},
+		{name: "team-a", exists: true, managedBy: true, refused: true}, // `irischaos stack deploy` made it, not the suite
+		{name: "irischaos-e2e-scenarios", exists: true, managedBy: true, want: Own},
+		{name: "irischaos-e2e-cluster", exists: true, embedded: true, want: Own},
+		{name: "irischaos-e2e-cluster", exists: true, refused: true},
+	} {
+		got, err := Namespace(c.name, c.exists, c.labels, c.managedBy, c.embedded, c.useExisting)
+		if (err != nil) != c.refused || (err == nil && got != c.want) {
+			t.Errorf("%+v: %v, %v", c, got, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "-e2e-use-existing-namespace") {
+			t.Errorf("the refusal does not say how to allow it: %v", err)
+		}
+	}
+}
