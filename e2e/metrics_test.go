@@ -9,6 +9,7 @@ package e2e
 // the scenario's labels, equal to what the run's result.json says.
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -25,6 +26,7 @@ import (
 	"github.com/irischaos/irischaos/internal/promtest"
 	"github.com/irischaos/irischaos/internal/suite"
 	"github.com/irischaos/irischaos/pkg/rundir"
+	"github.com/irischaos/irischaos/pkg/stackid"
 )
 
 const metricsNamespace = "irischaos-e2e-metrics"
@@ -53,7 +55,7 @@ func TestRunMetrics(t *testing.T) {
 			reports, runName := params.Reports, fmt.Sprintf("e2e-metrics-%d", time.Now().Unix())
 			cmd := exec.CommandContext(pctx, exe, "run", filepath.Join("..", "scenarios", "pod.yaml"),
 				"--kubeconfig", scenariosKubeconfig(t), "-n", g.namespace,
-				"--reports", reports, "--name", runName,
+				"--reports", reports, "--name", runName, "--instance", cmp.Or(params.Instance, stackid.Instance),
 				"--metrics-addr", live, "--pushgateway", pushgateway)
 			out, err := cmd.CombinedOutput()
 			t.Logf("irischaos run:\n%s", out)

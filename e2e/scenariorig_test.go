@@ -59,6 +59,7 @@ func newScenarioRig(t *testing.T, namespace string) *scenarioRig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cl.Instance = params.Instance
 	return &scenarioRig{cluster: cl, kube: cl.Kube, namespace: namespace, reports: params.Reports}
 }
 

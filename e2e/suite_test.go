@@ -219,6 +219,7 @@ func healLeftovers(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	cl.Instance = params.Instance
 	g := nemesis.Guard{Ledger: l, Cluster: cl.Host, Env: cl.Nemesis(clouds(out)(nil), out)}
 	left, err := g.Recover(ctx, out)
 	if err != nil {
@@ -303,7 +304,7 @@ func claimNamespace(ctx context.Context, cs kubernetes.Interface, name string) (
 // settings on the embedded cluster, the parameters' image, class and
 // secrets elsewhere.
 func stackOptions(namespace string, progress io.Writer) stack.Options {
-	o := stack.Options{Namespace: namespace, Image: params.Image, StorageClass: params.StorageClass, Progress: progress}
+	o := stack.Options{Namespace: namespace, Image: params.Image, Instance: params.Instance, StorageClass: params.StorageClass, Progress: progress}
 	if params.Image == image.StandinRef {
 		o.ImagePullPolicy = corev1.PullIfNotPresent
 		o.GracePeriod = 10 * time.Second // the stand-in stops at once; IRIS gets the stack's default

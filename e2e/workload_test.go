@@ -51,7 +51,7 @@ func TestWorkload(t *testing.T) {
 	}
 	clients := stack.Clients{Kube: kube, Exec: ex, Host: rest.Host}
 	ns := namespaceFor(workloadNamespace)
-	cfg := iris.Config{Kube: kube, Exec: ex, Namespace: ns}
+	cfg := iris.Config{Kube: kube, Exec: ex, Namespace: ns, Instance: params.Instance}
 	// The stack, once for both features (whichever run), removed at the end.
 	var deployed bool
 	deploy := func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {

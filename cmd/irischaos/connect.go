@@ -27,6 +27,7 @@ func connect(a *app) (*runner.Cluster, error) {
 	if err != nil {
 		return nil, withCode(exitUnknown, err)
 	}
+	cl.Instance = a.instance
 	return cl, nil
 }
 

@@ -16,6 +16,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/klog/v2"
+
+	"github.com/irischaos/irischaos/pkg/stackid"
 )
 
 // Exit codes, as Jepsen's: 0 every verdict passed, 1 a verdict failed,
@@ -50,6 +52,8 @@ type app struct {
 	// ctx is cancelled on the first SIGINT/SIGTERM (main's
 	// signal.NotifyContext); healGuard turns the second into an abort.
 	ctx context.Context
+	// instance is the IRIS instance inside the stack's pod (--instance).
+	instance string
 }
 
 func newRoot(a *app) *cobra.Command {
@@ -75,6 +79,7 @@ decide (bad input, unreachable cluster, error).`,
 		SilenceErrors: true,
 	}
 	a.kube.AddFlags(root.PersistentFlags())
+	root.PersistentFlags().StringVar(&a.instance, "instance", stackid.Instance, "IRIS instance inside the stack's pod (iris session/qlist/stop INSTANCE)")
 	// Every subcommand, in the order of a session: the lab, the stack, the
 	// checks, faults, the evidence.
 	root.AddCommand(

@@ -74,7 +74,7 @@ deployed stack needs a teardown first (a PVC's class cannot change).`,
 				return err
 			}
 			c, ns := cl.Stack(), cl.Namespace
-			o.Namespace = ns
+			o.Namespace, o.Instance = ns, a.instance
 			o.Progress = cmd.ErrOrStderr()
 			o.ImagePullPolicy = corev1.PullPolicy(pullPolicy)
 			if tolSeconds >= 0 {
@@ -122,7 +122,7 @@ not answer.`,
 				return err
 			}
 			c, ns := cl.Stack(), cl.Namespace
-			st, err := stack.Status(a.ctx, c, stack.Options{Namespace: ns})
+			st, err := stack.Status(a.ctx, c, stack.Options{Namespace: ns, Instance: a.instance})
 			if err != nil {
 				return withCode(exitUnknown, err)
 			}

@@ -48,6 +48,9 @@ type Params struct {
 	// LicenseKey is an iris.key file, or NAMESPACE/NAME of a Secret holding
 	// iris.key, copied into the suite's namespace and given to IRIS.
 	LicenseKey string
+	// Instance is the IRIS instance inside the image; "" the stack's
+	// (stackid.Instance).
+	Instance string
 	// StorageClass holds the IRIS volume; default "replicated" on the
 	// embedded cluster, else the stack's default.
 	StorageClass string
@@ -80,6 +83,7 @@ const (
 	FlagPullSecret      = "image-pull-secret"
 	FlagLicenseKey      = "license-key"
 	FlagStorageClass    = "storage-class"
+	FlagInstance        = "instance"
 	FlagNamespace       = "namespace"
 	FlagUseExistingNS   = "use-existing-namespace"
 	FlagRTOBudget       = "rto-budget"
@@ -104,6 +108,7 @@ func Register(fs *flag.FlagSet) *Params {
 	s(&p.Image, FlagImage, "IRIS image (default: the stand-in on the embedded cluster, IRIS Community elsewhere)")
 	s(&p.PullSecret, FlagPullSecret, "image pull secret for the IRIS image: a docker config JSON file or NAMESPACE/NAME of a Secret, copied into the suite's namespace")
 	s(&p.LicenseKey, FlagLicenseKey, "IRIS license key: an iris.key file or NAMESPACE/NAME of a Secret with iris.key, copied into the suite's namespace")
+	s(&p.Instance, FlagInstance, "IRIS instance inside the image (default: the stack's, iris)")
 	s(&p.StorageClass, FlagStorageClass, "storage class of the IRIS volume (default: replicated on the embedded cluster, the stack's default elsewhere)")
 	s(&p.Namespace, FlagNamespace, "run every feature in this namespace (default: one irischaos-e2e-* namespace per feature, created and removed by the suite)")
 	fs.BoolVar(&p.UseExistingNamespace, FlagPrefix+FlagUseExistingNS, false, "allow a namespace the suite did not create; it is left as found")

@@ -62,12 +62,13 @@ func TestParamsFlagsEnvAndDefaults(t *testing.T) {
 		"IRISCHAOS_E2E_RPO_BUDGET":             "5s",
 		"IRISCHAOS_E2E_REPORTS":                "/artefacts",
 		"IRISCHAOS_E2E_ALLOW_VM_ACTIONS":       "true",
+		"IRISCHAOS_E2E_INSTANCE":               "PROD",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.Resolve(true, defaults, "/src")
-	if p.Image != "from-flag" || p.StorageClass != "gp3" || !p.UseExistingNamespace || p.RPOBudget != 5*time.Second || p.Reports != "/artefacts" || p.AllowVMActions {
+	if p.Image != "from-flag" || p.StorageClass != "gp3" || !p.UseExistingNamespace || p.RPOBudget != 5*time.Second || p.Reports != "/artefacts" || p.AllowVMActions || p.Instance != "PROD" {
 		t.Errorf("flags and environment: %+v", p)
 	}
 	if p.Lab(true, defaults.StandinImage) {

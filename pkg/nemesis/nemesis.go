@@ -29,6 +29,16 @@ type Env struct {
 	Exec   podexec.Execer  // for iris-stop / iris-force
 	Clouds *cloud.Registry // for vm-*; calls are recorded by the registry's providers
 	Out    io.Writer       // progress lines; nil for none
+	// Instance is the IRIS instance iris-stop / iris-force stop;
+	// stackid.Instance when empty.
+	Instance string
+}
+
+func (e Env) instance() string {
+	if e.Instance == "" {
+		return stackid.Instance
+	}
+	return e.Instance
 }
 
 func (e Env) printf(format string, args ...any) {

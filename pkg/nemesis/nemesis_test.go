@@ -552,3 +552,28 @@ func TestConfirmVMStateWithoutCluster(t *testing.T) {
 		t.Errorf("uncordon without a cluster: %v", err)
 	}
 }
+
+// TestIrisProcessOtherInstance: an image whose instance is not the seed's
+// is stopped and checked by its own name.
+func TestIrisProcessOtherInstance(t *testing.T) {
+	ex := &fakeExec{reply: func(cmd []string) (string, error) {
+		if cmd[1] == "qlist" {
+			return "", io.ErrUnexpectedEOF
+		}
+		return "", nil
+	}}
+	f, err := New(Env{Client: fake.NewClientset(irisPod("iris-0", "w1")), Exec: ex, Instance: "PROD"}, Spec{Name: fault.IrisForce}, irisTarget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Inject(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range ex.cmds {
+		got = append(got, strings.Join(c, " "))
+	}
+	if s := strings.Join(got, "; "); !strings.Contains(s, "iris force PROD quietly") || !strings.Contains(s, "iris qlist PROD") {
+		t.Errorf("commands %s: want force and qlist of instance PROD", s)
+	}
+}

@@ -13,7 +13,6 @@ import (
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/podexec"
-	"github.com/irischaos/irischaos/pkg/stackid"
 	"github.com/irischaos/irischaos/pkg/target"
 )
 
@@ -35,15 +34,15 @@ func (f *irisProcess) Heal(context.Context) error {
 
 func (f *irisProcess) command() []string {
 	if f.name == fault.IrisForce {
-		return []string{"iris", "force", stackid.Instance, "quietly"} // no confirmation prompt
+		return []string{"iris", "force", f.env.instance(), "quietly"} // no confirmation prompt
 	}
-	return []string{"iris", "stop", stackid.Instance, "quietly"}
+	return []string{"iris", "stop", f.env.instance(), "quietly"}
 }
 
 func (f *irisProcess) Plan() []string {
 	return []string{
 		fmt.Sprintf("exec %q in pod %s/%s container %s (node %s)", strings.Join(f.command(), " "), f.t.Namespace, f.t.Pod, f.t.Container, orNone(f.t.Node)),
-		"effect: right after, `iris qlist " + stackid.Instance + "` no longer says running (or the container is gone); else the container stops or restarts (restartCount rises)",
+		"effect: right after, `iris qlist " + f.env.instance() + "` no longer says running (or the container is gone); else the container stops or restarts (restartCount rises)",
 		"heal: none needed (the kubelet restarts the container)",
 	}
 }
@@ -99,7 +98,7 @@ func (f *irisProcess) confirmDown(ctx context.Context, res *Result) {
 	var out bytes.Buffer
 	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	err := f.env.Exec.Exec(qctx, f.exec(), []string{"iris", "qlist", stackid.Instance}, nil, &out, &out)
+	err := f.env.Exec.Exec(qctx, f.exec(), []string{"iris", "qlist", f.env.instance()}, nil, &out, &out)
 	now := time.Now()
 	status := qlistStatus(out.String())
 	switch {

@@ -41,6 +41,9 @@ type Cluster struct {
 	Host      string // the API server, recorded in the ledger and the report
 	Namespace string // the stack's namespace
 	Context   string // the kubeconfig context, for the report
+	// Instance is the IRIS instance in the stack's pod; stackid.Instance
+	// when empty.
+	Instance string
 }
 
 // Connect builds the clients of rc and checks, once, that the API server
@@ -71,7 +74,7 @@ func (c *Cluster) Stack() stack.Clients {
 
 // Nemesis is the environment faults act in; VM calls go through clouds.
 func (c *Cluster) Nemesis(clouds *cloud.Registry, out io.Writer) nemesis.Env {
-	return nemesis.Env{Client: c.Kube, Exec: c.Exec, Clouds: clouds, Out: out}
+	return nemesis.Env{Client: c.Kube, Exec: c.Exec, Clouds: clouds, Out: out, Instance: c.Instance}
 }
 
 // Config is a runner Config over the cluster: clients, namespace, API
@@ -80,9 +83,9 @@ func (c *Cluster) Nemesis(clouds *cloud.Registry, out io.Writer) nemesis.Env {
 // progress. The caller adds the run's own settings (reports, ledger, opt-ins).
 func (c *Cluster) Config(version string, clouds func(cloud.Recorder) *cloud.Registry, progress io.Writer) Config {
 	return Config{
-		Kube: c.Kube, Exec: c.Exec, Namespace: c.Namespace, Cluster: c.Host, Clouds: clouds,
-		Environment: clusterEnvironment(c.Kube, c.Exec, c.Host, c.Namespace, version, c.Context),
-		NewWorkload: irisWorkload(c.Kube, c.Exec, c.Namespace, progress),
+		Kube: c.Kube, Exec: c.Exec, Namespace: c.Namespace, Instance: c.Instance, Cluster: c.Host, Clouds: clouds,
+		Environment: clusterEnvironment(c.Kube, c.Exec, c.Host, c.Namespace, c.Instance, version, c.Context),
+		NewWorkload: irisWorkload(c.Kube, c.Exec, c.Namespace, c.Instance, progress),
 		NewObserver: clusterObserver(c.Kube, c.Dynamic, c.Namespace, progress),
 	}
 }
@@ -90,7 +93,7 @@ func (c *Cluster) Config(version string, clouds func(cloud.Recorder) *cloud.Regi
 // clusterEnvironment describes what is measured, read-only: the database's
 // $zv (through one session), the IRIS volume's storage class, provisioner
 // and stand-in annotation, the Kubernetes version and the nodes.
-func clusterEnvironment(kube kubernetes.Interface, exec podexec.Execer, host, namespace, version, kubeContext string) func(context.Context) (report.Environment, error) {
+func clusterEnvironment(kube kubernetes.Interface, exec podexec.Execer, host, namespace, instance, version, kubeContext string) func(context.Context) (report.Environment, error) {
 	return func(ctx context.Context) (report.Environment, error) {
 		env := report.Environment{Namespace: namespace, Irischaos: version, Context: kubeContext}
 		v, err := kube.Discovery().ServerVersion()
@@ -111,7 +114,7 @@ func clusterEnvironment(kube kubernetes.Interface, exec podexec.Execer, host, na
 			env.Nodes = append(env.Nodes, n.Name)
 		}
 		sort.Strings(env.Nodes)
-		st, err := stack.Status(ctx, stack.Clients{Kube: kube, Exec: exec, Host: host}, stack.Options{Namespace: namespace})
+		st, err := stack.Status(ctx, stack.Clients{Kube: kube, Exec: exec, Host: host}, stack.Options{Namespace: namespace, Instance: instance})
 		if err != nil {
 			return env, err
 		}
@@ -131,7 +134,7 @@ func clusterEnvironment(kube kubernetes.Interface, exec podexec.Execer, host, na
 }
 
 // irisWorkload writes markers through `iris session` over the exec API.
-func irisWorkload(kube kubernetes.Interface, exec podexec.Execer, namespace string, progress io.Writer) func(scenario.Scenario, *history.Writer) (Workload, error) {
+func irisWorkload(kube kubernetes.Interface, exec podexec.Execer, namespace, instance string, progress io.Writer) func(scenario.Scenario, *history.Writer) (Workload, error) {
 	return func(s scenario.Scenario, h *history.Writer) (Workload, error) {
 		// The checker counts a write that took longer than this as part of
 		// the outage (docs/history.md, "hung").
@@ -139,7 +142,7 @@ func irisWorkload(kube kubernetes.Interface, exec podexec.Execer, namespace stri
 			return nil, err
 		}
 		return iris.New(iris.Config{
-			Kube: kube, Exec: exec, History: h, Namespace: namespace,
+			Kube: kube, Exec: exec, History: h, Namespace: namespace, Instance: instance,
 			Streams: s.StreamCount(), Interval: s.Interval(), Progress: progress,
 			WriteTimeout: iris.DefaultWriteTimeout,
 		})

@@ -64,6 +64,9 @@ type Config struct {
 	Kube      kubernetes.Interface
 	Exec      podexec.Execer
 	Namespace string
+	// Instance is the IRIS instance in the stack's pod, for the process
+	// faults; stackid.Instance when empty.
+	Instance string
 	// Clouds builds the VM provider registry whose calls go to rec.
 	Clouds func(rec cloud.Recorder) *cloud.Registry
 
@@ -230,7 +233,7 @@ func (r *Runner) Plan(ctx context.Context, scenarios []scenario.Scenario) []Plan
 		if err == nil {
 			var f nemesis.Fault
 			// Planned as if allowed, so the plan shows what the opt-in would do.
-			f, err = nemesis.New(nemesis.Env{Client: r.cfg.Kube, Exec: r.cfg.Exec, Clouds: r.cfg.Clouds(nil)}, r.spec(s, fault.Allow{VMActions: true}), t)
+			f, err = nemesis.New(nemesis.Env{Client: r.cfg.Kube, Exec: r.cfg.Exec, Clouds: r.cfg.Clouds(nil), Instance: r.cfg.Instance}, r.spec(s, fault.Allow{VMActions: true}), t)
 			if err == nil {
 				p.Steps = f.Plan()
 			}
@@ -429,7 +432,7 @@ func secs(p *float64) string {
 }
 
 func (r *Runner) env(rec cloud.Recorder) nemesis.Env {
-	return nemesis.Env{Client: r.cfg.Kube, Exec: r.cfg.Exec, Clouds: r.cfg.Clouds(rec), Out: r.cfg.Out}
+	return nemesis.Env{Client: r.cfg.Kube, Exec: r.cfg.Exec, Clouds: r.cfg.Clouds(rec), Out: r.cfg.Out, Instance: r.cfg.Instance}
 }
 
 // guard is the fault lifecycle of this run, its cloud calls going to rec.

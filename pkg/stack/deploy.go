@@ -316,7 +316,7 @@ func waitDatabase(ctx context.Context, c Clients, o *Options) (zv, pod string, e
 			last = perr
 		} else {
 			t := podexec.Target{Namespace: o.Namespace, Pod: p.Name, Container: stackid.Container}
-			zv, last = iris.DatabaseIdentity(ctx, c.Exec, t, nil)
+			zv, last = iris.DatabaseIdentity(ctx, c.Exec, t, iris.SessionCommand(o.Instance))
 			if last == nil {
 				return zv, p.Name, nil
 			}

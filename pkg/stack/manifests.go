@@ -14,6 +14,8 @@ import (
 	appsac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/irischaos/irischaos/pkg/stackid"
 )
 
 //go:embed manifests/*.yaml
@@ -113,6 +115,16 @@ func Render(o Options) (*Objects, error) {
 			WithSecretName(o.LicenseKeySecret).WithItems(corev1ac.KeyToPath().WithKey(LicenseKeyFile).WithPath(LicenseKeyFile))))
 		c.WithVolumeMounts(corev1ac.VolumeMount().WithName(licenseVolume).WithMountPath(LicenseKeyDir).WithReadOnly(true))
 		c.WithArgs("--key", LicenseKeyDir+"/"+LicenseKeyFile)
+	}
+	if o.Instance != stackid.Instance {
+		// The manifest's probes name the seed's instance.
+		for _, p := range []*corev1ac.ProbeApplyConfiguration{c.StartupProbe, c.LivenessProbe, c.ReadinessProbe} {
+			if p != nil && p.Exec != nil {
+				for i, a := range p.Exec.Command {
+					p.Exec.Command[i] = strings.ReplaceAll(a, "iris qlist "+stackid.Instance+" ", "iris qlist "+o.Instance+" ")
+				}
+			}
+		}
 	}
 	if o.NodeLossTolerationSeconds != nil {
 		// The seed's commented-out tolerations: evict from a lost node after

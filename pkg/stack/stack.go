@@ -32,6 +32,9 @@ type Options struct {
 	// not-ready/unreachable nodes with this many seconds (Kubernetes' default
 	// is 300), so the pod leaves a lost node sooner.
 	NodeLossTolerationSeconds *int64
+	// Instance is the IRIS instance in the image (the probes' iris qlist,
+	// the session asking $zv); stackid.Instance when empty.
+	Instance string
 	// MergeCPF is appended to the CPF merge file, e.g.
 	// "[Miscellaneous]\nSynchCommit=1". Empty: the seed's settings only.
 	MergeCPF string
@@ -61,6 +64,9 @@ func (o *Options) defaults() {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.Instance == "" {
+		o.Instance = stackid.Instance
 	}
 }
 

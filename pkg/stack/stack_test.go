@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 
@@ -388,5 +389,19 @@ func TestRenderPullSecretAndLicense(t *testing.T) {
 	}
 	if p := plain.Deployment.Spec.Template.Spec; len(p.ImagePullSecrets) != 0 || len(p.Containers[0].Args) != 0 || len(p.Volumes) != 2 {
 		t.Errorf("the seed's pod changed: %d pull secrets, args %q, %d volumes", len(p.ImagePullSecrets), p.Containers[0].Args, len(p.Volumes))
+	}
+}
+
+// TestRenderInstance: the probes ask qlist of the image's own instance.
+func TestRenderInstance(t *testing.T) {
+	objs, err := Render(Options{Namespace: "db", Instance: "PROD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := objs.Deployment.Spec.Template.Spec.Containers[0]
+	for name, p := range map[string]*corev1ac.ProbeApplyConfiguration{"startup": c.StartupProbe, "liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+		if got := strings.Join(p.Exec.Command, " "); got != "/bin/sh -c iris qlist PROD | grep running" {
+			t.Errorf("%s probe %q", name, got)
+		}
 	}
 }

@@ -79,7 +79,7 @@ func Status(ctx context.Context, c Clients, o Options) (*State, error) {
 	}
 
 	if p, perr := stackid.Running(pods.Items); perr == nil && c.Exec != nil {
-		zv, err := iris.DatabaseIdentity(ctx, c.Exec, podexec.Target{Namespace: ns, Pod: p.Name, Container: stackid.Container}, nil)
+		zv, err := iris.DatabaseIdentity(ctx, c.Exec, podexec.Target{Namespace: ns, Pod: p.Name, Container: stackid.Container}, iris.SessionCommand(o.Instance))
 		if err != nil {
 			s.DatabaseError = err.Error()
 		} else {

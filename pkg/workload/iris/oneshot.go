@@ -60,12 +60,21 @@ func WriteOnce(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []st
 	return Line{}, fmt.Errorf("write %d in %s: session ended without an acknowledgement%s", seq, t, printed(out))
 }
 
+// SessionCommand is `iris session INSTANCE -U USER`; instance "" is
+// stackid.Instance.
+func SessionCommand(instance string) []string {
+	if instance == "" {
+		instance = stackid.Instance
+	}
+	return []string{"iris", "session", instance, "-U", DefaultDBNamespace}
+}
+
 // DatabaseIdentity returns $zv of the IRIS instance in pod t (for the stand-in,
 // a string that names it as such). cmd is the session command; nil means
-// `iris session iris -U USER`.
+// SessionCommand("").
 func DatabaseIdentity(ctx context.Context, e podexec.Execer, t podexec.Target, cmd []string) (string, error) {
 	if cmd == nil {
-		cmd = []string{"iris", "session", stackid.Instance, "-U", DefaultDBNamespace}
+		cmd = SessionCommand("")
 	}
 	lines, out, err := runOnce(ctx, e, t, cmd, Commands{}.Identity(), DefaultOpenTimeout)
 	for _, l := range lines {
