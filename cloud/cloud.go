@@ -132,6 +132,20 @@ type Provider interface {
 	State(ctx context.Context, vm VM) (State, error)
 }
 
+// Partitioner is a Provider that can also cut a VM off the network while
+// it keeps running, and reconnect it (the local cluster's node link).
+// Providers of real clouds are not: there a partition is made on the node
+// by an agent pod (pkg/nemesis).
+type Partitioner interface {
+	// Partition cuts the VM's network, both ways, every peer; it returns
+	// once in effect.
+	Partition(ctx context.Context, vm VM) error
+	// Reconnect undoes Partition; nothing to undo is not an error.
+	Reconnect(ctx context.Context, vm VM) error
+	// DescribePartition is the exact call Partition (or Reconnect) makes.
+	DescribePartition(vm VM, reconnect bool) string
+}
+
 // Scheme returns the scheme of a providerID ("aws" for "aws:///us-east-1a/i-1").
 func Scheme(providerID string) (string, error) {
 	i := strings.Index(providerID, "://")

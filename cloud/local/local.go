@@ -152,6 +152,57 @@ func (p *Provider) Do(ctx context.Context, vm cloud.VM, a cloud.Action) error {
 	return nil
 }
 
+// Partition implements cloud.Partitioner: the node's link goes down, its
+// processes keep running.
+func (p *Provider) Partition(ctx context.Context, vm cloud.VM) error {
+	return p.link(ctx, vm, nodepower.Partition)
+}
+
+// Reconnect implements cloud.Partitioner: the node's link up again.
+func (p *Provider) Reconnect(ctx context.Context, vm cloud.VM) error {
+	return p.link(ctx, vm, nodepower.Heal)
+}
+
+// DescribePartition implements cloud.Partitioner.
+func (p *Provider) DescribePartition(vm cloud.VM, reconnect bool) string {
+	a := nodepower.Partition
+	if reconnect {
+		a = nodepower.Heal
+	}
+	return fmt.Sprintf("POST /v1/nodes/%s/%s (node power API of local cluster %q: the node's link %s, its processes running)", url.PathEscape(vm.ID), a, vm.Fields[FieldCluster], map[bool]string{false: "down", true: "up"}[reconnect])
+}
+
+// link partitions or heals the node and reads back that it is so.
+func (p *Provider) link(ctx context.Context, vm cloud.VM, a nodepower.Action) error {
+	c, err := p.client(vm.Fields[FieldCluster])
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
+	defer cancel()
+	start := time.Now()
+	err = explain(vm, string(a), c.Do(ctx, vm.ID, a))
+	resp := "done"
+	if err != nil {
+		resp = ""
+	}
+	p.o.Recorder.Record(cloud.Call{
+		Provider: Scheme, Action: "nodepower:" + string(a), Target: vm.ProviderID, Request: p.DescribePartition(vm, a == nodepower.Heal),
+		Response: resp, Start: start, Duration: time.Since(start), Err: err,
+	})
+	if err != nil {
+		return err
+	}
+	n, err := c.Node(ctx, vm.ID)
+	if err != nil {
+		return explain(vm, "state", err)
+	}
+	if want := a == nodepower.Partition; n.Partitioned != want {
+		return fmt.Errorf("local node %s: %s reported done but the node reads partitioned=%t", vm.ID, a, n.Partitioned)
+	}
+	return nil
+}
+
 // State implements cloud.Provider.
 func (p *Provider) State(ctx context.Context, vm cloud.VM) (cloud.State, error) {
 	c, err := p.client(vm.Fields[FieldCluster])

@@ -19,6 +19,7 @@ import (
 type nodes struct {
 	mu    sync.Mutex
 	state map[string]nodepower.State
+	part  map[string]bool
 	seen  []string
 }
 
@@ -27,7 +28,7 @@ func (n *nodes) Nodes() []nodepower.Node {
 	defer n.mu.Unlock()
 	var out []nodepower.Node
 	for name, st := range n.state {
-		out = append(out, nodepower.Node{Name: name, State: st, ProviderID: ProviderID("c1", name)})
+		out = append(out, nodepower.Node{Name: name, State: st, Partitioned: n.part[name], ProviderID: ProviderID("c1", name)})
 	}
 	return out
 }
@@ -50,6 +51,11 @@ func (n *nodes) Do(ctx context.Context, node string, a nodepower.Action) error {
 		n.state[node] = nodepower.On
 	case nodepower.Delete:
 		n.state[node] = nodepower.Deleted
+	case nodepower.Partition, nodepower.Heal:
+		if n.part == nil {
+			n.part = map[string]bool{}
+		}
+		n.part[node] = a == nodepower.Partition
 	}
 	return nil
 }
@@ -136,5 +142,31 @@ func TestParse(t *testing.T) {
 	}
 	if got := p.Describe(vm, cloud.PowerOff); got != `POST /v1/nodes/node-2/poweroff (node power API of local cluster "iris")` {
 		t.Errorf("Describe = %s", got)
+	}
+}
+
+func TestPartition(t *testing.T) {
+	p, ctrl, log, _ := setup(t)
+	vm, _ := p.Parse("local://c1/n2")
+	var _ cloud.Partitioner = p
+	ctx := context.Background()
+	if err := p.Partition(ctx, vm); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Reconnect(ctx, vm); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(ctrl.seen, ","); got != "partition n2,heal n2" {
+		t.Errorf("power API saw %s", got)
+	}
+	calls := log.Calls()
+	if len(calls) != 2 || calls[0].Action != "nodepower:partition" || calls[1].Action != "nodepower:heal" || calls[0].Request != p.DescribePartition(vm, false) {
+		t.Errorf("calls %+v", calls)
+	}
+	if got := p.DescribePartition(vm, false); got != `POST /v1/nodes/n2/partition (node power API of local cluster "c1": the node's link down, its processes running)` {
+		t.Errorf("DescribePartition = %s", got)
+	}
+	if st, err := p.State(ctx, vm); err != nil || st != cloud.Running {
+		t.Errorf("a partitioned node keeps running: %s, %v", st, err)
 	}
 }

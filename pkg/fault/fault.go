@@ -24,13 +24,14 @@ const (
 	KindPod     Kind = "pod"     // the IRIS pod
 	KindNode    Kind = "node"    // a Kubernetes node, through the API
 	KindVM      Kind = "vm"      // a node's VM, through its cloud's API
-	KindNetwork Kind = "network"
+	KindNetwork Kind = "network" // a node's network links
+	KindZone    Kind = "zone"    // every node of a zone (topology.kubernetes.io/zone)
 	KindStorage Kind = "storage"
 )
 
 // OnNode says whether faults of this kind act on a node (so a scenario's
 // targets.node applies).
-func (k Kind) OnNode() bool { return k == KindNode || k == KindVM }
+func (k Kind) OnNode() bool { return k == KindNode || k == KindVM || k == KindNetwork }
 
 // Safety is the opt-in a fault needs beyond asking for it.
 type Safety string
@@ -40,15 +41,23 @@ const (
 	SafetyNone Safety = ""
 	// SafetyVM: powers off, restarts or deletes real machines through a cloud API.
 	SafetyVM Safety = "vm"
+	// SafetyNode: cuts a node's network (a privileged agent pod on the
+	// node, or the local cluster's node power API); its processes keep
+	// running, cut off.
+	SafetyNode Safety = "node"
 )
 
-// Allow holds the opt-ins given (the CLI's flags).
+// Allow holds the opt-ins given (the CLI's flags): one per blast radius.
 type Allow struct {
-	VMActions bool // --allow-vm-actions
+	VMActions   bool // --allow-vm-actions
+	NodeActions bool // --allow-node-actions
 }
 
 // ErrVMActionsNotAllowed is returned for a VM fault without Allow.VMActions.
 var ErrVMActionsNotAllowed = errors.New("VM faults power off, restart or delete real machines through the cloud API; pass --allow-vm-actions to allow it")
+
+// ErrNodeActionsNotAllowed is returned for a partition without Allow.NodeActions.
+var ErrNodeActionsNotAllowed = errors.New("partition faults cut real nodes off the network (a privileged agent pod with NET_ADMIN on the node, or the local cluster's link); pass --allow-node-actions to allow it")
 
 // The failure domains of the seed article's table, in its order.
 const (
@@ -56,10 +65,14 @@ const (
 	DomainPod           = "Pod / container"
 	DomainNodeTemporary = "Node temporarily unavailable"
 	DomainNodeLost      = "Node or disk permanently lost"
+	// The seed's "disconnect the network cable" and "availability zone
+	// off-line", after its table.
+	DomainPartition = "Network partition"
+	DomainZone      = "Zone off-line"
 )
 
 // Domains lists the failure domains in the seed's order; reports use it for row order.
-var Domains = []string{DomainIRIS, DomainPod, DomainNodeTemporary, DomainNodeLost}
+var Domains = []string{DomainIRIS, DomainPod, DomainNodeTemporary, DomainNodeLost, DomainPartition, DomainZone}
 
 // Fault names.
 const (
@@ -71,6 +84,10 @@ const (
 	VMPowerOn  Name = "vm-poweron"
 	VMRestart  Name = "vm-restart"
 	VMDelete   Name = "vm-delete"
+	// NodePartition cuts a node off its peers; ZoneOutage takes every
+	// node of a zone off at once (power off, or partition).
+	NodePartition Name = "node-partition"
+	ZoneOutage    Name = "zone-outage"
 )
 
 // DefaultDrainTimeout bounds a node-drain when the scenario or flag sets none.
@@ -98,6 +115,9 @@ var catalog = []Info{
 	{VMPowerOn, KindVM, "", SafetyVM, "power a VM on (by hand only: e.g. one left off with --no-heal)"},
 	{VMRestart, KindVM, DomainNodeTemporary, SafetyVM, "restart the VM"},
 	{VMDelete, KindVM, DomainNodeLost, SafetyVM, "delete the VM (never healed: by design)"},
+	{NodePartition, KindNetwork, DomainPartition, SafetyNode, "cut the node off its peers, its processes running (healed by reconnect)"},
+	// Its safety class is that of its method (Info.Via): power off by default.
+	{ZoneOutage, KindZone, DomainZone, SafetyVM, "power off (or partition) every node of a zone at once (healed by power on / reconnect)"},
 }
 
 // All lists every fault in failure-domain order.
@@ -145,10 +165,42 @@ func (n Name) Info() Info {
 // Permit says whether a gives the opt-in this fault needs: the one place the
 // safety classes are enforced.
 func (i Info) Permit(a Allow) error {
-	if i.Safety == SafetyVM && !a.VMActions {
+	switch {
+	case i.Safety == SafetyVM && !a.VMActions:
 		return fmt.Errorf("%s: %w", i.Name, ErrVMActionsNotAllowed)
+	case i.Safety == SafetyNode && !a.NodeActions:
+		return fmt.Errorf("%s: %w", i.Name, ErrNodeActionsNotAllowed)
 	}
 	return nil
+}
+
+// ZoneMethod is how a zone-outage takes its nodes off.
+type ZoneMethod string
+
+// Zone outage methods.
+const (
+	ZonePowerOff  ZoneMethod = "poweroff"  // every node's VM through its provider (the default)
+	ZonePartition ZoneMethod = "partition" // every node cut off, as node-partition
+)
+
+// ParseZoneMethod validates a zone-outage method; empty is ZonePowerOff.
+func ParseZoneMethod(s string) (ZoneMethod, error) {
+	switch ZoneMethod(s) {
+	case "", ZonePowerOff:
+		return ZonePowerOff, nil
+	case ZonePartition:
+		return ZonePartition, nil
+	}
+	return "", fmt.Errorf("unknown zone-outage method %q (poweroff or partition)", s)
+}
+
+// Via is the fault as done by method m: a zone-outage by partition needs
+// the node opt-in, not the VM one. Other faults are unchanged.
+func (i Info) Via(m ZoneMethod) Info {
+	if i.Name == ZoneOutage && m == ZonePartition {
+		i.Safety = SafetyNode
+	}
+	return i
 }
 
 // EffectKind is what counts as a fault having taken hold.

@@ -31,11 +31,33 @@ func TestCatalog(t *testing.T) {
 func TestPermit(t *testing.T) {
 	for _, i := range All() {
 		err := i.Permit(Allow{})
-		if wantRefused := i.Kind == KindVM; (err != nil) != wantRefused || (err != nil && !errors.Is(err, ErrVMActionsNotAllowed)) {
+		wantErr := map[Safety]error{SafetyVM: ErrVMActionsNotAllowed, SafetyNode: ErrNodeActionsNotAllowed}[i.Safety]
+		if (err != nil) != (wantErr != nil) || (err != nil && !errors.Is(err, wantErr)) {
 			t.Errorf("%s without opt-ins: %v", i.Name, err)
 		}
-		if err := i.Permit(Allow{VMActions: true}); err != nil {
+		if err := i.Permit(Allow{VMActions: true, NodeActions: true}); err != nil {
 			t.Errorf("%s with every opt-in: %v", i.Name, err)
+		}
+	}
+	// One opt-in per blast radius: each opt-in alone allows its class only.
+	for _, c := range []struct {
+		name   Name
+		method ZoneMethod
+		allow  Allow
+		want   error
+	}{
+		{VMPowerOff, "", Allow{NodeActions: true}, ErrVMActionsNotAllowed},
+		{NodePartition, "", Allow{VMActions: true}, ErrNodeActionsNotAllowed},
+		{NodePartition, "", Allow{NodeActions: true}, nil},
+		{ZoneOutage, "", Allow{NodeActions: true}, ErrVMActionsNotAllowed},
+		{ZoneOutage, ZonePowerOff, Allow{VMActions: true}, nil},
+		{ZoneOutage, ZonePartition, Allow{VMActions: true}, ErrNodeActionsNotAllowed},
+		{ZoneOutage, ZonePartition, Allow{NodeActions: true}, nil},
+		{VMPowerOff, ZonePartition, Allow{VMActions: true}, nil}, // a method changes zone-outage only
+	} {
+		err := c.name.Info().Via(c.method).Permit(c.allow)
+		if (err == nil) != (c.want == nil) || (c.want != nil && !errors.Is(err, c.want)) {
+			t.Errorf("%s via %q with %+v: %v, want %v", c.name, c.method, c.allow, err, c.want)
 		}
 	}
 	if _, err := Lookup("node-kill"); err == nil {

@@ -29,7 +29,10 @@ const FileName = "ledger.jsonl"
 const (
 	HealNone     = ""
 	HealUncordon = "uncordon" // make Node schedulable again
-	HealPowerOn  = "poweron"  // power ProviderID's VM on again
+	HealPowerOn  = "poweron"  // power ProviderID's VM (and every one of ProviderIDs) on again
+	// HealReconnect undoes every one of Cuts: the agent's rules removed, or
+	// the node's link up again through its provider.
+	HealReconnect = "reconnect"
 	// The advisor's mitigations are changes irischaos makes, kept here too.
 	HealUntaint            = "untaint"             // remove the out-of-service taint from Node
 	HealRestoreTolerations = "restore-tolerations" // put Restore back as the IRIS Deployment's tolerations in Namespace
@@ -37,20 +40,49 @@ const (
 
 // Entry is one injected fault.
 type Entry struct {
-	ID         string    `json:"id"`
-	Fault      string    `json:"fault"`
-	Heal       string    `json:"heal,omitempty"`
-	Cluster    string    `json:"cluster,omitempty"` // API server the fault was injected through
-	Namespace  string    `json:"namespace,omitempty"`
-	Pod        string    `json:"pod,omitempty"`
-	Node       string    `json:"node,omitempty"`
-	ProviderID string    `json:"provider_id,omitempty"`
-	Restore    string    `json:"restore,omitempty"` // the value a change replaced, to put back (JSON)
-	Run        string    `json:"run,omitempty"`     // the run (report directory) that injected it
-	Injected   time.Time `json:"injected"`
-	Healed     time.Time `json:"healed,omitzero"`
-	HealError  string    `json:"heal_error,omitempty"` // the last failed attempt, while still pending
+	ID         string `json:"id"`
+	Fault      string `json:"fault"`
+	Heal       string `json:"heal,omitempty"`
+	Cluster    string `json:"cluster,omitempty"` // API server the fault was injected through
+	Namespace  string `json:"namespace,omitempty"`
+	Pod        string `json:"pod,omitempty"`
+	Node       string `json:"node,omitempty"`
+	ProviderID string `json:"provider_id,omitempty"`
+	Restore    string `json:"restore,omitempty"` // the value a change replaced, to put back (JSON)
+	// ProviderIDs: the VMs of a fault on several nodes (zone-outage by power).
+	ProviderIDs []string `json:"provider_ids,omitempty"`
+	// Cuts: what a partition set, node by node, to undo it without the
+	// process that set it. Entries written before partitions have none.
+	Cuts      []Cut     `json:"cuts,omitempty"`
+	Run       string    `json:"run,omitempty"` // the run (report directory) that injected it
+	Injected  time.Time `json:"injected"`
+	Healed    time.Time `json:"healed,omitzero"`
+	HealError string    `json:"heal_error,omitempty"` // the last failed attempt, while still pending
 }
+
+// Cut is one node's partition as made.
+type Cut struct {
+	Node string `json:"node"`
+	// Via: "agent" (a pod on the node set Rules) or "provider" (the
+	// node's link through its provider's API, ProviderID).
+	Via        string `json:"via"`
+	ProviderID string `json:"provider_id,omitempty"`
+	// The agent: its namespace, pod and image, the exact commands it ran
+	// (Rules) and those that remove them (Undo).
+	Namespace string   `json:"namespace,omitempty"`
+	Pod       string   `json:"pod,omitempty"`
+	Image     string   `json:"image,omitempty"`
+	Rules     []string `json:"rules,omitempty"`
+	Undo      []string `json:"undo,omitempty"`
+	// Until: when the agent removes its rules by itself (its dead man's switch).
+	Until time.Time `json:"until,omitzero"`
+}
+
+// Cut's ways.
+const (
+	CutAgent    = "agent"
+	CutProvider = "provider"
+)
 
 // Pending reports whether the fault still needs healing.
 func (e Entry) Pending() bool { return e.Healed.IsZero() }

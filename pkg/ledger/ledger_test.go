@@ -97,3 +97,34 @@ func TestTornLastLine(t *testing.T) {
 		t.Fatalf("corrupt middle line: err = %v", err)
 	}
 }
+
+// TestCutsCompatible: a partition's cuts survive the file; a line written
+// before cuts existed still reads, and an entry without cuts writes none.
+func TestCutsCompatible(t *testing.T) {
+	dir := t.TempDir()
+	old := `{"op":"inject","entry":{"id":"old-1","fault":"vm-poweroff","heal":"poweron","provider_id":"aws:///z/i-1","injected":"2026-11-01T10:00:00Z"}}` + "\n"
+	if err := os.WriteFile(dir+"/"+FileName, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := Open(dir)
+	until := time.Date(2026, 12, 2, 15, 0, 0, 0, time.UTC)
+	cut := Cut{Node: "w1", Via: CutAgent, Namespace: "db", Pod: "irischaos-cut-w1-x", Image: "img",
+		Rules: []string{"iptables -w -N IRISCHAOS-PARTITION"}, Undo: []string{"iptables -w -X IRISCHAOS-PARTITION"}, Until: until}
+	if _, err := l.Record(Entry{Fault: "zone-outage", Heal: HealReconnect, Cuts: []Cut{cut, {Node: "w2", Via: CutProvider, ProviderID: "local://c/w2"}}}); err != nil {
+		t.Fatal(err)
+	}
+	pend, err := l.Pending()
+	if err != nil || len(pend) != 2 {
+		t.Fatalf("pending %+v, %v", pend, err)
+	}
+	if pend[0].ID != "old-1" || pend[0].Cuts != nil || pend[0].ProviderID != "aws:///z/i-1" {
+		t.Errorf("old entry %+v", pend[0])
+	}
+	if c := pend[1].Cuts; len(c) != 2 || c[0].Pod != cut.Pod || !c[0].Until.Equal(until) || c[0].Undo[0] != cut.Undo[0] || c[1].Via != CutProvider {
+		t.Errorf("cuts %+v", c)
+	}
+	b, _ := os.ReadFile(dir + "/" + FileName)
+	if strings.Count(string(b), `"cuts"`) != 1 || strings.Contains(string(b), `"provider_ids"`) {
+		t.Errorf("file:\n%s", b)
+	}
+}

@@ -70,6 +70,23 @@ func (p *fileVMs) Do(_ context.Context, vm cloud.VM, a cloud.Action) error {
 	b, _ := json.Marshal(m)
 	return os.WriteFile(p.path, b, 0o644)
 }
+
+// fileVMs can partition too, as the local cluster's provider can: its
+// node's link state lives in the same file ("partitioned:<id>").
+func (p *fileVMs) link(vm cloud.VM, cut bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := p.load()
+	m["partitioned:"+vm.ID] = map[bool]cloud.State{true: "yes", false: "no"}[cut]
+	b, _ := json.Marshal(m)
+	return os.WriteFile(p.path, b, 0o644)
+}
+func (p *fileVMs) Partition(_ context.Context, vm cloud.VM) error { return p.link(vm, true) }
+func (p *fileVMs) Reconnect(_ context.Context, vm cloud.VM) error { return p.link(vm, false) }
+func (p *fileVMs) DescribePartition(vm cloud.VM, reconnect bool) string {
+	return fmt.Sprintf("FILE partition %s reconnect=%t", vm.ID, reconnect)
+}
+
 func (p *fileVMs) State(_ context.Context, vm cloud.VM) (cloud.State, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -81,6 +98,14 @@ func (p *fileVMs) State(_ context.Context, vm cloud.VM) (cloud.State, error) {
 // earlier process saved them there, and the VM states live in dir/vms.json.
 func lifecycleEnv(t *testing.T, dir string) (Env, *fake.Clientset) {
 	cs, _ := drainCluster(t)
+	// Two zones, one node each, their VMs the fake cloud's (zone-outage).
+	for i, n := range []string{"w1", "w2"} {
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n, Labels: map[string]string{ZoneLabel: "zone-" + fmt.Sprint(i)}},
+			Spec: corev1.NodeSpec{ProviderID: "fake:///" + n}}
+		if err := cs.Tracker().Update(schema.GroupVersionResource{Version: "v1", Resource: "nodes"}, node, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if b, err := os.ReadFile(filepath.Join(dir, "nodes.json")); err == nil {
 		var nodes []corev1.Node
 		if err := json.Unmarshal(b, &nodes); err != nil {
@@ -121,7 +146,7 @@ func TestLifecycleChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	env, cs := lifecycleEnv(t, dir)
-	f, err := New(env, Spec{Name: fault.Name(name), Allow: fault.Allow{VMActions: true}, DrainTimeout: 10 * time.Second}, irisTarget)
+	f, err := New(env, Spec{Name: fault.Name(name), Allow: fault.Allow{VMActions: true, NodeActions: true}, DrainTimeout: 10 * time.Second}, irisTarget)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,6 +234,10 @@ func TestKilledMidFaultIsRecovered(t *testing.T) {
 				if before != cloud.Stopped {
 					t.Fatalf("the killed %s left the VM %s: nothing proven", info.Name, before)
 				}
+			case ledger.HealReconnect:
+				if vms.load()["partitioned:w1"] != "yes" {
+					t.Fatalf("the killed %s left node w1 connected: nothing proven", info.Name)
+				}
 			}
 
 			var out strings.Builder
@@ -222,6 +251,9 @@ func TestKilledMidFaultIsRecovered(t *testing.T) {
 			node, _ = cs.CoreV1().Nodes().Get(context.Background(), "w1", metav1.GetOptions{})
 			if node.Spec.Unschedulable {
 				t.Error("node w1 still cordoned after recover")
+			}
+			if vms.load()["partitioned:w1"] == "yes" {
+				t.Error("node w1 still partitioned after recover")
 			}
 			after, _ := vms.State(context.Background(), vm)
 			want := cloud.Running

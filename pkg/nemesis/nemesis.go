@@ -9,8 +9,10 @@ package nemesis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -59,6 +61,20 @@ type Spec struct {
 	Allow fault.Allow
 	// NoPowerOn (vm-poweroff): leave the VM off when healing.
 	NoPowerOn bool
+
+	// Partition (node-partition, zone-outage by partition): how the node
+	// is cut off; PartitionVia: ViaAuto (""), ViaAgent or ViaProvider.
+	Partition    fault.Partition
+	PartitionVia string
+	// AgentImage and AgentNamespace of the partition agent pod: the
+	// defaults are DefaultAgentImage and the target's namespace.
+	AgentImage, AgentNamespace string
+	// Zone (zone-outage): the zone taken off; "" is the IRIS pod's node's.
+	Zone       string
+	ZoneMethod fault.ZoneMethod
+	// Copies: the volume's usable copies per zone where the storage tells
+	// (nil otherwise); a zone-outage holding them all is refused.
+	Copies map[string]int
 }
 
 // Result is what Inject reports.
@@ -107,7 +123,7 @@ func New(env Env, s Spec, t target.Target) (Fault, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := info.Permit(s.Allow); err != nil {
+	if err := info.Via(s.ZoneMethod).Permit(s.Allow); err != nil {
 		return nil, fmt.Errorf("%w (on %s)", err, t)
 	}
 	needPod := func() error {
@@ -160,6 +176,24 @@ func New(env Env, s Spec, t target.Target) (Fault, error) {
 			return nil, fmt.Errorf("%s on %s: %w", s.Name, t, err)
 		}
 		return &vmFault{env: env, name: s.Name, t: t, p: p, vm: vm, noPowerOn: s.NoPowerOn}, nil
+	case fault.NodePartition:
+		if err := needNode(); err != nil {
+			return nil, err
+		}
+		ns := s.AgentNamespace
+		if ns == "" {
+			ns = t.Namespace
+		}
+		c, err := newCut(context.Background(), env, s, t.Node, t.ProviderID, ns)
+		if err != nil {
+			return nil, err
+		}
+		return &nodePartition{t: t, cut: c}, nil
+	case fault.ZoneOutage:
+		if s.AgentNamespace == "" {
+			s.AgentNamespace = t.Namespace
+		}
+		return newZoneOutage(env, s, t)
 	default:
 		return nil, fmt.Errorf("%s (%s): no nemesis implements it", s.Name, info.Kind)
 	}
@@ -171,6 +205,12 @@ func LedgerEntry(f Fault) ledger.Entry {
 	e := ledger.Entry{Fault: string(f.Name()), Heal: f.HealAction(), Namespace: t.Namespace, Pod: t.Pod, Node: t.Node, ProviderID: t.ProviderID}
 	if r, ok := f.(interface{ Restore() string }); ok {
 		e.Restore = r.Restore()
+	}
+	if c, ok := f.(interface{ Cuts() []ledger.Cut }); ok {
+		e.Cuts = c.Cuts()
+	}
+	if p, ok := f.(interface{ ProviderIDs() []string }); ok {
+		e.ProviderIDs = p.ProviderIDs()
 	}
 	return e
 }
@@ -190,14 +230,25 @@ func recoverEntry(ctx context.Context, env Env, e ledger.Entry) error {
 		}
 		return uncordon(ctx, env, e.Node)
 	case ledger.HealPowerOn:
+		ids := e.ProviderIDs
+		if len(ids) == 0 {
+			ids = []string{e.ProviderID}
+		}
 		if env.Clouds == nil {
-			return fmt.Errorf("ledger entry %s: power on %s needs the cloud providers", e.ID, e.ProviderID)
+			return fmt.Errorf("ledger entry %s: power on %s needs the cloud providers", e.ID, strings.Join(ids, ", "))
 		}
-		p, vm, err := env.Clouds.For(e.ProviderID)
-		if err != nil {
-			return fmt.Errorf("ledger entry %s: %w", e.ID, err)
+		var errs []error
+		for _, id := range ids {
+			p, vm, err := env.Clouds.For(id)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("ledger entry %s: %w", e.ID, err))
+				continue
+			}
+			errs = append(errs, powerOn(ctx, env, p, vm))
 		}
-		return powerOn(ctx, env, p, vm)
+		return errors.Join(errs...)
+	case ledger.HealReconnect:
+		return recoverCuts(ctx, env, e)
 	case ledger.HealUntaint:
 		if env.Client == nil {
 			return fmt.Errorf("ledger entry %s: untaint node %s needs the cluster: pass --kubeconfig", e.ID, e.Node)

@@ -219,7 +219,37 @@ func (v *validator) validate(s *Scenario) {
 		v.errf("fault.powerOn", "fault.powerOn applies to vm-poweroff only, not %s", f.Type)
 	}
 	if s.Targets.Node != "" && knownFault(f.Type) && !f.Type.Info().Kind.OnNode() {
-		v.errf("targets.node", "targets.node applies to node faults (node-drain, vm-*), not %s: it always hits the IRIS pod", f.Type)
+		v.errf("targets.node", "targets.node applies to node faults (node-drain, vm-*, node-partition), not %s: it always hits the IRIS pod", f.Type)
+	}
+	if s.Targets.Zone != "" && f.Type != fault.ZoneOutage {
+		v.errf("targets.zone", "targets.zone applies to zone-outage only, not %s", f.Type)
+	}
+	if v.has("fault.method") {
+		if f.Type != fault.ZoneOutage {
+			v.errf("fault.method", "fault.method applies to zone-outage only, not %s", f.Type)
+		} else if _, err := fault.ParseZoneMethod(string(f.Method)); err != nil {
+			v.errf("fault.method", "fault.method: %v", err)
+		}
+	}
+	partOpts := []string{"fault.direction", "fault.peers", "fault.storage", "fault.duration", "fault.via"}
+	if f.partitions() {
+		if err := f.Partition().Validate(); err != nil {
+			v.errf(firstPresent(v, partOpts, "fault"), "%v", err)
+		}
+		switch f.Via {
+		case "", "auto", "agent", "provider":
+		default:
+			v.errf("fault.via", "fault.via %q: auto, agent or provider", f.Via)
+		}
+		if f.Duration != nil && f.Duration.D() <= 0 {
+			v.errf("fault.duration", "fault.duration must be positive, got %s", f.Duration)
+		}
+	} else if knownFault(f.Type) {
+		for _, o := range partOpts {
+			if v.has(o) {
+				v.errf(o, "%s applies to node-partition and zone-outage by partition only, not %s", o, f.Type)
+			}
+		}
 	}
 
 	if s.FailureDomain == "" && knownFault(f.Type) {
@@ -422,6 +452,17 @@ func fieldsOf(typeName string) (section string, fields []string) {
 		}
 	}
 	return t.section, fields
+}
+
+// firstPresent is the first of paths the file has, else def: where to
+// point an error about several fields.
+func firstPresent(v *validator, paths []string, def string) string {
+	for _, p := range paths {
+		if v.has(p) {
+			return p
+		}
+	}
+	return def
 }
 
 func knownFault(t FaultType) bool { return t.Info().Domain != "" }

@@ -28,6 +28,8 @@ var MitigatedBy = map[string]string{
 	fault.DomainPod:           "Deployment recreates the pod",
 	fault.DomainNodeTemporary: "Deployment recreates the pod on another node; replicated storage makes the data available there",
 	fault.DomainNodeLost:      "As above, plus the cluster autoscaler replaces the node and replicated storage rebuilds its data",
+	fault.DomainPartition:     "Deployment recreates the pod on another node once the node is NotReady and evicted; the storage's fencing keeps the cut-off pod from writing",
+	fault.DomainZone:          "Deployment recreates the pod in another zone; replicated storage with a copy in another zone makes the data available there",
 }
 
 // Defaults of optional fields.
@@ -134,13 +136,43 @@ type Fault struct {
 	DrainTimeout *Duration `yaml:"drainTimeout" json:"drain_timeout,omitempty"`
 	// PowerOn (vm-poweroff): power the VM back on when healing (default true).
 	PowerOn *bool `yaml:"powerOn" json:"power_on,omitempty"`
+
+	// Method (zone-outage): poweroff (default) or partition.
+	Method fault.ZoneMethod `yaml:"method" json:"method,omitempty"`
+	// The partition (node-partition, zone-outage by partition): which way
+	// (both, incoming, outgoing), from which peers (control-plane, nodes,
+	// storage: default control-plane and nodes), the storage's addresses,
+	// how long at most (the agent's dead man's switch; default 10m) and
+	// how it is made (via: auto, agent, provider).
+	Direction fault.Direction `yaml:"direction" json:"direction,omitempty"`
+	Peers     []fault.Peer    `yaml:"peers" json:"peers,omitempty"`
+	Storage   []string        `yaml:"storage" json:"storage,omitempty"`
+	Duration  *Duration       `yaml:"duration" json:"duration,omitempty"`
+	Via       string          `yaml:"via" json:"via,omitempty"`
+}
+
+// Partition is the fault's partition options.
+func (f Fault) Partition() fault.Partition {
+	return fault.Partition{Direction: f.Direction, Peers: f.Peers, Storage: f.Storage, Duration: f.Duration.Or(0)}
+}
+
+// Info is the vocabulary's entry as done by this fault's method (its
+// safety class: a zone outage by partition needs the node opt-in).
+func (f Fault) Info() fault.Info { return f.Type.Info().Via(f.Method) }
+
+// partitions says whether the fault cuts nodes off (so the partition
+// options apply).
+func (f Fault) partitions() bool {
+	return f.Type == fault.NodePartition || f.Type == fault.ZoneOutage && f.Method == fault.ZonePartition
 }
 
 // Targets narrows what the fault hits. By default everything is found from
 // the stack: the IRIS pod, its node, that node's VM.
 type Targets struct {
-	// Node (node-drain, vm-*): act on this node instead of the IRIS pod's.
+	// Node (node-drain, vm-*, node-partition): act on this node instead of the IRIS pod's.
 	Node string `yaml:"node" json:"node,omitempty"`
+	// Zone (zone-outage): take this zone off instead of the IRIS pod's.
+	Zone string `yaml:"zone" json:"zone,omitempty"`
 }
 
 // Budgets the scenario must meet.
