@@ -16,8 +16,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -105,89 +103,34 @@ func probe(ctx context.Context, cfg *envconf.Config) error {
 	if err != nil {
 		return err
 	}
-	tg := recorder.Target
-	if localCluster {
-		tg.Give(suite.Embedded)
-	} else {
-		tg.Lack(suite.Embedded, "a lab-only check: the cluster of %s is not the irischaos embedded cluster", kubeconfigPath)
-	}
+	o := suite.Observed{Cluster: kubeconfigPath, Embedded: localCluster}
 	if localCluster {
 		if _, err := nodepower.Discover(clusterName); err != nil {
-			tg.Lack(suite.LocalPower, "local cluster %s: %v", clusterName, err)
-		} else {
-			tg.Give(suite.LocalPower)
+			o.LocalPowerErr = fmt.Errorf("local cluster %s: %w", clusterName, err)
 		}
-	} else {
-		tg.Lack(suite.LocalPower, "the local node power API exists only on the irischaos embedded cluster")
 	}
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("listing the nodes: %w", err)
 	}
-	schemes := map[string]int{}
 	for _, n := range nodes.Items {
-		s, err := cloud.Scheme(n.Spec.ProviderID)
-		if err != nil {
-			s = "none"
-		}
-		schemes[s]++
-	}
-	var powered []string
-	for s := range schemes {
-		if s == "aws" || s == "azure" || (s == "local" && localCluster) {
-			powered = append(powered, s)
-		}
-	}
-	sort.Strings(powered)
-	switch {
-	case !params.AllowVMActions:
-		tg.Lack(suite.NodePower, "VM actions not allowed: pass --%s%s (nodes' providerIDs: %v)", suite.FlagPrefix, suite.FlagAllowVMActions, schemes)
-	case len(powered) == 0:
-		tg.Lack(suite.NodePower, "no node has a providerID a cloud provider can power (aws://, azure://; local:// on the embedded cluster): %v", schemes)
-	default:
-		tg.Give(suite.NodePower)
+		o.ProviderIDs = append(o.ProviderIDs, n.Spec.ProviderID)
 	}
 	classes, err := cs.StorageV1().StorageClasses().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("listing the storage classes: %w", err)
 	}
-	var names []string
-	found := false
 	for _, c := range classes.Items {
-		names = append(names, c.Name)
-		found = found || c.Name == params.StorageClass
+		o.StorageClasses = append(o.StorageClasses, c.Name)
 	}
-	sort.Strings(names)
-	if found {
-		tg.Give(suite.Stack)
-	} else {
-		tg.Lack(suite.Stack, "storage class %q does not exist (the cluster has %s): pass --%s%s", params.StorageClass, strings.Join(names, ", "), suite.FlagPrefix, suite.FlagStorageClass)
-	}
-	if len(names) >= 2 && found {
-		tg.Give(suite.SecondStorageClass)
-	} else {
-		tg.Lack(suite.SecondStorageClass, "the cluster has no storage class besides %q", params.StorageClass)
-	}
-	if ok, why := storagehealth.LonghornServed(cs.Discovery()); ok {
-		tg.Give(suite.Longhorn)
-	} else {
-		tg.Lack(suite.Longhorn, "%s", why)
-	}
-	if _, err := awsemulator.Binary(); err != nil {
-		tg.Lack(suite.Moto, "%v", err)
-	} else {
-		tg.Give(suite.Moto)
-	}
+	o.LonghornServed, o.LonghornWhy = storagehealth.LonghornServed(cs.Discovery())
+	_, o.MotoErr = awsemulator.Binary()
 	_, e1 := exec.LookPath("prometheus")
 	_, e2 := exec.LookPath("prometheus-pushgateway")
-	if e1 == nil && e2 == nil || localCluster {
-		// The lab's CI installs them: a missing one fails there (promtest).
-		tg.Give(suite.Prometheus)
-	} else {
-		tg.Lack(suite.Prometheus, "prometheus and prometheus-pushgateway are not installed on this machine")
-	}
+	o.PrometheusInstalled = e1 == nil && e2 == nil
+	recorder.Target = suite.Decide(o, params)
 	fmt.Println("e2e: target:")
-	for _, l := range tg.Lines() {
+	for _, l := range recorder.Target.Lines() {
 		fmt.Println("  " + l)
 	}
 	return nil

@@ -3,6 +3,7 @@ package suite
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"os"
 	"os/exec"
@@ -291,5 +292,45 @@ func TestNamespace(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "-e2e-use-existing-namespace") {
 			t.Errorf("the refusal does not say how to allow it: %v", err)
 		}
+	}
+}
+
+// TestDecide: the embedded cluster gives the lab everything it had; a
+// user's cluster gives the stack and node power only as given, and says why
+// not in one line.
+func TestDecide(t *testing.T) {
+	lab := &Params{StorageClass: "replicated", AllowVMActions: true}
+	tg := Decide(Observed{Embedded: true, ProviderIDs: []string{"local://c/n1", "local://c/n2"}, StorageClasses: []string{"local-disk", "replicated"},
+		LonghornWhy: "longhorn.io/v1beta2 is not served (Longhorn not installed)"}, lab)
+	for _, n := range []Need{Embedded, LocalPower, NodePower, Stack, SecondStorageClass, Moto, Prometheus} {
+		if why := tg.Missing(n); why != "" {
+			t.Errorf("embedded cluster: %s", why)
+		}
+	}
+	if why := tg.Missing(Longhorn); why != "needs longhorn: longhorn.io/v1beta2 is not served (Longhorn not installed)" {
+		t.Errorf("longhorn: %q", why)
+	}
+
+	aks := []string{"azure:///subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachineScaleSets/v/virtualMachines/0", "azure:///subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachineScaleSets/v/virtualMachines/1"}
+	user := &Params{StorageClass: "longhorn"}
+	tg = Decide(Observed{Cluster: "aks.kubeconfig", ProviderIDs: aks, StorageClasses: []string{"managed-csi"}, MotoErr: errors.New("moto_server not found")}, user)
+	for n, want := range map[Need]string{
+		Embedded:   "needs embedded-cluster: a lab-only check: the cluster of aks.kubeconfig is not the irischaos embedded cluster",
+		LocalPower: "needs local-node-power: the local node power API exists only on the irischaos embedded cluster",
+		NodePower:  "needs node-power: VM actions not allowed: pass -e2e-allow-vm-actions (nodes' providerIDs: 2 azure)",
+		Stack:      `needs iris-stack: storage class "longhorn" does not exist (the cluster has managed-csi): pass -e2e-storage-class`,
+		Prometheus: "needs prometheus: prometheus and prometheus-pushgateway are not installed on this machine",
+	} {
+		if got := tg.Missing(n); got != want {
+			t.Errorf("%s: %q, want %q", n, got, want)
+		}
+	}
+	user.AllowVMActions = true
+	if why := Decide(Observed{ProviderIDs: aks}, user).Missing(NodePower); why != "" {
+		t.Errorf("AKS nodes with VM actions allowed: %s", why)
+	}
+	// local:// nodes of another cluster (kind without a provider) cannot be powered.
+	if why := Decide(Observed{ProviderIDs: []string{"kind://docker/kind/kind-worker", ""}}, user).Missing(NodePower); !strings.Contains(why, "no node's VM can be powered") {
+		t.Errorf("kind nodes: %q", why)
 	}
 }
