@@ -36,6 +36,8 @@ import (
 	"github.com/irischaos/irischaos/internal/lab/awsemulator"
 	"github.com/irischaos/irischaos/internal/lab/nodepower"
 	"github.com/irischaos/irischaos/internal/suite"
+	"github.com/irischaos/irischaos/pkg/fault"
+	"github.com/irischaos/irischaos/pkg/ledger"
 )
 
 // cloudNodeTimeout bounds each wait for a Node to turn NotReady or Ready: the
@@ -141,6 +143,24 @@ func (c *cloudCluster) powerCycle(name, node string, reg func(cloud.Recorder) *c
 	log := &cloud.CallLog{}
 	var p cloud.Provider
 	var vm cloud.VM
+	// healed marks the power off healed in the suite's ledger, once; the
+	// entry names the node's own providerID, which the next run's heal (or
+	// irischaos recover) can power on through the local provider.
+	var healed func(error)
+	heal := func(err error) {
+		if healed != nil {
+			healed(err)
+			if err == nil {
+				healed = nil
+			}
+		}
+	}
+	nodeProviderID := ""
+	for _, n := range c.nodes {
+		if n.Name == node {
+			nodeProviderID = n.Spec.ProviderID
+		}
+	}
 	return features.New(name).
 		WithLabel("suite", "cloud").
 		WithLabel(suite.NeedsLabel, needs(suite.Embedded)).
@@ -156,6 +176,7 @@ func (c *cloudCluster) powerCycle(name, node string, reg func(cloud.Recorder) *c
 		}).
 		Assess("power off: the Node turns NotReady", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			start := time.Now()
+			healed = recordFault(t, ledger.Entry{Fault: string(fault.VMPowerOff), Heal: ledger.HealPowerOn, Node: node, ProviderID: nodeProviderID})
 			if err := p.Do(ctx, vm, cloud.PowerOff); err != nil {
 				t.Fatalf("poweroff: %v", err)
 			}
@@ -173,6 +194,7 @@ func (c *cloudCluster) powerCycle(name, node string, reg func(cloud.Recorder) *c
 			if err := p.Do(ctx, vm, cloud.PowerOn); err != nil {
 				t.Fatalf("poweron: %v", err)
 			}
+			heal(nil)
 			d, err := c.waitNode(ctx, node, true)
 			if err != nil {
 				t.Fatal(err)
@@ -210,12 +232,14 @@ func (c *cloudCluster) powerCycle(name, node string, reg func(cloud.Recorder) *c
 					}
 				}
 			}
-			if n, err := c.power.Node(ctx, node); err == nil && n.State == nodepower.Off {
-				if err := c.power.Do(ctx, node, nodepower.PowerOn); err != nil {
+			var err error
+			if n, perr := c.power.Node(ctx, node); perr == nil && n.State == nodepower.Off {
+				if err = c.power.Do(ctx, node, nodepower.PowerOn); err != nil {
 					t.Errorf("teardown: powering %s on again: %v", node, err)
 				}
 				_, _ = c.waitNode(ctx, node, true)
 			}
+			heal(err)
 			return ctx
 		}).
 		Feature()

@@ -34,6 +34,8 @@ import (
 	"github.com/irischaos/irischaos/internal/lab/localcluster/provisioner"
 	"github.com/irischaos/irischaos/internal/lab/nodepower"
 	"github.com/irischaos/irischaos/internal/suite"
+	"github.com/irischaos/irischaos/pkg/fault"
+	"github.com/irischaos/irischaos/pkg/ledger"
 )
 
 const clusterNS = "irischaos-e2e-cluster"
@@ -160,31 +162,40 @@ func drainer(ctx context.Context, cs kubernetes.Interface, out io.Writer) *drain
 		GracePeriodSeconds: -1, Timeout: 2 * time.Minute, Out: out, ErrOut: out}
 }
 
-func drainNode(ctx context.Context, t *testing.T, cs kubernetes.Interface, name string) {
+// drainNode cordons and drains name, recorded in the ledger first; the
+// returned function uncordons it and marks it healed (call it deferred).
+func drainNode(ctx context.Context, t *testing.T, cs kubernetes.Interface, name string) (uncordonIt func()) {
 	t.Helper()
 	n, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	healed := recordFault(t, ledger.Entry{Fault: string(fault.NodeDrain), Heal: ledger.HealUncordon, Node: name})
+	uncordonIt = func() { healed(uncordon(ctx, t, cs, name)) }
 	var out bytes.Buffer
 	h := drainer(ctx, cs, &out)
 	if err := drain.RunCordonOrUncordon(h, n, true); err != nil {
+		uncordonIt()
 		t.Fatalf("cordon %s: %v", name, err)
 	}
 	if err := drain.RunNodeDrain(h, name); err != nil {
+		uncordonIt()
 		t.Fatalf("drain %s: %v\n%s", name, err, out.String())
 	}
+	return uncordonIt
 }
 
-func uncordon(ctx context.Context, t *testing.T, cs kubernetes.Interface, name string) {
+func uncordon(ctx context.Context, t *testing.T, cs kubernetes.Interface, name string) error {
 	n, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		t.Logf("uncordon %s: %v", name, err)
-		return
+		return err
 	}
 	if err := drain.RunCordonOrUncordon(drainer(ctx, cs, io.Discard), n, false); err != nil {
 		t.Logf("uncordon %s: %v", name, err)
+		return err
 	}
+	return nil
 }
 
 func deleteApp(ctx context.Context, cs kubernetes.Interface, name string) {
@@ -280,8 +291,7 @@ func TestClusterIsReal(t *testing.T) {
 			}
 			create(ctx, t, cs, pvc("local", provisioner.LocalDisk), deployment("local", withVolume(corev1.PodSpec{Containers: []corev1.Container{shell("c")}}, "local")))
 			pod := runningPod(ctx, t, cs, "local", "", 2*time.Minute)
-			drainNode(ctx, t, cs, pod.Spec.NodeName)
-			defer uncordon(ctx, t, cs, pod.Spec.NodeName)
+			defer drainNode(ctx, t, cs, pod.Spec.NodeName)()
 			var msg string
 			err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 				pods, err := cs.CoreV1().Pods(clusterNS).List(ctx, metav1.ListOptions{LabelSelector: "app=local"})
@@ -321,8 +331,7 @@ func TestClusterIsReal(t *testing.T) {
 			if err := cfg.Client().Resources().ExecInPod(ctx, clusterNS, pod.Name, "c", []string{"/bin/sh", "-c", "echo marker-1 > /data/m"}, &out, &out); err != nil {
 				t.Fatalf("writing a marker: %v %s", err, out.String())
 			}
-			drainNode(ctx, t, cs, pod.Spec.NodeName)
-			defer uncordon(ctx, t, cs, pod.Spec.NodeName)
+			defer drainNode(ctx, t, cs, pod.Spec.NodeName)()
 			moved := runningPod(ctx, t, cs, "repl", pod.Spec.NodeName, 2*time.Minute)
 			// Read a few times: once (1 run in 5) an exec of a process that
 			// exits at once returned nil with its stdout not yet delivered.
@@ -366,14 +375,22 @@ func TestClusterIsReal(t *testing.T) {
 			create(ctx, t, cs, deployment("power", corev1.PodSpec{Containers: []corev1.Container{shell("c")}}))
 			pod := runningPod(ctx, t, cs, "power", "", 2*time.Minute)
 			victim := pod.Spec.NodeName
+			node, err := cs.CoreV1().Nodes().Get(ctx, victim, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			healed := recordFault(t, ledger.Entry{Fault: string(fault.VMPowerOff), Heal: ledger.HealPowerOn, Node: victim, ProviderID: node.Spec.ProviderID})
 			start := time.Now()
 			if err := pc.Do(ctx, victim, nodepower.PowerOff); err != nil {
+				healed(nil) // never powered off
 				t.Fatal(err)
 			}
 			defer func() {
-				if err := pc.Do(context.Background(), victim, nodepower.PowerOn); err != nil {
+				err := pc.Do(context.Background(), victim, nodepower.PowerOn)
+				if err != nil {
 					t.Errorf("powering %s back on: %v", victim, err)
 				}
+				healed(err)
 			}()
 			err = wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 				n, err := cs.CoreV1().Nodes().Get(ctx, victim, metav1.GetOptions{})

@@ -406,3 +406,26 @@ func releaseNamespaces(ctx context.Context, out io.Writer, wait time.Duration) e
 	}
 	return errors.Join(errs...)
 }
+
+// recordFault writes a fault a feature injects directly (not through the
+// runner) to the suite's ledger before it is injected, so that a suite
+// killed before the feature undid it is healed by the next run or
+// `irischaos recover --reports <-e2e-reports>`. The returned function marks
+// it healed (err nil) or still pending with err.
+func recordFault(t *testing.T, e ledger.Entry) func(err error) {
+	t.Helper()
+	l, err := ledger.Open(params.Reports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Cluster, e.Run = envCfg.Client().RESTConfig().Host, "e2e "+t.Name()
+	e, err = l.Record(e)
+	if err != nil {
+		t.Fatalf("recording %s in the ledger before injecting it: %v", e.Fault, err)
+	}
+	return func(herr error) {
+		if err := l.MarkHealed(e.ID, herr); err != nil {
+			t.Errorf("ledger: %v", err)
+		}
+	}
+}
