@@ -30,6 +30,11 @@ func injectCmd(a *app) *cobra.Command {
 		reportsDir            string
 		healTimeout           time.Duration
 		cf                    cloudFlags
+		nf                    nodeActionFlags
+		direction, peers, via string
+		storageAddrs          []string
+		duration              time.Duration
+		zone, zoneMethod      string
 	)
 	cmd := &cobra.Command{
 		Use:   "inject FAULT",
@@ -47,8 +52,17 @@ The fault is written to <reports>/ledger.jsonl before it is injected. After
 its effect is confirmed (or --effect-timeout) it is healed at once, after
 --heal-after, or never with --no-heal (irischaos recover heals it later).
 Ctrl-C heals at once; a second Ctrl-C aborts healing and says what is left.
-VM faults refuse to run without --allow-vm-actions; --dry-run prints the exact
-calls and changes nothing.`,
+VM faults refuse to run without --allow-vm-actions, partitions (node-partition,
+zone-outage --zone-method partition) without --allow-node-actions; --dry-run
+prints the exact calls and iptables rules and changes nothing.
+
+A partition cuts the node off its peers (--peers: control-plane, nodes,
+storage with --storage-address), both ways or one (--direction), its
+processes running. On the local cluster the node's link goes down through its
+node power API; elsewhere (or for a one-way or partial cut) an agent pod on
+the node (--agent-image, --agent-namespace; hostNetwork, NET_ADMIN) sets
+iptables rules and removes them by itself after --duration, even if irischaos
+is killed. Every rule is in the ledger; irischaos recover removes them.`,
 		Example: `  # what would a VM power off do, changing nothing
   irischaos inject vm-poweroff --dry-run
 
@@ -57,6 +71,15 @@ calls and changes nothing.`,
 
   # drain a node, uncordon it after 2 minutes
   irischaos inject node-drain --node worker-2 --heal-after 2m
+
+  # the exact iptables rules a one-way partition of a node would set
+  irischaos inject node-partition --node worker-2 --direction incoming --dry-run
+
+  # cut the IRIS pod's node off for at most 3 minutes, reconnect after 1
+  irischaos inject node-partition --allow-node-actions --duration 3m --heal-after 1m
+
+  # power off every node of zone-b at once
+  irischaos inject zone-outage --zone zone-b --allow-vm-actions
 
   # power a VM off through an EC2 emulator and leave it off
   irischaos inject vm-poweroff --provider-id aws:///us-east-1a/i-0abc12345678 --allow-vm-actions --no-heal --aws-endpoint http://127.0.0.1:5000
@@ -77,7 +100,12 @@ calls and changes nothing.`,
 			if set > 1 {
 				return withCode(exitUnknown, errors.New("give at most one of --node, --provider-id, --pod"))
 			}
-			allow := fault.Allow{VMActions: allowVM}
+			method, err := fault.ParseZoneMethod(zoneMethod)
+			if err != nil {
+				return withCode(exitUnknown, err)
+			}
+			info = info.Via(method)
+			allow := fault.Allow{VMActions: allowVM, NodeActions: nf.allow}
 			if err := info.Permit(allow); err != nil && !dryRun {
 				return withCode(exitUnknown, err)
 			}
@@ -121,7 +149,13 @@ calls and changes nothing.`,
 				env = cl.Nemesis(clouds, errOut)
 				against = cl.Host
 			}
-			spec := nemesis.Spec{Name: name, DrainTimeout: drainTimeout, Allow: fault.Allow{VMActions: allowVM || dryRun}}
+			ps, err := fault.ParsePeers(peers)
+			if err != nil {
+				return withCode(exitUnknown, err)
+			}
+			spec := nemesis.Spec{Name: name, DrainTimeout: drainTimeout, Allow: fault.Allow{VMActions: allowVM || dryRun, NodeActions: nf.allow || dryRun},
+				Partition:    fault.Partition{Direction: fault.Direction(direction), Peers: ps, Storage: storageAddrs, Duration: duration},
+				PartitionVia: via, AgentImage: nf.agentImage, AgentNamespace: nf.agentNamespace, Zone: zone, ZoneMethod: method}
 			if cmd.Flags().Changed("grace-period") {
 				spec.GracePeriod = &grace
 			}
@@ -231,7 +265,7 @@ calls and changes nothing.`,
 			return heal(active)
 		},
 	}
-	cmd.Flags().StringVar(&node, "node", "", "act on this node (node-drain, vm-*) instead of the IRIS pod's")
+	cmd.Flags().StringVar(&node, "node", "", "act on this node (node-drain, vm-*, node-partition) instead of the IRIS pod's")
 	cmd.Flags().StringVar(&providerID, "provider-id", "", "act on this VM (vm-*), e.g. aws:///us-east-1a/i-0abc12345678")
 	cmd.Flags().StringVar(&pod, "pod", "", "act on this pod instead of the stack's IRIS pod")
 	cmd.Flags().DurationVar(&grace, "grace-period", 0, "pod-delete / node-drain: deletion grace period (default: the pod's own; 0 deletes at once)")
@@ -243,6 +277,14 @@ calls and changes nothing.`,
 	cmd.Flags().DurationVar(&effectTimeout, "effect-timeout", 5*time.Minute, "how long to wait for the effect to be confirmed")
 	cmd.Flags().StringVar(&reportsDir, "reports", "reports", "directory holding the fault ledger")
 	cmd.Flags().DurationVar(&healTimeout, "heal-timeout", nemesis.DefaultHealTimeout, "how long healing the fault may take")
+	nf.add(cmd)
+	cmd.Flags().StringVar(&direction, "direction", string(fault.Both), "partition: both, incoming (the node receives nothing from its peers) or outgoing (what it sends is dropped)")
+	cmd.Flags().StringVar(&peers, "peers", fault.PeerList(fault.DefaultPeers), "partition: the peers cut, of "+fault.PeerList(fault.AllPeers))
+	cmd.Flags().StringSliceVar(&storageAddrs, "storage-address", nil, "partition peer storage: its addresses or CIDRs (repeat or comma-separate)")
+	cmd.Flags().DurationVar(&duration, "duration", fault.DefaultPartitionDuration, "partition: the agent removes its rules by itself after this (its dead man's switch), healed or not")
+	cmd.Flags().StringVar(&via, "via", nemesis.ViaAuto, "partition: auto (the node's provider when it can and the cut is full, else the agent), agent or provider")
+	cmd.Flags().StringVar(&zone, "zone", "", "zone-outage: the zone (topology.kubernetes.io/zone) taken off (default: the IRIS pod's)")
+	cmd.Flags().StringVar(&zoneMethod, "zone-method", string(fault.ZonePowerOff), "zone-outage: poweroff (needs --allow-vm-actions) or partition (needs --allow-node-actions)")
 	cf.add(cmd)
 	return cmd
 }
@@ -251,7 +293,7 @@ calls and changes nothing.`,
 func faultHelp() string {
 	var b strings.Builder
 	for _, i := range fault.All() {
-		fmt.Fprintf(&b, "  %-12s %s\n", i.Name, i.Does)
+		fmt.Fprintf(&b, "  %-14s %s\n", i.Name, i.Does)
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }

@@ -57,6 +57,16 @@ Exit codes: 0 nothing left unhealed, 2 something could not be healed.`,
 						heal = "nothing to undo (Kubernetes recreated it)"
 					}
 					fmt.Fprintf(out, "  %s: %s on %s via %s, heal: %s%s\n", e.ID, e.Fault, entryText(e), e.Cluster, heal, errSuffix(e.HealError))
+					for _, c := range e.Cuts {
+						if c.Via == ledger.CutProvider {
+							fmt.Fprintf(out, "    node %s: link up again through its provider (%s)\n", c.Node, c.ProviderID)
+							continue
+						}
+						fmt.Fprintf(out, "    node %s: delete pod %s/%s, then run in %s-heal (the agent removes them by itself at %s):\n", c.Node, c.Namespace, c.Pod, c.Pod, c.Until.UTC().Format(time.RFC3339))
+						for _, u := range c.Undo {
+							fmt.Fprintf(out, "      %s\n", u)
+						}
+					}
 				}
 				return nil
 			}

@@ -163,6 +163,7 @@ func scenarioCmd(a *app, adv *adviseMode) *cobra.Command {
 		pf                   preflightFlags
 		reportsDir           string
 		allowVM              bool
+		nf                   nodeActionFlags
 		metricsAddr          string
 		pushgateway          string
 		rtoBudget            time.Duration
@@ -189,7 +190,9 @@ result.json, report.md, junit.xml and the failure-domain table printed at the
 end. --dry-run prints the plan (which pod, node and VM, the exact call) and
 changes nothing.
 
-Safety: VM faults refuse to run without --allow-vm-actions. Every injected
+Safety: VM faults refuse to run without --allow-vm-actions, partitions
+(node-partition, zone-outage with method partition) without
+--allow-node-actions: one opt-in per blast radius. Every injected
 fault is healed at the end of its iteration, on error and on Ctrl-C (a second
 Ctrl-C aborts healing and prints what is left). Faults are written to
 <reports>/ledger.jsonl before they are injected; whatever a crashed run left
@@ -235,11 +238,11 @@ failed, 2 unknown or error.`,
 			if len(scenarios) == 0 {
 				return withCode(exitUnknown, fmt.Errorf("no scenarios in %s", strings.Join(args, ", ")))
 			}
-			allow := fault.Allow{VMActions: allowVM}
+			allow := fault.Allow{VMActions: allowVM, NodeActions: nf.allow}
 			if !dryRun {
 				var refused []error
 				for _, s := range scenarios {
-					if err := s.Fault.Type.Info().Permit(allow); err != nil {
+					if err := s.Fault.Info().Permit(allow); err != nil {
 						refused = append(refused, fmt.Errorf("scenario %s: %w", s.Name, err))
 					}
 				}
@@ -267,6 +270,7 @@ failed, 2 unknown or error.`,
 			cfg := cl.Config(version, cf.registry(errOut), errOut)
 			cfg.ReportsDir, cfg.RunName, cfg.Ledger = reportsDir, name, l
 			cfg.Allow, cfg.Out, cfg.HealTimeout = allow, errOut, healTimeout
+			cfg.AgentImage, cfg.AgentNamespace = nf.agentImage, nf.agentNamespace
 			if cmd.Flags().Changed("rto-budget") {
 				cfg.RTOBudget = &rtoBudget
 			}
@@ -351,6 +355,7 @@ failed, 2 unknown or error.`,
 	cmd.Flags().StringVar(&reportsDir, "reports", "reports", "directory for run reports and the fault ledger")
 	cmd.Flags().StringVar(&name, "name", "", "name of the run, the report directory's suffix (default: the scenario's name, or \"scenarios\")")
 	cmd.Flags().BoolVar(&allowVM, "allow-vm-actions", false, "allow VM faults (power off, restart, delete real machines through the cloud API)")
+	nf.add(cmd)
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address while running, e.g. :9090")
 	cmd.Flags().StringVar(&pushgateway, "pushgateway", "", "push the metrics to this Prometheus Pushgateway URL at the end")
 	cmd.Flags().DurationVar(&rtoBudget, "rto-budget", 0, "override every scenario's RTO budget (0: not judged)")

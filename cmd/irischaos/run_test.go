@@ -41,6 +41,8 @@ func TestRunInjectRecoverRefuseBadInput(t *testing.T) {
 	os.WriteFile(bad, []byte("name: x\nfault:\n  type: pod-delete\n  colour: red\n"), 0o644)
 	vm := filepath.Join(dir, "vm.yaml")
 	os.WriteFile(vm, []byte("name: vm\nfault:\n  type: vm-poweroff\nbudgets:\n  rto: 5m\n"), 0o644)
+	zonePart := filepath.Join(dir, "zone.yaml")
+	os.WriteFile(zonePart, []byte("name: zone\nfault:\n  type: zone-outage\n  method: partition\nbudgets:\n  rto: 5m\n"), 0o644)
 	tests := []struct {
 		name    string
 		args    []string
@@ -49,6 +51,13 @@ func TestRunInjectRecoverRefuseBadInput(t *testing.T) {
 		{"unknown scenario field", []string{"run", bad}, "bad.yaml"},
 		{"vm scenario without the flag", []string{"run", vm}, "--allow-vm-actions"},
 		{"vm fault without the flag", []string{"inject", "vm-poweroff", "--node", "w1"}, "--allow-vm-actions"},
+		// One opt-in per blast radius: the VM one does not allow a partition.
+		{"partition scenario with the vm flag only", []string{"run", "../../scenarios/extra/node-partition.yaml", "--allow-vm-actions"}, "--allow-node-actions"},
+		{"zone partition scenario with the vm flag only", []string{"run", zonePart, "--allow-vm-actions"}, "--allow-node-actions"},
+		{"zone power off scenario with the node flag only", []string{"run", "../../scenarios/extra/zone-outage.yaml", "--allow-node-actions"}, "--allow-vm-actions"},
+		{"partition without the flag", []string{"inject", "node-partition", "--node", "w1", "--allow-vm-actions"}, "--allow-node-actions"},
+		{"zone partition without the flag", []string{"inject", "zone-outage", "--zone-method", "partition", "--allow-vm-actions"}, "--allow-node-actions"},
+		{"bad zone method", []string{"inject", "zone-outage", "--zone-method", "flood"}, "unknown zone-outage method"},
 		{"two targets", []string{"inject", "pod-delete", "--node", "a", "--pod", "b"}, "at most one"},
 		{"heal-after and no-heal", []string{"inject", "node-drain", "--heal-after", "1m", "--no-heal"}, "exclude"},
 		{"no fault", []string{"inject"}, "accepts 1 arg"},
@@ -79,5 +88,16 @@ func TestRecoverLedger(t *testing.T) {
 	}
 	if p, _ := l.Pending(); len(p) != 1 {
 		t.Fatal("dry run changed the ledger")
+	}
+	// A partition's dry run lists the exact rules recover removes.
+	if _, err := l.Record(ledger.Entry{Fault: "node-partition", Heal: ledger.HealReconnect, Node: "w3", Cluster: "https://x",
+		Cuts: []ledger.Cut{{Node: "w3", Via: ledger.CutAgent, Namespace: "db", Pod: "irischaos-cut-w3-x", Undo: []string{"iptables -w -D INPUT -j IRISCHAOS-PARTITION", "iptables -w -X IRISCHAOS-PARTITION"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	out, _, _ = runCLIErr(t, "recover", "--reports", dir, "--dry-run")
+	for _, want := range []string{"heal: reconnect", "node w3: delete pod db/irischaos-cut-w3-x, then run in irischaos-cut-w3-x-heal", "      iptables -w -D INPUT -j IRISCHAOS-PARTITION\n      iptables -w -X IRISCHAOS-PARTITION\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -75,9 +75,12 @@ type Config struct {
 	Ledger     *ledger.Ledger
 	Cluster    string // the API server, recorded with each ledger entry
 
-	Allow     fault.Allow    // the opt-ins given (--allow-vm-actions)
-	RTOBudget *time.Duration // overrides every scenario's budget
-	RPOBudget *time.Duration
+	Allow fault.Allow // the opt-ins given (--allow-vm-actions, --allow-node-actions)
+	// AgentImage and AgentNamespace of partition agents (--agent-image,
+	// --agent-namespace); nemesis defaults when empty.
+	AgentImage, AgentNamespace string
+	RTOBudget                  *time.Duration // overrides every scenario's budget
+	RPOBudget                  *time.Duration
 
 	Out io.Writer // progress; os.Stderr when nil
 	// Abort, when closed, cuts healing short (a second Ctrl-C).
@@ -191,6 +194,13 @@ func (r *Runner) spec(s scenario.Scenario, allow fault.Allow) nemesis.Spec {
 		DrainTimeout: s.Fault.DrainTimeoutD(),
 		Allow:        allow,
 		NoPowerOn:    !s.Fault.PowerOnAfter(),
+
+		Partition:      s.Fault.Partition(),
+		PartitionVia:   s.Fault.Via,
+		AgentImage:     r.cfg.AgentImage,
+		AgentNamespace: r.cfg.AgentNamespace,
+		Zone:           s.Targets.Zone,
+		ZoneMethod:     s.Fault.Method,
 	}
 	if s.Fault.GracePeriod != nil {
 		g := time.Duration(*s.Fault.GracePeriod)
@@ -233,7 +243,7 @@ func (r *Runner) Plan(ctx context.Context, scenarios []scenario.Scenario) []Plan
 		if err == nil {
 			var f nemesis.Fault
 			// Planned as if allowed, so the plan shows what the opt-in would do.
-			f, err = nemesis.New(nemesis.Env{Client: r.cfg.Kube, Exec: r.cfg.Exec, Clouds: r.cfg.Clouds(nil), Instance: r.cfg.Instance}, r.spec(s, fault.Allow{VMActions: true}), t)
+			f, err = nemesis.New(nemesis.Env{Client: r.cfg.Kube, Exec: r.cfg.Exec, Clouds: r.cfg.Clouds(nil), Instance: r.cfg.Instance}, r.spec(s, fault.Allow{VMActions: true, NodeActions: true}), t)
 			if err == nil {
 				p.Steps = f.Plan()
 			}
@@ -247,7 +257,7 @@ func (r *Runner) Plan(ctx context.Context, scenarios []scenario.Scenario) []Plan
 				}
 			}
 		}
-		err = errors.Join(s.Fault.Type.Info().Permit(r.cfg.Allow), err)
+		err = errors.Join(s.Fault.Info().Permit(r.cfg.Allow), err)
 		p.Err = err
 		out = append(out, p)
 	}

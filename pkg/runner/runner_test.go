@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	"k8s.io/client-go/kubernetes/fake"
@@ -563,5 +564,42 @@ func TestRunPreflight(t *testing.T) {
 				t.Errorf("the error does not name the failing check and its fix: %v", err)
 			}
 		})
+	}
+}
+
+// A partition's plan is its exact rules, through the configured agent
+// image; without --allow-node-actions it is refused, and planning creates
+// no agent.
+func TestPlanPartition(t *testing.T) {
+	addr := func(ip string) corev1.NodeStatus {
+		return corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}}}
+	}
+	cs := fake.NewClientset(irisPod(),
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w1"}, Status: addr("10.0.0.1")},
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w2"}, Spec: corev1.NodeSpec{PodCIDRs: []string{"10.244.2.0/24"}}, Status: addr("10.0.0.2")},
+		&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default", Labels: map[string]string{discoveryv1.LabelServiceName: "kubernetes"}},
+			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.10"}}}})
+	r, _, _ := newRunner(t, &fakeDB{cs: cs})
+	r.cfg.AgentImage = "example.com/iptables:1"
+	s := scen("cut", fault.NodePartition)
+	s.Fault.Direction = fault.Incoming
+	s.Fault.Duration = dur(2 * time.Minute)
+	plans := r.Plan(context.Background(), []scenario.Scenario{s})
+	var b strings.Builder
+	PrintPlans(&b, plans)
+	out := b.String()
+	for _, want := range []string{"incoming only (the node still sends), from control-plane, nodes, for at most 2m0s", "image example.com/iptables:1",
+		"iptables -w -A IRISCHAOS-PARTITION -s 10.0.0.10/32 -j DROP", "iptables -w -A IRISCHAOS-PARTITION -s 10.244.2.0/24 -j DROP", "--allow-node-actions"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "-d 10.0.0.2") {
+		t.Errorf("incoming only, yet an outgoing rule:\n%s", out)
+	}
+	for _, a := range cs.Actions() {
+		if v := a.GetVerb(); v != "get" && v != "list" {
+			t.Fatalf("planning made a %s %s", v, a.GetResource().Resource)
+		}
 	}
 }
