@@ -78,7 +78,7 @@ func deployment(name string, pod corev1.PodSpec) *appsv1.Deployment {
 	labels := map[string]string{"app": name}
 	pod.TerminationGracePeriodSeconds = ptr.To[int64](2)
 	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: clusterNS},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: clusterNS, Labels: map[string]string{suite.Label: suite.LabelValue}},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To[int32](1),
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
@@ -90,7 +90,7 @@ func deployment(name string, pod corev1.PodSpec) *appsv1.Deployment {
 
 func pvc(name, class string) *corev1.PersistentVolumeClaim {
 	return &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: clusterNS},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: clusterNS, Labels: map[string]string{suite.Label: suite.LabelValue}},
 		Spec: corev1.PersistentVolumeClaimSpec{
 			StorageClassName: ptr.To(class),
 			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},

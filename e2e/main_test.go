@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -155,8 +156,16 @@ func finish(code int) int {
 			code = 1
 		}
 	}
-	recorder.Summary(os.Stdout)
-	fmt.Printf("e2e: JUnit file %s; irischaos run directories and the fault ledger in %s\n", params.JUnit, params.Reports)
+	// go test shows a passing package's output only with -v: the summary
+	// is also kept beside the JUnit file.
+	var sum strings.Builder
+	recorder.Summary(&sum)
+	fmt.Print(sum.String())
+	summaryFile := strings.TrimSuffix(params.JUnit, ".xml") + "-summary.txt"
+	if err := os.WriteFile(summaryFile, []byte(sum.String()), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: summary:", err)
+	}
+	fmt.Printf("e2e: JUnit file %s, summary %s; irischaos run directories and the fault ledger in %s\n", params.JUnit, summaryFile, params.Reports)
 	if code == 0 && recorder.Failed() {
 		code = 1
 	}
