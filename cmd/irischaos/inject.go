@@ -159,6 +159,9 @@ is killed. Every rule is in the ledger; irischaos recover removes them.`,
 			if cmd.Flags().Changed("grace-period") {
 				spec.GracePeriod = &grace
 			}
+			if name == fault.ZoneOutage && cl != nil {
+				spec.Copies = runner.VolumeCopies(ctx, cl.Kube, cl.Dynamic, cl.Namespace)
+			}
 			f, err := nemesis.New(env, spec, t)
 			if err != nil {
 				return withCode(exitUnknown, err)

@@ -87,6 +87,9 @@ func (c *Cluster) Config(version string, clouds func(cloud.Recorder) *cloud.Regi
 		Environment: clusterEnvironment(c.Kube, c.Exec, c.Host, c.Namespace, c.Instance, version, c.Context),
 		NewWorkload: irisWorkload(c.Kube, c.Exec, c.Namespace, c.Instance, progress),
 		NewObserver: clusterObserver(c.Kube, c.Dynamic, c.Namespace, progress),
+		VolumeCopies: func(ctx context.Context) map[string]int {
+			return VolumeCopies(ctx, c.Kube, c.Dynamic, c.Namespace)
+		},
 	}
 }
 
@@ -160,6 +163,22 @@ func clusterObserver(kube kubernetes.Interface, dyn dynamic.Interface, namespace
 		return observe.New(kube, observe.Options{Namespace: namespace, History: h, Progress: progress, Dynamic: dyn,
 			Storage: src, StorageSkipped: why})
 	}
+}
+
+// VolumeCopies reads the usable copies per zone of the stack's volume, nil
+// when its storage does not say (or cannot be read).
+func VolumeCopies(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Interface, namespace string) map[string]int {
+	src, _ := storageSource(kube, dyn, namespace)
+	if src == nil {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := src.Health(rctx)
+	if err != nil {
+		return nil
+	}
+	return st.Zones
 }
 
 // storageSource is the redundancy source of the stack's volume, or nil and

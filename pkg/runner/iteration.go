@@ -188,7 +188,9 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 		return nil, err
 	}
 	st.target = t.String()
-	f, err := nemesis.New(r.env(rec), r.spec(s, r.cfg.Allow), t)
+	sp := r.spec(s, r.cfg.Allow)
+	sp.Copies = r.copies(ictx, s)
+	f, err := nemesis.New(r.env(rec), sp, t)
 	if err != nil {
 		return nil, err
 	}

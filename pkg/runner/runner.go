@@ -79,6 +79,10 @@ type Config struct {
 	// AgentImage and AgentNamespace of partition agents (--agent-image,
 	// --agent-namespace); nemesis defaults when empty.
 	AgentImage, AgentNamespace string
+	// VolumeCopies reads the stack volume's usable copies per zone, nil
+	// where the storage cannot tell; a zone outage holding them all is
+	// refused. nil: not read.
+	VolumeCopies func(ctx context.Context) map[string]int
 	RTOBudget                  *time.Duration // overrides every scenario's budget
 	RPOBudget                  *time.Duration
 
@@ -188,6 +192,14 @@ func (r *Runner) findTarget(ctx context.Context, s scenario.Scenario) (target.Ta
 	return n, nil
 }
 
+// copies is the volume's copies per zone for a zone outage, else nil.
+func (r *Runner) copies(ctx context.Context, s scenario.Scenario) map[string]int {
+	if s.Fault.Type != fault.ZoneOutage || r.cfg.VolumeCopies == nil {
+		return nil
+	}
+	return r.cfg.VolumeCopies(ctx)
+}
+
 func (r *Runner) spec(s scenario.Scenario, allow fault.Allow) nemesis.Spec {
 	sp := nemesis.Spec{
 		Name:         s.Fault.Type,
@@ -243,7 +255,9 @@ func (r *Runner) Plan(ctx context.Context, scenarios []scenario.Scenario) []Plan
 		if err == nil {
 			var f nemesis.Fault
 			// Planned as if allowed, so the plan shows what the opt-in would do.
-			f, err = nemesis.New(nemesis.Env{Client: r.cfg.Kube, Exec: r.cfg.Exec, Clouds: r.cfg.Clouds(nil), Instance: r.cfg.Instance}, r.spec(s, fault.Allow{VMActions: true, NodeActions: true}), t)
+			sp := r.spec(s, fault.Allow{VMActions: true, NodeActions: true})
+			sp.Copies = r.copies(ctx, s)
+			f, err = nemesis.New(nemesis.Env{Client: r.cfg.Kube, Exec: r.cfg.Exec, Clouds: r.cfg.Clouds(nil), Instance: r.cfg.Instance}, sp, t)
 			if err == nil {
 				p.Steps = f.Plan()
 			}

@@ -603,3 +603,37 @@ func TestPlanPartition(t *testing.T) {
 		}
 	}
 }
+
+// A zone outage is refused like a preflight where the storage says the zone
+// holds every usable copy of the volume; with a copy elsewhere it plans.
+func TestPlanZoneOutageRefusesLastCopy(t *testing.T) {
+	node := func(name, zone string) *corev1.Node {
+		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{corev1.LabelTopologyZone: zone}}, Spec: corev1.NodeSpec{ProviderID: "fake:///" + name}}
+	}
+	cs := fake.NewClientset(irisPod(), node("w1", "a"), node("w2", "b"))
+	r, _, _ := newRunner(t, &fakeDB{cs: cs})
+	r.cfg.Clouds = func(cloud.Recorder) *cloud.Registry {
+		reg := &cloud.Registry{}
+		reg.Register("fake", func() (cloud.Provider, error) { return &stuckVMs{state: cloud.Running}, nil })
+		return reg
+	}
+	for _, c := range []struct {
+		copies map[string]int
+		want   string
+	}{
+		{map[string]int{"a": 2}, `zone "a" holds every usable copy of the volume (2)`},
+		{map[string]int{"a": 1, "b": 1}, ""},
+		{nil, ""}, // not readable: not refused
+	} {
+		r.cfg.VolumeCopies = func(context.Context) map[string]int { return c.copies }
+		p := r.Plan(context.Background(), []scenario.Scenario{scen("zone", fault.ZoneOutage)})[0]
+		switch {
+		case c.want != "" && (p.Err == nil || !strings.Contains(p.Err.Error(), c.want)):
+			t.Errorf("copies %v: %v, want %q", c.copies, p.Err, c.want)
+		case c.want == "" && p.Err != nil && !strings.Contains(p.Err.Error(), "--allow-vm-actions"):
+			t.Errorf("copies %v: %v", c.copies, p.Err)
+		case c.want == "" && !strings.Contains(strings.Join(p.Steps, "\n"), "zone a off-line (poweroff) at the same moment: nodes w1"):
+			t.Errorf("copies %v: steps %v, %v", c.copies, p.Steps, p.Err)
+		}
+	}
+}
