@@ -83,8 +83,8 @@ type Config struct {
 	// where the storage cannot tell; a zone outage holding them all is
 	// refused. nil: not read.
 	VolumeCopies func(ctx context.Context) map[string]int
-	RTOBudget                  *time.Duration // overrides every scenario's budget
-	RPOBudget                  *time.Duration
+	RTOBudget    *time.Duration // overrides every scenario's budget
+	RPOBudget    *time.Duration
 
 	Out io.Writer // progress; os.Stderr when nil
 	// Abort, when closed, cuts healing short (a second Ctrl-C).
