@@ -115,7 +115,7 @@ func (g *scenarioRig) run(ctx context.Context, t *testing.T, s scenario.Scenario
 	}
 	cfg := g.cluster.Config("e2e", clouds, tlog{t})
 	cfg.ReportsDir, cfg.RunName, cfg.Ledger = g.reports, runName, l
-	cfg.Allow, cfg.Out = fault.Allow{VMActions: params.AllowVMActions}, tlog{t}
+	cfg.Allow, cfg.Out = fault.Allow{VMActions: params.AllowVMActions, NodeActions: params.AllowNodeActions}, tlog{t}
 	if params.RTOBudget > 0 {
 		cfg.RTOBudget = &params.RTOBudget
 	}

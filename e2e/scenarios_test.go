@@ -70,8 +70,11 @@ func TestSeedScenarios(t *testing.T) {
 			WithLabel("failure-domain", s.FailureDomain).
 			WithLabel("fault", string(s.Fault.Type)).
 			WithLabel(suite.NeedsLabel, needs(suite.Stack))
-		if info, err := fault.Lookup(s.Fault.Type); err == nil && info.Safety == fault.SafetyVM {
+		switch s.Fault.Info().Safety { // a zone-outage by partition needs the node opt-in
+		case fault.SafetyVM:
 			b = b.WithLabel(suite.NeedsLabel, needs(suite.NodePower))
+		case fault.SafetyNode:
+			b = b.WithLabel(suite.NeedsLabel, needs(suite.NodeNetwork))
 		}
 		b = b.Setup(g.deploy).
 			Assess("passes its budgets and heals", func(ctx context.Context, t *testing.T, c *envconf.Config) context.Context {

@@ -26,6 +26,9 @@ const (
 	// NodePower: nodes whose VMs a cloud provider (or the local node power
 	// API) can power off and on, and --e2e-allow-vm-actions.
 	NodePower Need = "node-power"
+	// NodeNetwork: nodes may be cut off the network (partitions), with
+	// --e2e-allow-node-actions.
+	NodeNetwork Need = "node-network"
 	// Stack: the IRIS stack can be deployed (image, storage class).
 	Stack Need = "iris-stack"
 	// SecondStorageClass: a storage class besides the stack's.

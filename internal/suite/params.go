@@ -66,6 +66,9 @@ type Params struct {
 	// AllowVMActions lets scenarios power VMs off (--allow-vm-actions);
 	// default true on the embedded cluster, false elsewhere.
 	AllowVMActions bool
+	// AllowNodeActions lets scenarios cut nodes off the network
+	// (--allow-node-actions); default true on the embedded cluster only.
+	AllowNodeActions bool
 	// AWSEndpoint and AWSRegion are the cloud settings for aws:// nodes.
 	AWSEndpoint, AWSRegion string
 	// Scenarios is the directory of scenario files the suite runs.
@@ -89,6 +92,7 @@ const (
 	FlagRTOBudget       = "rto-budget"
 	FlagRPOBudget       = "rpo-budget"
 	FlagAllowVMActions  = "allow-vm-actions"
+	FlagAllowNodeActs   = "allow-node-actions"
 	FlagAWSEndpoint     = "aws-endpoint"
 	FlagAWSRegion       = "aws-region"
 	FlagScenarios       = "scenarios"
@@ -115,6 +119,7 @@ func Register(fs *flag.FlagSet) *Params {
 	fs.DurationVar(&p.RTOBudget, FlagPrefix+FlagRTOBudget, 0, "RTO budget for every scenario (default: each scenario's own)")
 	fs.DurationVar(&p.RPOBudget, FlagPrefix+FlagRPOBudget, 0, "RPO budget for every scenario (default: each scenario's own)")
 	fs.BoolVar(&p.AllowVMActions, FlagPrefix+FlagAllowVMActions, false, "let scenarios power VMs off and on through the cloud API (default: true on the embedded cluster only)")
+	fs.BoolVar(&p.AllowNodeActions, FlagPrefix+FlagAllowNodeActs, false, "let partition scenarios cut nodes off the network (default: true on the embedded cluster only)")
 	s(&p.AWSEndpoint, FlagAWSEndpoint, "EC2 endpoint URL (default: the AWS SDK's own resolution)")
 	s(&p.AWSRegion, FlagAWSRegion, "AWS region for providerIDs without a zone")
 	s(&p.Scenarios, FlagScenarios, "directory of scenario files (default: the source tree's scenarios/)")
@@ -183,6 +188,9 @@ func (p *Params) Resolve(embedded bool, d Defaults, root string) {
 	}
 	if !p.Given(FlagAllowVMActions) {
 		p.AllowVMActions = embedded
+	}
+	if !p.Given(FlagAllowNodeActs) {
+		p.AllowNodeActions = embedded
 	}
 	abs := func(v *string, def string) {
 		if *v == "" {

@@ -73,6 +73,12 @@ func Decide(o Observed, p *Params) Target {
 		tg.Give(NodePower)
 	}
 
+	if p.AllowNodeActions {
+		tg.Give(NodeNetwork)
+	} else {
+		tg.Lack(NodeNetwork, "node actions not allowed: pass -%s%s (a privileged agent pod cuts the node's network)", FlagPrefix, FlagAllowNodeActs)
+	}
+
 	classes := append([]string(nil), o.StorageClasses...)
 	sort.Strings(classes)
 	found := false

@@ -40,7 +40,7 @@ func TestParamsFlagsEnvAndDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Resolve(true, defaults, "/src")
-	if p.Image != "localhost/standin" || p.StorageClass != "replicated" || !p.AllowVMActions || p.Namespace != "" ||
+	if p.Image != "localhost/standin" || p.StorageClass != "replicated" || !p.AllowVMActions || !p.AllowNodeActions || p.Namespace != "" ||
 		p.Reports != "/src/build/e2e-reports" || p.JUnit != "/src/build/e2e-junit.xml" || p.Scenarios != "/src/scenarios" {
 		t.Errorf("embedded defaults: %+v", p)
 	}
@@ -51,7 +51,7 @@ func TestParamsFlagsEnvAndDefaults(t *testing.T) {
 	// A user's cluster: the stack's defaults, no VM action unless asked.
 	p, _ = parse(nil, nil)
 	p.Resolve(false, defaults, "/src")
-	if p.Image != "iris-community" || p.StorageClass != "longhorn" || p.AllowVMActions || p.Lab(false, defaults.StandinImage) {
+	if p.Image != "iris-community" || p.StorageClass != "longhorn" || p.AllowVMActions || p.AllowNodeActions || p.Lab(false, defaults.StandinImage) {
 		t.Errorf("foreign defaults: %+v", p)
 	}
 
@@ -299,10 +299,10 @@ func TestNamespace(t *testing.T) {
 // user's cluster gives the stack and node power only as given, and says why
 // not in one line.
 func TestDecide(t *testing.T) {
-	lab := &Params{StorageClass: "replicated", AllowVMActions: true}
+	lab := &Params{StorageClass: "replicated", AllowVMActions: true, AllowNodeActions: true}
 	tg := Decide(Observed{Embedded: true, ProviderIDs: []string{"local://c/n1", "local://c/n2"}, StorageClasses: []string{"local-disk", "replicated"},
 		LonghornWhy: "longhorn.io/v1beta2 is not served (Longhorn not installed)"}, lab)
-	for _, n := range []Need{Embedded, LocalPower, NodePower, Stack, SecondStorageClass, Moto, Prometheus} {
+	for _, n := range []Need{Embedded, LocalPower, NodePower, NodeNetwork, Stack, SecondStorageClass, Moto, Prometheus} {
 		if why := tg.Missing(n); why != "" {
 			t.Errorf("embedded cluster: %s", why)
 		}
@@ -315,11 +315,12 @@ func TestDecide(t *testing.T) {
 	user := &Params{StorageClass: "longhorn"}
 	tg = Decide(Observed{Cluster: "aks.kubeconfig", ProviderIDs: aks, StorageClasses: []string{"managed-csi"}, MotoErr: errors.New("moto_server not found")}, user)
 	for n, want := range map[Need]string{
-		Embedded:   "needs embedded-cluster: a lab-only check: the cluster of aks.kubeconfig is not the irischaos embedded cluster",
-		LocalPower: "needs local-node-power: the local node power API exists only on the irischaos embedded cluster",
-		NodePower:  "needs node-power: VM actions not allowed: pass -e2e-allow-vm-actions (nodes' providerIDs: 2 azure)",
-		Stack:      `needs iris-stack: storage class "longhorn" does not exist (the cluster has managed-csi): pass -e2e-storage-class`,
-		Prometheus: "needs prometheus: prometheus and prometheus-pushgateway are not installed on this machine",
+		Embedded:    "needs embedded-cluster: a lab-only check: the cluster of aks.kubeconfig is not the irischaos embedded cluster",
+		LocalPower:  "needs local-node-power: the local node power API exists only on the irischaos embedded cluster",
+		NodePower:   "needs node-power: VM actions not allowed: pass -e2e-allow-vm-actions (nodes' providerIDs: 2 azure)",
+		Stack:       `needs iris-stack: storage class "longhorn" does not exist (the cluster has managed-csi): pass -e2e-storage-class`,
+		Prometheus:  "needs prometheus: prometheus and prometheus-pushgateway are not installed on this machine",
+		NodeNetwork: "needs node-network: node actions not allowed: pass -e2e-allow-node-actions (a privileged agent pod cuts the node's network)",
 	} {
 		if got := tg.Missing(n); got != want {
 			t.Errorf("%s: %q, want %q", n, got, want)
