@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -490,5 +491,51 @@ func TestZoneOutage(t *testing.T) {
 	}
 	if n := len(*log); n != 8 {
 		t.Errorf("pods: %v", *log)
+	}
+}
+
+// TestAgentScriptInNetns runs the agent's and the heal pod's sh for real,
+// in a network namespace of its own (unshare -n: the host's rules are never
+// touched): the rules are in place during the cut, gone after its duration
+// (the dead man's switch), gone at once on SIGTERM, and a kill -9 leaves
+// them for the heal script, which removes them (twice is fine). It needs
+// root, unshare and iptables, and is skipped without them.
+func TestAgentScriptInNetns(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (unshare -n, iptables)")
+	}
+	for _, bin := range []string{"unshare", "iptables", "ip6tables", "sh"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("needs %s", bin)
+		}
+	}
+	set, undo, err := renderRules(fault.Both, []string{"10.0.0.10", "10.244.2.0/24", "fd00::2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	agent, heal := filepath.Join(dir, "agent.sh"), filepath.Join(dir, "heal.sh")
+	os.WriteFile(agent, []byte(agentScript(set, undo, 2*time.Second)), 0o644)
+	os.WriteFile(heal, []byte(healScript(undo)), 0o644)
+	// Each case in a namespace of its own, all at once; count gives the
+	// chain's lines (IPv4, IPv6): 4 rules, 3 jumps and the chain itself.
+	count := `count() { echo "$1 $(iptables -S | grep -c IRISCHAOS) $(ip6tables -S | grep -c IRISCHAOS)"; }
+sh ` + agent + ` >/dev/null & P=$!; sleep 3.5; count during; `
+	cases := map[string]struct{ script, want string }{
+		"expires":    {"wait $P; count after", "during 8 6\nafter 0 0\n"},
+		"terminated": {"kill -TERM $P; wait $P; count after", "during 8 6\nafter 0 0\n"},
+		"killed":     {"kill -9 $P; wait $P 2>/dev/null; count killed; sh " + heal + " >/dev/null; sh " + heal + " >/dev/null; count healed", "during 8 6\nkilled 8 6\nhealed 0 0\n"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			out, err := exec.Command("timeout", "30", "unshare", "-n", "sh", "-c", count+c.script).CombinedOutput()
+			if err != nil {
+				t.Skipf("unshare -n: %v: %s", err, out)
+			}
+			if string(out) != c.want {
+				t.Errorf("got:\n%swant:\n%s", out, c.want)
+			}
+		})
 	}
 }

@@ -142,8 +142,10 @@ const (
 )
 
 // agentPod is the pod that runs script on node, in its network namespace,
-// with NET_ADMIN (iptables) and nothing else: no service account token, no
-// host filesystem but the xtables lock it shares with kube-proxy. It
+// with NET_ADMIN and NET_RAW (iptables, either backend) added to the
+// runtime's default capabilities (so any --agent-image's tools work), no
+// service account token, no host filesystem but the xtables lock it shares
+// with kube-proxy. It
 // tolerates every taint (the node may be cordoned, NotReady or unreachable
 // when it runs), is bound to the node by name (no scheduler), and the
 // kubelet stops it after deadline even when cut off from the API server.
@@ -171,7 +173,7 @@ func agentPod(name, namespace, node, image, role, script string, deadline time.D
 				Image:   image,
 				Command: []string{"/bin/sh", "-c", script},
 				SecurityContext: &corev1.SecurityContext{
-					Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_ADMIN", "NET_RAW"}, Drop: []corev1.Capability{"ALL"}},
+					Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_ADMIN", "NET_RAW"}},
 				},
 				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
 					corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi"),
