@@ -159,6 +159,9 @@ is killed. Every rule is in the ledger; irischaos recover removes them.`,
 			if cmd.Flags().Changed("grace-period") {
 				spec.GracePeriod = &grace
 			}
+			if spec.AgentNamespace == "" && cl != nil {
+				spec.AgentNamespace = cl.Namespace // the stack's, also for a node named by hand
+			}
 			if name == fault.ZoneOutage && cl != nil {
 				spec.Copies = runner.VolumeCopies(ctx, cl.Kube, cl.Dynamic, cl.Namespace)
 			}

@@ -12,6 +12,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -210,7 +211,7 @@ func (r *Runner) spec(s scenario.Scenario, allow fault.Allow) nemesis.Spec {
 		Partition:      s.Fault.Partition(),
 		PartitionVia:   s.Fault.Via,
 		AgentImage:     r.cfg.AgentImage,
-		AgentNamespace: r.cfg.AgentNamespace,
+		AgentNamespace: cmp.Or(r.cfg.AgentNamespace, r.cfg.Namespace),
 		Zone:           s.Targets.Zone,
 		ZoneMethod:     s.Fault.Method,
 	}
