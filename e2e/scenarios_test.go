@@ -65,7 +65,7 @@ func TestSeedScenarios(t *testing.T) {
 	g.teardownAtEnd(t)
 
 	var feats []features.Feature
-	for _, s := range scenarios {
+	for i, s := range scenarios {
 		b := features.New("scenario "+s.Name).
 			WithLabel("failure-domain", s.FailureDomain).
 			WithLabel("fault", string(s.Fault.Type)).
@@ -76,11 +76,18 @@ func TestSeedScenarios(t *testing.T) {
 		case fault.SafetyNode:
 			b = b.WithLabel(suite.NeedsLabel, needs(suite.NodeNetwork))
 		}
-		b = b.Setup(g.deploy).
-			Assess("passes its budgets and heals", func(ctx context.Context, t *testing.T, c *envconf.Config) context.Context {
-				g.run(ctx, t, s, "e2e-"+s.Name, clouds(tlog{t}))
+		b = b.Setup(g.deploy)
+		if i == 0 {
+			b = b.Assess("Ceph RBD: the IRIS volume's data is on OSDs of two nodes or more", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+				g.checkDataSpread(ctx, t)
 				return ctx
 			})
+		}
+		b = b.Assess("passes its budgets and heals", func(ctx context.Context, t *testing.T, c *envconf.Config) context.Context {
+			run, dir := g.run(ctx, t, s, "e2e-"+s.Name, clouds(tlog{t}))
+			checkCephEvidence(t, s, run, dir)
+			return ctx
+		})
 		feats = append(feats, b.Feature())
 	}
 	testenv.Test(t, feats...)

@@ -238,7 +238,7 @@ const superviseUse = "supervise"
 func upFlags(fs *pflag.FlagSet, o *localcluster.Options) {
 	fs.IntVar(&o.Nodes, "nodes", 3, "number of nodes (zones zone-a, zone-b, ...)")
 	fs.StringVar(&o.Cloud, "cloud", localcluster.CloudLocal, "what powers the nodes: local or aws-emulator")
-	fs.BoolVar(&o.Ceph, "ceph", false, "run Ceph in the cluster: a monitor and manager on the host, one BlueStore OSD per node (inside the node), pool rbd with one copy per node up to 3")
+	fs.BoolVar(&o.Ceph, "ceph", true, "run Ceph in the cluster (a monitor and manager on the host, one BlueStore OSD per node inside the node, pool rbd with one copy per node up to 3) and serve the replicated class with Ceph RBD; --ceph=false serves it from a directory every node mounts (no attach, no replicas: a stand-in)")
 	fs.StringVar(&o.Timings, "timings", "fast", "node failure detection: fast (node lost after 20 s, pods evicted 20 s later) or upstream (Kubernetes' defaults: 50 s, then 300 s)")
 	fs.StringVar(&o.ToolsDir, "tools-dir", "", "the repository's tools/ directory (to build Kubernetes and etcd); found from the working directory when empty")
 }

@@ -81,6 +81,18 @@ func Rows(run Run) []Row {
 			r.VerdictText = verdictText(raw) + " (expected " + verdictWord(e.Verdict) + ": " + e.Why + ")"
 		}
 		r.RTO = spread(rto, unknownRTO)
+		if len(rto) == 0 {
+			// Never recovered: how long it was seen down says more than "unknown".
+			var least []float64
+			for _, it := range r.Iterations {
+				if it.Result.RTOAtLeastSeconds != nil {
+					least = append(least, *it.Result.RTOAtLeastSeconds)
+				}
+			}
+			if len(least) > 0 {
+				r.RTO = "not recovered (down at least " + sec(slices.Min(least)) + ")"
+			}
+		}
 		if len(rto) > 0 && noInterruption {
 			r.RTO = "0s (no interruption observed)"
 			if unknownRTO > 0 {

@@ -280,7 +280,43 @@ func (r *Runner) play(ctx context.Context, s scenario.Scenario, i int, b checker
 	if _, err := wl.ReadBack(rctx); err != nil {
 		return nil, fmt.Errorf("read-back: %w", err)
 	}
+	r.awaitRedundancy(ictx, seen, s, i)
 	return nil, nil
+}
+
+// awaitRedundancy keeps observing, after the read-back, until the volume's
+// storage reports full redundancy again (bounded by RedundancyWait), so the
+// report says when the lost copies were rebuilt and the next scenario does
+// not start on degraded storage. Storage that reports nothing is not waited for.
+func (r *Runner) awaitRedundancy(ctx context.Context, seen *seenRecords, s scenario.Scenario, i int) {
+	seen.take()
+	if seen.redundancy == "" || seen.redundancy == history.RedundancyClean || r.cfg.RedundancyWait < 0 {
+		return
+	}
+	limit := r.cfg.RedundancyWait
+	if limit == 0 {
+		limit = DefaultRedundancyWait
+	}
+	wait := r.progress.Start(fmt.Sprintf("%s #%d: storage redundancy", s.Name, i))
+	wait.Await("the volume's storage back to full redundancy (" + seen.redundancy + " now)")
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	for {
+		seen.take()
+		if seen.redundancy == history.RedundancyClean {
+			wait.Done(nil)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			wait.Done(ctx.Err())
+			return
+		case <-deadline.C:
+			wait.Done(fmt.Errorf("still %s after %s; the report shows it as not restored", seen.redundancy, limit))
+			return
+		case <-seen.sub.Ready():
+		}
+	}
 }
 
 // heal heals the active fault (once: later calls give the same answer) and
@@ -311,6 +347,7 @@ func (r *Runner) heal(ctx context.Context, a *nemesis.Active, h *history.Writer)
 type seenRecords struct {
 	sub          *history.Subscription
 	okWrites     int
+	redundancy   string // the storage's last redundancy reading ("" when it gives none)
 	writeTimeout time.Duration
 	tracking     bool
 	since        time.Time
@@ -323,6 +360,10 @@ func (sr *seenRecords) take() {
 		case history.KindMeta:
 			if d, ok, err := history.MetaDuration(rec.Meta, history.MetaWriteTimeout); err == nil && ok {
 				sr.writeTimeout = d
+			}
+		case history.KindEvent:
+			if rec.Source == history.SourceStorage {
+				sr.redundancy = rec.Reason
 			}
 		case history.KindOp:
 			if rec.Result == history.OK {

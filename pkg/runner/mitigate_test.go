@@ -17,6 +17,7 @@ import (
 	"github.com/irischaos/irischaos/cloud"
 	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/fault"
+	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/mitigation"
 	"github.com/irischaos/irischaos/pkg/scenario"
 )
@@ -233,4 +234,65 @@ func equalJSONTest(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
+}
+
+// storageObserver reports the volume's redundancy: degraded just after the
+// fault, clean restoreAfter after the read-back began.
+type storageObserver struct {
+	fakeObserver
+	h            *history.Writer
+	readBack     chan struct{}
+	restoreAfter time.Duration
+}
+
+func (o *storageObserver) ExpectEffect(e fault.Effect) <-chan time.Time {
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		o.h.Add(history.Record{Kind: history.KindEvent, T: time.Now(), Source: history.SourceStorage, Reason: "degraded", Target: "pool/rbd"})
+	}()
+	return o.fakeObserver.ExpectEffect(e)
+}
+
+func (o *storageObserver) Start(context.Context) error {
+	go func() {
+		<-o.readBack
+		time.Sleep(o.restoreAfter)
+		o.h.Add(history.Record{Kind: history.KindEvent, T: time.Now(), Source: history.SourceStorage, Reason: history.RedundancyClean, Target: "pool/rbd"})
+	}()
+	return nil
+}
+
+type readBackSignal struct {
+	*fakeDB
+	ch chan struct{}
+}
+
+func (d readBackSignal) ReadBack(ctx context.Context) (history.Record, error) {
+	close(d.ch)
+	return d.fakeDB.ReadBack(ctx)
+}
+
+func TestRunWaitsForRedundancy(t *testing.T) {
+	cs := fake.NewClientset(irisPod(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w1"}})
+	db := &fakeDB{cs: cs, downFor: 100 * time.Millisecond}
+	r, _, _ := newRunner(t, db)
+	ch := make(chan struct{})
+	newWL := r.cfg.NewWorkload
+	r.cfg.NewWorkload = func(s scenario.Scenario, h *history.Writer) (Workload, error) {
+		if _, err := newWL(s, h); err != nil {
+			return nil, err
+		}
+		return readBackSignal{db, ch}, nil
+	}
+	r.cfg.NewObserver = func(h *history.Writer) (Observer, error) {
+		return &storageObserver{h: h, readBack: ch, restoreAfter: 500 * time.Millisecond}, nil
+	}
+	run, _, err := r.Run(context.Background(), []scenario.Scenario{scen("pod", fault.PodDelete)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := run.Iterations[0].Result.Storage
+	if st == nil || st.RedundancyRestoredAt == nil {
+		t.Fatalf("storage %+v: the run ended before the storage was clean again", st)
+	}
 }

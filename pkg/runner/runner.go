@@ -95,6 +95,10 @@ type Config struct {
 	// EffectTimeout bounds the wait for a fault's effect; the scenario's
 	// maxRecovery when 0.
 	EffectTimeout time.Duration
+	// RedundancyWait bounds the wait, after the read-back, for the volume's
+	// storage to report full redundancy again; DefaultRedundancyWait when
+	// 0, no wait when negative.
+	RedundancyWait time.Duration
 	// QuietAfterEffect: writes that kept succeeding this long after the
 	// effect, with none failing, mean "no interruption"; DefaultQuiet when 0.
 	QuietAfterEffect time.Duration
@@ -120,9 +124,12 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultQuiet    = 15 * time.Second
-	readBackTimeout = 3 * time.Minute
-	firstWriteGrace = 60 * time.Second // beyond warm-up, for the first acknowledged write
+	DefaultQuiet = 15 * time.Second
+	// DefaultRedundancyWait: a returned node's Ceph OSD rejoins and its
+	// placement groups recover within about a minute on the local cluster.
+	DefaultRedundancyWait = 3 * time.Minute
+	readBackTimeout       = 3 * time.Minute
+	firstWriteGrace       = 60 * time.Second // beyond warm-up, for the first acknowledged write
 )
 
 // Runner runs scenarios.

@@ -48,8 +48,9 @@ type Options struct {
 	Timings string
 	timings controlplane.Timings
 	// Ceph runs Ceph in the cluster (monitor and manager on the host, an
-	// OSD per node, pool rbd); see internal/lab/ceph. Off by default until
-	// the CSI driver serves the replicated StorageClass from it.
+	// OSD per node, pool rbd; see internal/lab/ceph) and serves the
+	// replicated StorageClass from it through the CSI driver. The CLI's
+	// default; without it, replicated is a directory every node mounts.
 	Ceph bool
 }
 
