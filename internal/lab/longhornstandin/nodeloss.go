@@ -86,7 +86,14 @@ func (n *NodeLoss) Play(ctx context.Context) ([]history.Record, error) {
 	if err := n.ctl.PlayNodeLoss(ctx, n.Replicas[0], n.Lost, n.RebuildOn); err != nil {
 		return nil, err
 	}
-	time.Sleep(4 * n.Poll) // the last transition is read
+	// The last transition is read: on a loaded machine one reading of the
+	// five resources can straddle the volume's update, so wait for the
+	// storage's own clean reading (bounded) rather than a fixed time.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(n.Poll) {
+		if lastStorageReason(h.Records()) == history.RedundancyClean {
+			break
+		}
+	}
 	cancel()
 	return h.Records(), nil
 }
@@ -178,4 +185,14 @@ func (n *NodeLoss) Verify(recs []history.Record, minFull time.Duration) (checker
 		}
 	}
 	return res, out.String(), msgs, problems
+}
+
+// lastStorageReason is the redundancy of the last storage event in recs.
+func lastStorageReason(recs []history.Record) string {
+	for i := len(recs) - 1; i >= 0; i-- {
+		if recs[i].Kind == history.KindEvent && recs[i].Source == history.SourceStorage {
+			return recs[i].Reason
+		}
+	}
+	return ""
 }
