@@ -364,6 +364,10 @@ func (sr *seenRecords) take() {
 		case history.KindEvent:
 			if rec.Source == history.SourceStorage {
 				sr.redundancy = rec.Reason
+				if rec.Reason == history.ReasonObserved {
+					// The state found at start: its redundancy leads the message.
+					sr.redundancy, _, _ = strings.Cut(rec.Message, ":")
+				}
 			}
 		case history.KindOp:
 			if rec.Result == history.OK {

@@ -254,6 +254,8 @@ func (o *storageObserver) ExpectEffect(e fault.Effect) <-chan time.Time {
 }
 
 func (o *storageObserver) Start(context.Context) error {
+	// As the observer records the state it finds at start.
+	o.h.Add(history.Record{Kind: history.KindEvent, T: time.Now(), Source: history.SourceStorage, Reason: history.ReasonObserved, Message: "clean: 32 PGs active+clean", Target: "pool/rbd"})
 	go func() {
 		<-o.readBack
 		time.Sleep(o.restoreAfter)
@@ -295,4 +297,31 @@ func TestRunWaitsForRedundancy(t *testing.T) {
 	if st == nil || st.RedundancyRestoredAt == nil {
 		t.Fatalf("storage %+v: the run ended before the storage was clean again", st)
 	}
+}
+
+// A clean pool found at start and never degraded is not waited for.
+func TestRunDoesNotWaitOnCleanStorage(t *testing.T) {
+	cs := fake.NewClientset(irisPod(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w1"}})
+	db := &fakeDB{cs: cs, downFor: 100 * time.Millisecond}
+	r, _, _ := newRunner(t, db)
+	r.cfg.RedundancyWait = time.Minute
+	r.cfg.NewObserver = func(h *history.Writer) (Observer, error) {
+		return &cleanObserver{h: h}, nil
+	}
+	start := time.Now()
+	if _, _, err := r.Run(context.Background(), []scenario.Scenario{scen("pod", fault.PodDelete)}); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("the run took %s: it waited for a storage that was clean all along", d)
+	}
+}
+
+type cleanObserver struct {
+	fakeObserver
+	h *history.Writer
+}
+
+func (o *cleanObserver) Start(context.Context) error {
+	return o.h.Add(history.Record{Kind: history.KindEvent, T: time.Now(), Source: history.SourceStorage, Reason: history.ReasonObserved, Message: "clean: 32 PGs active+clean", Target: "pool/rbd"})
 }
