@@ -40,6 +40,7 @@ import (
 	"github.com/irischaos/irischaos/internal/lab/nodepower"
 	"github.com/irischaos/irischaos/internal/suite"
 	"github.com/irischaos/irischaos/pkg/history"
+	"github.com/irischaos/irischaos/pkg/mitigation"
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/rundir"
 	"github.com/irischaos/irischaos/pkg/scenario"
@@ -152,7 +153,9 @@ func viaNodes(base func(cloud.Recorder) *cloud.Registry, c *cloudCluster, vmOf m
 	}
 }
 
-// nodeLost is scenarios/node-lost.yaml.
+// nodeLost is scenarios/node-lost.yaml's run that recovers on attach-required
+// storage: with the out-of-service taint, which the runner applies only once
+// the provider under test reads the VM stopped (its own State call).
 func nodeLost(t *testing.T) scenario.Scenario {
 	t.Helper()
 	s, err := scenario.LoadFile(filepath.Join("..", "scenarios", "node-lost.yaml"))
@@ -162,6 +165,12 @@ func nodeLost(t *testing.T) scenario.Scenario {
 	if s.Fault.Type != "vm-poweroff" || !s.Fault.PowerOnAfter() {
 		t.Fatalf("scenarios/node-lost.yaml: fault %s (power on after: %v); this feature needs vm-poweroff with powerOn", s.Fault.Type, s.Fault.PowerOnAfter())
 	}
+	for _, v := range s.Expand() {
+		if v.Mitigation == mitigation.OutOfServiceTaint {
+			return v
+		}
+	}
+	t.Fatalf("scenarios/node-lost.yaml has no %s run: on attach-required storage node loss needs it", mitigation.OutOfServiceTaint)
 	return s
 }
 
