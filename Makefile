@@ -12,7 +12,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 KEEP ?=
 export PATH := $(BIN):$(GOBIN):$(PATH)
 
-.PHONY: all build run test check unit lint e2e image deps bench clean cluster-up cluster-down
+.PHONY: all build run test check unit lint e2e fence image deps bench clean cluster-up cluster-down
 
 all: build
 
@@ -24,8 +24,8 @@ build:
 run: build
 	KEEP=$(KEEP) ./hack/run.sh
 
-## test: everything CI runs: lint, unit tests, and the chaos e2e against the local cluster.
-test: lint unit e2e
+## test: everything CI runs: lint, unit tests, the chaos e2e against the local cluster, and the fencing proof on a throw-away Ceph.
+test: lint unit e2e fence
 
 ## check: the everyday command: lint and unit tests; no root, no cluster, under a minute.
 check: lint unit
@@ -37,6 +37,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags chaos ./e2e/...
+	$(GO) vet -tags ceph ./internal/lab/csi/...
 	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	staticcheck ./...
 	staticcheck -tags chaos ./e2e/...
@@ -45,6 +46,10 @@ lint:
 e2e: build deps
 	@mkdir -p build
 	$(GO) test -count=1 -tags chaos -timeout 80m -v ./e2e/ 2>&1 | tee build/e2e.log; exit $${PIPESTATUS[0]}
+
+## fence: a fenced writer gets errors, never an acknowledgement (root, Debian's Ceph: a throw-away cluster on loopback).
+fence: deps
+	$(GO) test -count=1 -tags ceph -timeout 10m -v -run TestFencedWriterGetsErrors ./internal/lab/csi/
 
 ## image: the IRIS stand-in and pause image tarballs, built without Docker.
 image: build
