@@ -14,6 +14,7 @@ package e2e
 
 import (
 	"context"
+	"github.com/irischaos/irischaos/internal/suite"
 	"sort"
 	"strings"
 	"testing"
@@ -134,7 +135,9 @@ func TestLonghornStandInNodeLoss(t *testing.T) {
 			return ctx
 		}).Feature()
 
+	// The stand-in installs CRDs cluster-wide: only on the embedded cluster.
 	nodeLoss := features.New("Longhorn STAND-IN: a node loss recorded into the history").
+		WithLabel(suite.NeedsLabel, needs(suite.Embedded)).
 		Setup(func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
 			if realLonghorn(ctx, t, cfg) {
 				t.Skip("this cluster runs Longhorn's own CRDs: the stand-in is not installed over them")
