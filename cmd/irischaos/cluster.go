@@ -188,7 +188,7 @@ func depsCmd(a *app) *cobra.Command {
 		Use:   "deps",
 		Short: "Build, or find cached, the Kubernetes and etcd binaries the local cluster runs, and print where they are",
 		Long: `Builds Kubernetes ` + binaries.KubernetesVersion + ` and etcd ` + binaries.EtcdVersion + ` from the repository's
-tools/ modules into the cache (the first Kubernetes build takes about 10 minutes
+tools/ modules into the cache (the first Kubernetes build takes 20-25 minutes
 on 2 cores; a line every 10 s says it is still going). Fast and silent but for
 the paths when everything is cached. Needs no root and no cluster.`,
 		Example: `  irischaos cluster deps

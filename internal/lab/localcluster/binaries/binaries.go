@@ -167,7 +167,7 @@ func Ensure(ctx context.Context, o Options) (Set, error) {
 	for _, b := range builds {
 		what := b.What
 		if strings.HasPrefix(what, "Kubernetes") {
-			what += " (first build takes about 10 minutes on 2 cores)"
+			what += " (the first build takes 20-25 minutes on 2 cores)"
 		}
 		if err := run(ctx, o, b.Dir, what, b.Args); err != nil {
 			return set, err
