@@ -27,7 +27,7 @@ labels ` + stackid.Selector + ` and ` + stackid.ManagedByLabel + `=` + stackid.M
   irischaos stack status -n iris
   irischaos stack teardown -n iris`,
 	}
-	cmd.AddCommand(stackDeployCmd(a), stackStatusCmd(a), stackTeardownCmd(a))
+	cmd.AddCommand(stackDeployCmd(a), stackStatusCmd(a), stackTeardownCmd(a), stackCheckCmd(a))
 	return cmd
 }
 

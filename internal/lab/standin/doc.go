@@ -72,7 +72,10 @@
 // $piece, $extract, $char, $ascii, $justify, $select, $zdatetime/$zdate
 // (date formats 1, 2, 3, 4, 8; time formats 1-4; precision), special
 // variables $horolog, $ztimestamp (UTC, microseconds), $zversion, $zerror,
-// $job, $tlevel, $namespace, $x, and $system.INetInfo.LocalHostName(). Class
+// $job, $tlevel, $namespace, $x, $system.INetInfo.LocalHostName(), and
+// $system.License.LUAvailable(), LUConsumed() (strict mode's units with
+// LicenseUnitsEnv, else 1024 less the sessions running) and KeyCustomerName()
+// (the stand-in's name). Class
 // methods (with do, or as `iris session` COMMAND, which IRIS runs with DO):
 // ##class(%SYSTEM.Process).Terminate(,n) (exit status n),
 // ##class(Backup.General).ExternalFreeze() / ExternalThaw() (flush and

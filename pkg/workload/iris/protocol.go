@@ -22,6 +22,7 @@ const (
 	sentinelRBEnd  = "##RBEND"  // end of a read-back
 	sentinelHello  = "##HELLO:" // ##HELLO:<$zv>, a session answering
 	sentinelZV     = "##ZV:"    // ##ZV:<$zv>
+	sentinelValue  = "##VAL:"   // ##VAL:<name>:<value>, a probe's answer (Commands.Value)
 	defaultGlobal  = "^k8stest"
 	markerKeyword  = "seq="
 	markerRunField = "run="
@@ -59,6 +60,7 @@ const (
 	LineError                       // an ObjectScript error such as <UNDEFINED>; Seq > 0 when a write's CATCH reported it
 	LineLicense                     // <LICENSE LIMIT EXCEEDED>: IRIS refused the session
 	LineLogin                       // a Username: prompt: IRIS wants a password
+	LineValue                       // a named value (Commands.Value): Subscript the name, Value the value
 )
 
 // Line is one parsed line of session output.
@@ -119,6 +121,13 @@ func ParseLine(s string) Line {
 	}
 	if rest, ok := strings.CutPrefix(body, sentinelZV); ok {
 		return Line{Kind: LineIdentity, Value: rest}
+	}
+	if rest, ok := strings.CutPrefix(body, sentinelValue); ok {
+		name, val, ok := strings.Cut(rest, ":")
+		if !ok || name == "" {
+			return Line{Kind: LineOther}
+		}
+		return Line{Kind: LineValue, Subscript: name, Value: val}
 	}
 	return Line{Kind: LineOther}
 }
@@ -219,6 +228,12 @@ func (c Commands) Hello() string {
 // Identity writes $zv.
 func (c Commands) Identity() string {
 	return `write ` + lit(sentinelZV) + `,$zv,!`
+}
+
+// Value is the line that writes ObjectScript expression expr as the value
+// named name (letters and digits), for probes that read one thing at a time.
+func (c Commands) Value(name, expr string) string {
+	return `write ` + lit(sentinelValue) + `,"` + name + `:",` + expr + `,!`
 }
 
 // ReadBack lists every marker after subscript from ("" = all) in subscript

@@ -39,6 +39,10 @@ func TestParseLine(t *testing.T) {
 		{"##HELLO:IRIS for UNIX 2025.1", Line{Kind: LineHello, Value: "IRIS for UNIX 2025.1"}},
 		{"USER>##ZV:irischaos IRIS stand-in 0.1.0", Line{Kind: LineIdentity, Value: "irischaos IRIS stand-in 0.1.0"}},
 		{"<UNDEFINED>x", Line{Kind: LineError, Value: "<UNDEFINED>x"}},
+		{"USER>##VAL:luavailable:4", Line{Kind: LineValue, Subscript: "luavailable", Value: "4"}},
+		{"##VAL:empty:", Line{Kind: LineValue, Subscript: "empty"}},
+		{"##VAL::4", Line{Kind: LineOther}},
+		{`USER>write "#"_"#VAL:","a:",1,!`, Line{Kind: LineOther}},
 		{"USER><SYNTAX>", Line{Kind: LineError, Value: "<SYNTAX>"}},
 		{"USER 1d0><PROTECT> ^k8stest", Line{Kind: LineError, Value: "<PROTECT> ^k8stest"}},
 		{"%SYS><STORE>", Line{Kind: LineError, Value: "<STORE>"}},
@@ -91,8 +95,8 @@ func TestCommands(t *testing.T) {
 		t.Errorf("Write must be one line: %q", w)
 	}
 	// No command may carry a sentinel literally: IRIS echoes a failed line.
-	for _, line := range []string{w, c.Hello(), c.Identity(), c.ReadBack(""), c.ReadBack("3")} {
-		for _, s := range []string{sentinelAck, sentinelErr, sentinelRB, sentinelHello, sentinelZV} {
+	for _, line := range []string{w, c.Hello(), c.Identity(), c.ReadBack(""), c.ReadBack("3"), c.Value("zv", "$zv")} {
+		for _, s := range []string{sentinelAck, sentinelErr, sentinelRB, sentinelHello, sentinelZV, sentinelValue} {
 			if strings.Contains(line, s) {
 				t.Errorf("command %s contains the sentinel %s", line, s)
 			}
@@ -106,6 +110,9 @@ func TestCommands(t *testing.T) {
 	}
 	if got := c.ReadBack(`a"b`); !strings.HasPrefix(got, `set k="a""b" for`) {
 		t.Errorf("ReadBack(a\"b) = %s", got)
+	}
+	if got := c.Value("n", "$data(^x)"); got != `write "#"_"#VAL:","n:",$data(^x),!` {
+		t.Errorf("Value = %s", got)
 	}
 	if got := (Commands{Global: "^other"}).Write(1); !strings.Contains(got, "$i(^other),^other(k)=") {
 		t.Errorf("custom global: %s", got)

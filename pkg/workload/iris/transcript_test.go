@@ -110,7 +110,7 @@ func readTranscript(t *testing.T, path string) transcript {
 func lineString(l Line) string {
 	kind := map[LineKind]string{
 		LineOther: "other", LineAck: "ack", LineReadback: "rb", LineReadbackEnd: "rbend", LineHello: "hello",
-		LineIdentity: "zv", LineError: "error", LineLicense: "license", LineLogin: "login",
+		LineIdentity: "zv", LineError: "error", LineLicense: "license", LineLogin: "login", LineValue: "value",
 	}[l.Kind]
 	return fmt.Sprintf("%s %d %q %q", kind, l.Seq, l.Subscript, l.Value)
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -74,6 +75,7 @@ type daemon struct {
 	strict   bool          // see StrictEnv
 	units    chan struct{} // license units in strict mode; nil: unlimited
 	login    bool          // strict mode's password login (PasswordLoginEnv)
+	sessions atomic.Int64  // sessions running, for $system.License.LUConsumed()
 
 	mu      sync.Mutex
 	conns   map[net.Conn]func() // each connection's cut: ends it at shutdown
@@ -290,6 +292,22 @@ func (d *daemon) detach(c net.Conn) (*os.File, error) {
 	return f, nil
 }
 
+// unlimitedUnits is what the stand-in without a license limit reports as
+// its units: more than any run holds.
+const unlimitedUnits = 1024
+
+// license is $system.License.LUAvailable() and LUConsumed(): in strict mode
+// with LicenseUnitsEnv the units not held (a unit stays held about a second
+// after its session ends, as IRIS's); else unlimitedUnits less the
+// sessions running.
+func (d *daemon) license() (available, consumed int) {
+	if d.units != nil {
+		return cap(d.units) - len(d.units), len(d.units)
+	}
+	n := int(d.sessions.Load())
+	return unlimitedUnits - n, n
+}
+
 // buffered returns a copy of what r has read ahead.
 func buffered(r *bufio.Reader) []byte {
 	b, _ := r.Peek(r.Buffered())
@@ -337,8 +355,11 @@ func (d *daemon) session(ctx context.Context, c io.Writer, r *bufio.Reader, h he
 		writeFrame(c, frameExit, []byte{1})
 		return
 	}
+	d.sessions.Add(1)
+	defer d.sessions.Add(-1)
 	in := objectscript.New(d.db, ns, w)
 	in.Hostname = d.host
+	in.License = d.license
 	in.Strict = d.strict
 	code := byte(0)
 	if h.HasCmd {

@@ -2,6 +2,7 @@ package instance
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -92,5 +93,30 @@ func TestStrictPasswordLogin(t *testing.T) {
 	code, _ = inst.Session("USER", "", false, strings.NewReader(""), &out)
 	if code != 1 || !strings.Contains(out.String(), "<LICENSE LIMIT EXCEEDED>") {
 		t.Errorf("second session within a second: exit %d, output %q; want the license limit (the login took the unit)", code, out.String())
+	}
+}
+
+// $system.License answers as IRIS's does for the stack check: the units
+// free and held, the session asking holding one of them; without a limit,
+// unlimitedUnits.
+func TestLicenseMethods(t *testing.T) {
+	for _, tt := range []struct {
+		units string
+		want  string
+	}{
+		{"3", "2 1\n"},
+		{"", fmt.Sprintf("%d 1\n", unlimitedUnits-1)},
+	} {
+		t.Run("units="+tt.units, func(t *testing.T) {
+			t.Setenv(StrictEnv, "1")
+			t.Setenv(LicenseUnitsEnv, tt.units)
+			inst := setup(t, "", "")
+			start(t, inst)
+			var out bytes.Buffer
+			code, err := inst.Session("USER", "", false, strings.NewReader("write $system.License.LUAvailable(),\" \",$system.License.LUConsumed(),!\nwrite $system.License.KeyCustomerName(),!\nhalt\n"), &out)
+			if code != 0 || err != nil || !strings.Contains(out.String(), "USER>"+tt.want) || !strings.Contains(out.String(), "irischaos IRIS stand-in\n") {
+				t.Errorf("exit %d, %v, output %q; want %q", code, err, out.String(), tt.want)
+			}
+		})
 	}
 }

@@ -59,6 +59,9 @@ type Interp struct {
 	namespace string
 	// Hostname is $system.INetInfo.LocalHostName().
 	Hostname string
+	// License answers $system.License.LUAvailable() and LUConsumed(): the
+	// license units free and held now. nil: those methods do not exist.
+	License func() (available, consumed int)
 	// Now is the clock ($h, $zts); time.Now by default.
 	Now func() time.Time
 	// Job is $JOB.
@@ -777,6 +780,18 @@ func (in *Interp) classMethod(c *classCall) (string, error) {
 		return "1", nil
 	case "backup.general.isexternallyfrozen":
 		return boolStr(in.db.Frozen()), nil
+	case "%system.license.luavailable", "%system.license.luconsumed":
+		if in.License == nil {
+			break
+		}
+		avail, used := in.License()
+		if c.method == "luavailable" {
+			return strconv.Itoa(avail), nil
+		}
+		return strconv.Itoa(used), nil
+	case "%system.license.keycustomername":
+		// IRIS names the key's customer; the stand-in names itself.
+		return standin.Product, nil
 	}
 	if strings.HasPrefix(c.class, "%system.") || c.class == "backup.general" {
 		return "", rtErr("METHOD DOES NOT EXIST", fmt.Sprintf("*%s,%s", c.method, c.class))
