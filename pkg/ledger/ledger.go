@@ -36,6 +36,9 @@ const (
 	// The advisor's mitigations are changes irischaos makes, kept here too.
 	HealUntaint            = "untaint"             // remove the out-of-service taint from Node
 	HealRestoreTolerations = "restore-tolerations" // put Restore back as the IRIS Deployment's tolerations in Namespace
+	// HealRestoreLonghornSetting puts back the value of the Longhorn setting
+	// in Namespace that Restore names, unless someone changed it since.
+	HealRestoreLonghornSetting = "restore-longhorn-setting"
 )
 
 // Entry is one injected fault.

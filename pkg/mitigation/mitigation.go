@@ -32,6 +32,15 @@ const (
 // ShortTolerationSeconds is what short-tolerations sets on the IRIS pod.
 const ShortTolerationSeconds = 10
 
+// The Longhorn setting LonghornNodeDownPolicy changes and the value it sets:
+// Longhorn then force-deletes the terminating pod of a StatefulSet or
+// Deployment on a down node, so its volume is detached without waiting
+// Kubernetes' 6-minute forced detach.
+const (
+	LonghornNodeDownSetting = "node-down-pod-deletion-policy"
+	LonghornNodeDownValue   = "delete-both-statefulset-and-deployment-pod"
+)
+
 // The out-of-service taint (KEP-2268, GA in Kubernetes 1.28): on a node with
 // it, the pod garbage collector force-deletes pods that do not tolerate it and
 // the attach-detach controller detaches their volumes at once.
@@ -74,8 +83,8 @@ var catalog = []Info{
 		Summary:   "out-of-service taint on the lost node once it is NotReady and its VM is confirmed off (non-graceful node shutdown)",
 		Permanent: "run automation that, once a node is NotReady and its VM is confirmed off through the cloud API, applies `kubectl taint nodes NODE " + TaintKey + "=" + TaintValue + ":" + TaintEffect + "` and removes it when the node is back (never on a node that may still be running: the taint lets a second writer attach the volume)"},
 	{Name: LonghornNodeDownPolicy, When: BeforeFault, Longhorn: true,
-		Summary:   "Longhorn setting node-down-pod-deletion-policy = delete-both-statefulset-and-deployment-pod",
-		Permanent: "kubectl -n longhorn-system patch settings.longhorn.io node-down-pod-deletion-policy --type merge -p '{\"value\":\"delete-both-statefulset-and-deployment-pod\"}' (or the Helm value defaultSettings.nodeDownPodDeletionPolicy)"},
+		Summary:   "Longhorn setting " + LonghornNodeDownSetting + " = " + LonghornNodeDownValue,
+		Permanent: "kubectl -n longhorn-system patch settings.longhorn.io " + LonghornNodeDownSetting + " --type merge -p '{\"value\":\"" + LonghornNodeDownValue + "\"}' (or the Helm value defaultSettings.nodeDownPodDeletionPolicy)"},
 }
 
 // All lists every mitigation in the order reports show them.

@@ -3,6 +3,7 @@ package nemesis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -10,12 +11,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/ledger"
 	"github.com/irischaos/irischaos/pkg/mitigation"
 	"github.com/irischaos/irischaos/pkg/stackid"
+	"github.com/irischaos/irischaos/pkg/storagehealth"
 	"github.com/irischaos/irischaos/pkg/target"
 )
 
@@ -26,7 +29,9 @@ import (
 
 // NewMitigation binds mitigation m's change to its target: the node for the
 // out-of-service taint, the IRIS Deployment in t.Namespace for the
-// tolerations. None and mitigations irischaos cannot apply give an error.
+// tolerations, Longhorn's setting for its node-down policy (an error
+// wrapping ErrNoLonghorn where Longhorn is not installed). None and
+// mitigations irischaos cannot apply give an error.
 func NewMitigation(ctx context.Context, env Env, m mitigation.Name, t target.Target) (Fault, error) {
 	if env.Client == nil {
 		return nil, fmt.Errorf("mitigation %s needs the cluster", m)
@@ -50,6 +55,8 @@ func NewMitigation(ctx context.Context, env Env, m mitigation.Name, t target.Tar
 			return nil, err
 		}
 		return &tolerations{env: env, ns: t.Namespace, restore: string(orig)}, nil
+	case mitigation.LonghornNodeDownPolicy:
+		return newLonghornSetting(ctx, env, m, mitigation.LonghornNodeDownSetting, mitigation.LonghornNodeDownValue)
 	default:
 		return nil, fmt.Errorf("mitigation %s: irischaos cannot apply it here", m)
 	}
@@ -230,5 +237,178 @@ func equalJSON(a, b any) bool {
 	return string(x) == string(y)
 }
 
-func (o *oosTaint) now() time.Time    { return time.Now() }
-func (o *tolerations) now() time.Time { return time.Now() }
+// ErrNoLonghorn is why a Longhorn mitigation is skipped: the cluster does
+// not serve Longhorn's API. The iteration then runs as deployed.
+var ErrNoLonghorn = errors.New("no Longhorn")
+
+// longhornSetting sets one of Longhorn's settings (a settings.longhorn.io
+// object in storagehealth.LonghornNamespace, its value at the top level)
+// and puts the old value back afterwards, unless someone changed it
+// meanwhile. A setting that already had the value is left as it is.
+type longhornSetting struct {
+	env   Env
+	m     mitigation.Name
+	saved savedSetting
+}
+
+// savedSetting is a Longhorn setting change as the ledger entry's Restore
+// keeps it (JSON): enough to undo it without the process that made it.
+type savedSetting struct {
+	Name string `json:"name"`
+	Was  string `json:"was"` // the value before
+	Set  string `json:"set"` // the value irischaos set
+}
+
+func newLonghornSetting(ctx context.Context, env Env, m mitigation.Name, name, value string) (Fault, error) {
+	if ok, why := storagehealth.LonghornServed(env.Client.Discovery()); !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNoLonghorn, why)
+	}
+	if env.Dynamic == nil {
+		return nil, fmt.Errorf("mitigation %s needs a dynamic client for Longhorn's settings", m)
+	}
+	was, err := getSetting(ctx, env, storagehealth.LonghornNamespace, name)
+	if err != nil {
+		return nil, fmt.Errorf("mitigation %s: %w", m, err)
+	}
+	return &longhornSetting{env: env, m: m, saved: savedSetting{Name: name, Was: was, Set: value}}, nil
+}
+
+func (o *longhornSetting) Name() fault.Name { return fault.Name(o.m) }
+func (o *longhornSetting) Target() target.Target {
+	return target.Target{Namespace: storagehealth.LonghornNamespace, Pod: settingRef(o.saved.Name)}
+}
+func (o *longhornSetting) Effect() fault.Effect { return fault.Effect{} }
+func (o *longhornSetting) HealAction() string   { return ledger.HealRestoreLonghornSetting }
+func (o *longhornSetting) Restore() string {
+	b, _ := json.Marshal(o.saved)
+	return string(b)
+}
+
+func (o *longhornSetting) ours() bool { return o.saved.Was != o.saved.Set }
+
+func (o *longhornSetting) Plan() []string {
+	ref := settingRef(o.saved.Name)
+	if !o.ours() {
+		return []string{fmt.Sprintf("nothing to change: %s in %s is already %q (left as it is afterwards)", ref, storagehealth.LonghornNamespace, o.saved.Set)}
+	}
+	return []string{
+		fmt.Sprintf("before the warm-up: %s in %s set to %q (now %q)", ref, storagehealth.LonghornNamespace, o.saved.Set, o.saved.Was),
+		fmt.Sprintf("after the iteration: put back to %q (unless changed meanwhile)", o.saved.Was),
+	}
+}
+
+func settingRef(name string) string {
+	return storagehealth.LonghornSettings.Resource + ".longhorn.io/" + name
+}
+
+func (o *longhornSetting) Inject(ctx context.Context) (Result, error) {
+	var res Result
+	ref := settingRef(o.saved.Name)
+	present := false
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		r := o.env.Dynamic.Resource(storagehealth.LonghornSettings).Namespace(storagehealth.LonghornNamespace)
+		u, err := r.Get(ctx, o.saved.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if settingValue(u) == o.saved.Set {
+			present = true
+			return nil
+		}
+		setSettingValue(u, o.saved.Set)
+		res.Issued = o.now()
+		_, err = r.Update(ctx, u, metav1.UpdateOptions{})
+		return err
+	})
+	res.Done = o.now()
+	if err != nil {
+		return res, fmt.Errorf("set %s in %s to %q: %w (check the RBAC: irischaos needs update on settings.longhorn.io)", ref, storagehealth.LonghornNamespace, o.saved.Set, err)
+	}
+	if present {
+		res.Detail = fmt.Sprintf("%s was already %q", ref, o.saved.Set)
+		if !o.ours() {
+			res.Detail += "; irischaos will leave it so"
+		}
+		o.env.printf("mitigation: %s", res.Detail)
+		return res, nil
+	}
+	o.env.printf("mitigation: Longhorn's %s set to %q (was %q)", ref, o.saved.Set, o.saved.Was)
+	return res, nil
+}
+
+func (o *longhornSetting) Heal(ctx context.Context) error {
+	return restoreLonghornSetting(ctx, o.env, storagehealth.LonghornNamespace, o.Restore())
+}
+
+// restoreLonghornSetting puts back what restore (a savedSetting) says the
+// setting in namespace ns was: only when irischaos had changed it and it
+// still has the value irischaos set.
+func restoreLonghornSetting(ctx context.Context, env Env, ns, restore string) error {
+	var s savedSetting
+	if err := json.Unmarshal([]byte(restore), &s); err != nil || s.Name == "" {
+		return fmt.Errorf("restore a Longhorn setting in %s: bad saved value %q (%v)", ns, restore, err)
+	}
+	if ns == "" {
+		ns = storagehealth.LonghornNamespace
+	}
+	ref := settingRef(s.Name)
+	if s.Was == s.Set {
+		return nil // it had the value already: not irischaos's to change
+	}
+	var changed string
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		r := env.Dynamic.Resource(storagehealth.LonghornSettings).Namespace(ns)
+		u, err := r.Get(ctx, s.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			changed = "gone"
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch v := settingValue(u); v {
+		case s.Was:
+			return nil
+		case s.Set:
+		default:
+			changed = fmt.Sprintf("%q now, changed by someone else", v)
+			return nil
+		}
+		setSettingValue(u, s.Was)
+		_, err = r.Update(ctx, u, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("put %s in %s back to %q: %w (run: kubectl -n %s patch %s --type merge -p '{\"value\":%q}')", ref, ns, s.Was, err, ns, ref, s.Was)
+	}
+	if changed != "" {
+		env.printf("heal: %s in %s left as it is (%s)", ref, ns, changed)
+		return nil
+	}
+	env.printf("heal: %s in %s is %q again", ref, ns, s.Was)
+	return nil
+}
+
+func getSetting(ctx context.Context, env Env, ns, name string) (string, error) {
+	u, err := env.Dynamic.Resource(storagehealth.LonghornSettings).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("no Longhorn setting %s in %s (a Longhorn version without it?)", name, ns)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read %s in %s: %w", settingRef(name), ns, err)
+	}
+	return settingValue(u), nil
+}
+
+// A Longhorn Setting's value is the object's top-level "value" (as
+// storagehealth reads it).
+func settingValue(u *unstructured.Unstructured) string {
+	v, _, _ := unstructured.NestedString(u.Object, "value")
+	return v
+}
+
+func setSettingValue(u *unstructured.Unstructured, v string) { u.Object["value"] = v }
+
+func (o *oosTaint) now() time.Time        { return time.Now() }
+func (o *tolerations) now() time.Time     { return time.Now() }
+func (o *longhornSetting) now() time.Time { return time.Now() }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/irischaos/irischaos/cloud"
@@ -28,9 +29,12 @@ import (
 // Env is what faults act through.
 type Env struct {
 	Client kubernetes.Interface
-	Exec   podexec.Execer  // for iris-stop / iris-force
-	Clouds *cloud.Registry // for vm-*; calls are recorded by the registry's providers
-	Out    io.Writer       // progress lines; nil for none
+	// Dynamic reaches CRDs (Longhorn's settings, for its mitigation); nil
+	// where none was built.
+	Dynamic dynamic.Interface
+	Exec    podexec.Execer  // for iris-stop / iris-force
+	Clouds  *cloud.Registry // for vm-*; calls are recorded by the registry's providers
+	Out     io.Writer       // progress lines; nil for none
 	// Instance is the IRIS instance iris-stop / iris-force stop;
 	// stackid.Instance when empty.
 	Instance string
@@ -259,6 +263,11 @@ func recoverEntry(ctx context.Context, env Env, e ledger.Entry) error {
 			return fmt.Errorf("ledger entry %s: restoring the tolerations of deployment/%s in %s needs the cluster: pass --kubeconfig", e.ID, stackid.Deployment, e.Namespace)
 		}
 		return restoreTolerations(ctx, env, e.Namespace, e.Restore)
+	case ledger.HealRestoreLonghornSetting:
+		if env.Dynamic == nil {
+			return fmt.Errorf("ledger entry %s: restoring Longhorn's setting in %s (%s) needs the cluster: pass --kubeconfig", e.ID, e.Namespace, e.Restore)
+		}
+		return restoreLonghornSetting(ctx, env, e.Namespace, e.Restore)
 	default:
 		return fmt.Errorf("ledger entry %s: unknown heal action %q (written by a newer irischaos?)", e.ID, e.Heal)
 	}

@@ -10,12 +10,13 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/irischaos/irischaos/pkg/mitigation"
 	"github.com/irischaos/irischaos/pkg/storagehealth"
 )
 
 // The Longhorn settings that decide node-loss behaviour, with the value HA wants.
 const (
-	settingNodeDown     = "node-down-pod-deletion-policy"
+	settingNodeDown     = mitigation.LonghornNodeDownSetting
 	settingSoftAnti     = "replica-soft-anti-affinity"
 	settingZoneSoftAnti = "replica-zone-soft-anti-affinity"
 	settingReplenish    = "replica-replenishment-wait-interval"
@@ -67,7 +68,7 @@ func readLonghorn(ctx context.Context, dyn dynamic.Interface, kube kubernetes.In
 // deletesDeploymentPods: Longhorn force-deletes a Deployment's terminating pod on a down node.
 func (lf *longhornFacts) deletesDeploymentPods() bool {
 	v := lf.settings[settingNodeDown]
-	return v == "delete-deployment-pod" || v == "delete-both-statefulset-and-deployment-pod"
+	return v == "delete-deployment-pod" || v == mitigation.LonghornNodeDownValue
 }
 
 func (lf *longhornFacts) checks(f *facts) []Check {

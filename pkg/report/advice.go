@@ -18,7 +18,7 @@ type AdviceRow struct {
 	Fault      string
 	Mitigation string
 	Summary    string
-	Applied    string // when it took effect, "" when before the fault
+	Applied    string // when it took effect: "+41.2 s" after the fault, "before the fault", "not applied: why"
 	RTO        string
 	RPO        string
 	Verdict    string
@@ -48,8 +48,11 @@ func Advice(run Run) []AdviceRow {
 			Fault: it.Fault, Mitigation: it.Mitigation, Summary: info.Summary, Permanent: info.Permanent,
 			RTO: adviceRTO(it), RPO: secondsOr(it.Result.RPOSeconds, "unknown"), Verdict: it.VerdictText(),
 		}
-		if it.MitigationAppliedSeconds != nil {
+		switch {
+		case it.MitigationAppliedSeconds != nil:
 			r.Applied = fmt.Sprintf("+%.1f s", *it.MitigationAppliedSeconds)
+		case it.MitigationApplied:
+			r.Applied = "before the fault"
 		}
 		if it.MitigationError != "" {
 			r.Applied = "not applied: " + it.MitigationError

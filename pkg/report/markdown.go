@@ -98,8 +98,11 @@ func (p *mdWriter) iteration(it Iteration) {
 	p.f("\n### %s #%d: %s\n\n", it.Scenario, it.Iteration, mdEscape(it.VerdictText()))
 	if it.Mitigation != "" {
 		p.f("Mitigation: %s", mdEscape(it.Mitigation))
-		if it.MitigationAppliedSeconds != nil {
+		switch {
+		case it.MitigationAppliedSeconds != nil:
 			p.f(", applied at +%.1f s", *it.MitigationAppliedSeconds)
+		case it.MitigationApplied:
+			p.f(", applied before the fault")
 		}
 		if it.MitigationError != "" {
 			p.f(" (failed: %s)", mdEscape(it.MitigationError))

@@ -84,9 +84,13 @@ type Iteration struct {
 	Error      string         `json:"error,omitempty"`
 
 	// Mitigation is the advisor's change this iteration ran with (empty:
-	// as deployed), and MitigationAppliedSeconds when it took effect, after
-	// the fault (nil when it was not applied, or before the fault).
+	// as deployed), MitigationApplied whether it was in effect, and
+	// MitigationAppliedSeconds when it took effect, after the fault (nil
+	// when it was not applied, or before the fault). MitigationError says
+	// why it was not applied (a Longhorn mitigation without Longhorn:
+	// "no Longhorn: ...").
 	Mitigation               string   `json:"mitigation,omitempty"`
+	MitigationApplied        bool     `json:"mitigation_applied,omitempty"`
 	MitigationAppliedSeconds *float64 `json:"mitigation_applied_seconds,omitempty"`
 	MitigationError          string   `json:"mitigation_error,omitempty"`
 	// Expected is the outcome the scenario said it is known to have (its

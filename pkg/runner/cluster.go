@@ -36,7 +36,7 @@ import (
 // transport, the stack's namespace. Build it with Connect.
 type Cluster struct {
 	Kube      kubernetes.Interface
-	Dynamic   dynamic.Interface // nil when it cannot be built: the observer then skips Longhorn volumes
+	Dynamic   dynamic.Interface // nil when it cannot be built: the observer then skips Longhorn volumes, its mitigation says so
 	Exec      podexec.Execer
 	Host      string // the API server, recorded in the ledger and the report
 	Namespace string // the stack's namespace
@@ -74,7 +74,7 @@ func (c *Cluster) Stack() stack.Clients {
 
 // Nemesis is the environment faults act in; VM calls go through clouds.
 func (c *Cluster) Nemesis(clouds *cloud.Registry, out io.Writer) nemesis.Env {
-	return nemesis.Env{Client: c.Kube, Exec: c.Exec, Clouds: clouds, Out: out, Instance: c.Instance}
+	return nemesis.Env{Client: c.Kube, Dynamic: c.Dynamic, Exec: c.Exec, Clouds: clouds, Out: out, Instance: c.Instance}
 }
 
 // Config is a runner Config over the cluster: clients, namespace, API
@@ -83,7 +83,7 @@ func (c *Cluster) Nemesis(clouds *cloud.Registry, out io.Writer) nemesis.Env {
 // progress. The caller adds the run's own settings (reports, ledger, opt-ins).
 func (c *Cluster) Config(version string, clouds func(cloud.Recorder) *cloud.Registry, progress io.Writer) Config {
 	return Config{
-		Kube: c.Kube, Exec: c.Exec, Namespace: c.Namespace, Instance: c.Instance, Cluster: c.Host, Clouds: clouds,
+		Kube: c.Kube, Dynamic: c.Dynamic, Exec: c.Exec, Namespace: c.Namespace, Instance: c.Instance, Cluster: c.Host, Clouds: clouds,
 		Environment: clusterEnvironment(c.Kube, c.Exec, c.Host, c.Namespace, c.Instance, version, c.Context),
 		NewWorkload: irisWorkload(c.Kube, c.Exec, c.Namespace, c.Instance, progress),
 		NewObserver: clusterObserver(c.Kube, c.Dynamic, c.Namespace, progress),

@@ -54,6 +54,7 @@ func (r *Runner) iteration(ctx context.Context, runDir string, env report.Enviro
 	unhealed, err := r.play(ctx, s, i, b, env, h, cloud.Tee(calls.Recorder(), cloudCallRecorder(h)), st)
 	if st.mit != nil {
 		it.MitigationAppliedSeconds = st.mit.appliedAfter(st.issued)
+		it.MitigationApplied = st.mit.wasApplied()
 		it.MitigationError = st.mit.failure()
 	}
 	if err != nil {

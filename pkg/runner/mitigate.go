@@ -1,7 +1,9 @@
 package runner
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -67,7 +69,8 @@ func (m *mitigator) apply(ctx context.Context, t target.Target) error {
 	m.mu.Lock()
 	m.active = a
 	if a != nil && err == nil {
-		m.applied = a.Result.Issued
+		// Not issued: the cluster had the change already; in effect since.
+		m.applied = cmp.Or(a.Result.Issued, a.Result.Done)
 	}
 	m.mu.Unlock()
 	if err != nil {
@@ -78,18 +81,35 @@ func (m *mitigator) apply(ctx context.Context, t target.Target) error {
 }
 
 // beforeFault makes the changes that must be in place before the warm-up
-// (the Deployment's tolerations) and waits for the pod they recreate.
+// (the Deployment's tolerations, Longhorn's node-down policy) and waits for
+// the pod they recreate. A Longhorn mitigation on a cluster without
+// Longhorn is skipped, saying so, and the iteration runs as deployed.
 func (m *mitigator) beforeFault(ctx context.Context) error {
 	if m.m.When != mitigation.BeforeFault {
 		return nil
 	}
-	if m.m.Longhorn {
-		return fmt.Errorf("mitigation %s: irischaos does not change Longhorn settings yet; apply it by hand (%s) and run the scenario as deployed", m.m.Name, m.m.Permanent)
+	err := m.apply(ctx, target.Target{Namespace: m.r.cfg.Namespace})
+	if errors.Is(err, nemesis.ErrNoLonghorn) {
+		m.mu.Lock()
+		m.err = err
+		m.mu.Unlock()
+		m.note("mitigation %s skipped: %v; the iteration runs as deployed", m.m.Name, err)
+		return nil
 	}
-	if err := m.apply(ctx, target.Target{Namespace: m.r.cfg.Namespace}); err != nil {
+	if err != nil {
 		return err
 	}
+	if !m.recreatesPod() {
+		return nil
+	}
 	return m.rollout(ctx)
+}
+
+// recreatesPod: the change is made to the IRIS pod's template (Recreate),
+// so the pod is rolled out after it and after its undoing; a Longhorn
+// setting changes no pod.
+func (m *mitigator) recreatesPod() bool {
+	return m.m.When == mitigation.BeforeFault && !m.m.Longhorn
 }
 
 func (m *mitigator) rollout(ctx context.Context) error {
@@ -187,6 +207,14 @@ func (m *mitigator) appliedAfter(t time.Time) *float64 {
 	return &s
 }
 
+// wasApplied: the change was in effect during the iteration (before the
+// fault, or appliedAfter it).
+func (m *mitigator) wasApplied() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return !m.applied.IsZero()
+}
+
 func (m *mitigator) failure() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -198,7 +226,8 @@ func (m *mitigator) failure() string {
 
 // undo stops the watch and undoes what was applied, after the fault itself
 // was healed: the taint comes off once the node is Ready again (or after
-// nodeBackWait), the tolerations go back and their pod rolls out. Calling it
+// nodeBackWait), the tolerations go back and their pod rolls out, Longhorn's
+// setting gets its value back. Calling it
 // again gives the first answer.
 func (m *mitigator) undo(ctx context.Context) *report.Unhealed {
 	m.stop()
@@ -216,7 +245,7 @@ func (m *mitigator) undo(ctx context.Context) *report.Unhealed {
 	if u := m.r.heal(ctx, a, m.h); u != nil {
 		return u
 	}
-	if first && m.m.When == mitigation.BeforeFault {
+	if first && m.recreatesPod() {
 		if err := m.rollout(ctx); err != nil {
 			m.note("%v", err)
 		}

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/irischaos/irischaos/cloud"
@@ -62,7 +63,10 @@ type Observer interface {
 // required; Run needs the seams too (Environment, NewWorkload, NewObserver:
 // Cluster.Config wires the real ones), Plan does not.
 type Config struct {
-	Kube      kubernetes.Interface
+	Kube kubernetes.Interface
+	// Dynamic reaches CRDs: Longhorn's settings, for its mitigation. nil
+	// where none was built (the mitigation then says so).
+	Dynamic   dynamic.Interface
 	Exec      podexec.Execer
 	Namespace string
 	// Instance is the IRIS instance in the stack's pod, for the process
@@ -271,11 +275,15 @@ func (r *Runner) Plan(ctx context.Context, scenarios []scenario.Scenario) []Plan
 			}
 			if m := s.MitigationName(); err == nil && m != mitigation.None {
 				var mf nemesis.Fault
-				mf, err = nemesis.NewMitigation(ctx, nemesis.Env{Client: r.cfg.Kube}, m, t)
-				if err == nil {
+				mf, err = nemesis.NewMitigation(ctx, nemesis.Env{Client: r.cfg.Kube, Dynamic: r.cfg.Dynamic}, m, t)
+				switch {
+				case err == nil:
 					for _, step := range mf.Plan() {
 						p.Steps = append(p.Steps, "mitigation "+string(m)+": "+step)
 					}
+				case errors.Is(err, nemesis.ErrNoLonghorn):
+					p.Steps = append(p.Steps, "mitigation "+string(m)+": skipped ("+err.Error()+"); the iteration runs as deployed")
+					err = nil
 				}
 			}
 		}
@@ -464,7 +472,7 @@ func secs(p *float64) string {
 }
 
 func (r *Runner) env(rec cloud.Recorder) nemesis.Env {
-	return nemesis.Env{Client: r.cfg.Kube, Exec: r.cfg.Exec, Clouds: r.cfg.Clouds(rec), Out: r.cfg.Out, Instance: r.cfg.Instance}
+	return nemesis.Env{Client: r.cfg.Kube, Dynamic: r.cfg.Dynamic, Exec: r.cfg.Exec, Clouds: r.cfg.Clouds(rec), Out: r.cfg.Out, Instance: r.cfg.Instance}
 }
 
 // guard is the fault lifecycle of this run, its cloud calls going to rec.

@@ -29,7 +29,8 @@ const (
 	LonghornVolumeLabel = "longhornvolume"
 )
 
-// The longhorn.io/v1beta2 resources read (get, list, watch; never written).
+// The longhorn.io/v1beta2 resources read (get, list, watch; written only by
+// the advisor's Longhorn mitigation, one setting, in pkg/nemesis).
 var (
 	LonghornVolumes  = lhGVR("volumes")
 	LonghornReplicas = lhGVR("replicas")

@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
+	"github.com/irischaos/irischaos/pkg/mitigation"
 	"github.com/irischaos/irischaos/pkg/storagehealth"
 )
 
@@ -275,7 +276,7 @@ func (c *Controller) Seed(ctx context.Context, nodes []Node, attachedTo string, 
 			return err
 		}
 	}
-	for name, value := range map[string]string{"node-down-pod-deletion-policy": "do-nothing", "replica-replenishment-wait-interval": "600"} {
+	for name, value := range map[string]string{mitigation.LonghornNodeDownSetting: "do-nothing", "replica-replenishment-wait-interval": "600"} {
 		o := c.object("Setting", name, nil)
 		o.Object["value"] = value
 		if err := c.put(ctx, storagehealth.LonghornSettings, o); err != nil {
