@@ -24,6 +24,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/runner"
 	"github.com/irischaos/irischaos/pkg/scenario"
+	"github.com/irischaos/irischaos/pkg/stackcheck"
 )
 
 // cloudFlags are the VM provider settings shared by run, inject and recover.
@@ -160,6 +161,7 @@ func scenarioCmd(a *app, adv *adviseMode) *cobra.Command {
 	var (
 		dryRun               bool
 		skipPreflight, force bool
+		skipStackCheck       bool
 		pf                   preflightFlags
 		reportsDir           string
 		allowVM              bool
@@ -178,8 +180,10 @@ func scenarioCmd(a *app, adv *adviseMode) *cobra.Command {
 		Long: `run executes every scenario given (files, or directories of *.yaml; default
 scenarios/) against the deployed stack (irischaos stack deploy). It first
 runs the preflight (irischaos preflight; --skip-preflight to skip) and
-records it in the report, the predicted RTO next to the measured one; a FAIL
-stops the run before any fault unless --force. For each scenario and iteration it records what is measured (database $zv, storage class
+records it in the report, the predicted RTO next to the measured one; then
+the stack check (irischaos stack check; --skip-stack-check to skip): every
+probe the run relies on, once, against the IRIS pod, its transcripts kept in
+the report. A FAIL of either stops the run before any fault unless --force. For each scenario and iteration it records what is measured (database $zv, storage class
 and provisioner, Kubernetes version, nodes), starts the observer and the
 marker writer, warms up, writes the fault to the ledger and injects it, waits
 for its effect and for the first acknowledged write after the outage, keeps
@@ -198,8 +202,8 @@ Ctrl-C aborts healing and prints what is left). Faults are written to
 <reports>/ledger.jsonl before they are injected; whatever a crashed run left
 is healed by the next run or by irischaos recover.
 
-Exit codes: 0 every verdict passed, 1 a verdict failed or the preflight
-failed, 2 unknown or error.`,
+Exit codes: 0 every verdict passed, 1 a verdict failed or the preflight or
+the stack check failed, 2 unknown or error.`,
 		Example: `  # what would happen, changing nothing
   irischaos run scenarios/ --dry-run
 
@@ -315,6 +319,12 @@ failed, 2 unknown or error.`,
 				cfg.Preflight = func(ctx context.Context) (preflight.Report, error) { return runPreflight(ctx, cl, pf) }
 				cfg.Force = force
 			}
+			if !skipStackCheck {
+				cfg.StackCheck = func(ctx context.Context, streams int) (stackcheck.Report, error) {
+					return runStackCheck(ctx, cl, streams, stackcheck.DefaultTimeout)
+				}
+				cfg.Force = force
+			}
 			abort, stop := healGuard(a.ctx, errOut)
 			defer stop()
 			cfg.Abort = abort
@@ -339,7 +349,7 @@ failed, 2 unknown or error.`,
 			if n := printLeft(errOut, l); n != 0 {
 				return withCode(exitUnknown, errors.Join(runErr, fmt.Errorf("%d fault(s) left unhealed", max(n, 0))))
 			}
-			if errors.Is(runErr, runner.ErrNotReady) {
+			if errors.Is(runErr, runner.ErrNotReady) || errors.Is(runErr, runner.ErrStackCheck) {
 				return withCode(exitFail, runErr)
 			}
 			if runErr != nil {
@@ -350,7 +360,8 @@ failed, 2 unknown or error.`,
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan (pod, node, VM, the exact calls) and change nothing")
 	cmd.Flags().BoolVar(&skipPreflight, "skip-preflight", false, "do not check the cluster and the stack first (irischaos preflight) nor record it in the report")
-	cmd.Flags().BoolVar(&force, "force", false, "run even when the preflight finds a FAIL (the report shows both)")
+	cmd.Flags().BoolVar(&skipStackCheck, "skip-stack-check", false, "do not probe IRIS first (irischaos stack check) nor record it in the report")
+	cmd.Flags().BoolVar(&force, "force", false, "run even when the preflight or the stack check finds a FAIL (the report shows both)")
 	pf.register(cmd)
 	cmd.Flags().StringVar(&reportsDir, "reports", "reports", "directory for run reports and the fault ledger")
 	cmd.Flags().StringVar(&name, "name", "", "name of the run, the report directory's suffix (default: the scenario's name, or \"scenarios\")")

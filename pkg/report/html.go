@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/irischaos/irischaos/pkg/checker"
+	"github.com/irischaos/irischaos/pkg/preflight"
+	"github.com/irischaos/irischaos/pkg/stackcheck"
 )
 
 //go:embed report.html.tmpl
@@ -18,6 +20,8 @@ var htmlTemplate string
 var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"upper":     func(v checker.Verdict) string { return strings.ToUpper(string(v)) },
 	"lower":     func(v checker.Verdict) string { return string(v) },
+	"status":    func(s preflight.Status) string { return strings.ToLower(string(s)) },
+	"checkfile": func() string { return stackcheck.FileName },
 	"sec":       secp,
 	"secv":      sec,
 	"phase":     phaseName,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/preflight"
+	"github.com/irischaos/irischaos/pkg/stackcheck"
 )
 
 // RenderMarkdown writes report.md: what was measured, the failure-domain
@@ -61,6 +62,7 @@ func RenderMarkdown(w io.Writer, run Run) error {
 	}
 	p.advice(run)
 	p.preflight(run.Preflight)
+	p.stackCheck(run.StackCheck)
 
 	for _, r := range rows {
 		p.f("\n## %s: %s\n\n", r.Scenario, r.FailureDomain)
@@ -255,6 +257,19 @@ func (p *mdWriter) row(cells ...string) {
 func mdEscape(s string) string {
 	s = strings.ReplaceAll(s, "|", `\|`)
 	return strings.ReplaceAll(s, "\n", " ")
+}
+
+// stackCheck writes what the stack check found before the run; the
+// transcripts are in stack-check.json beside the report.
+func (p *mdWriter) stackCheck(r *stackcheck.Report) {
+	if r == nil {
+		return
+	}
+	p.f("\n## Stack check\n\n%s, pod %s, instance %s, %d stream(s); transcripts in %s.\n\n", r.Line(), r.Pod, r.Instance, r.Streams, stackcheck.FileName)
+	p.f("| Probe | Status | Reason | Fix |\n|---|---|---|---|\n")
+	for _, c := range r.Probes {
+		p.row(c.ID, string(c.Status), c.Reason, orDash(c.Fix))
+	}
 }
 
 // preflight writes what the preflight found before the run.

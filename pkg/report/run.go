@@ -9,6 +9,7 @@ import (
 
 	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/preflight"
+	"github.com/irischaos/irischaos/pkg/stackcheck"
 )
 
 // Run is everything a report shows about one run. The runner fills it and
@@ -33,6 +34,9 @@ type Run struct {
 	// when skipped): its checks, and the RTO it predicted per failure domain,
 	// shown next to the measured one.
 	Preflight *preflight.Report `json:"preflight,omitempty"`
+	// StackCheck is what `irischaos stack check` found before the run
+	// (nil when skipped): every probe with its raw transcript.
+	StackCheck *stackcheck.Report `json:"stack_check,omitempty"`
 	// Errors of the run outside any iteration (e.g. the stack could not be reached).
 	Errors []string `json:"errors,omitempty"`
 }

@@ -26,6 +26,9 @@ func RenderTable(w io.Writer, run Run) error {
 		}
 		fmt.Fprintln(w)
 	}
+	if run.StackCheck != nil {
+		fmt.Fprintf(w, "  Stack check: %s\n", run.StackCheck.Line())
+	}
 	if run.Preflight != nil {
 		fmt.Fprintf(w, "  Preflight:  %s\n", preflightLine(run.Preflight))
 	}

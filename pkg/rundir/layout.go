@@ -13,6 +13,7 @@
 //	report.html                          report.md's content as one page, timelines inline
 //	report.pdf                           report.html printed (irischaos report --pdf); outside the manifest, whose SHA-256 it prints on every page
 //	preflight.json                       what the preflight found before the run (absent when skipped)
+//	stack-check.json                     the stack check's probes before the run, with their raw transcripts (absent when skipped)
 //	<scenario>/<iteration>/history.jsonl the evidence of one iteration (see docs/history.md)
 //	<scenario>/<iteration>/result.json   the checker's result for it
 //	<scenario>/<iteration>/timeline.svg  its writes by latency, outage shaded, phases marked
@@ -27,6 +28,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/irischaos/irischaos/pkg/stackcheck"
 )
 
 // File names inside a run directory; nothing else spells them.
@@ -40,6 +43,9 @@ const (
 	HistoryFile   = "history.jsonl"
 	TimelineFile  = "timeline.svg"
 	PreflightFile = "preflight.json"
+	// StackCheckFile is the stack check run before the scenarios, with
+	// every probe's transcript.
+	StackCheckFile = stackcheck.FileName
 )
 
 // TimeFormat names run directories: sortable, no colons (safe on every filesystem).

@@ -15,10 +15,12 @@ import (
 	"github.com/irischaos/irischaos/pkg/history"
 	"github.com/irischaos/irischaos/pkg/preflight"
 	"github.com/irischaos/irischaos/pkg/report"
+	"github.com/irischaos/irischaos/pkg/stackcheck"
 )
 
 // Write writes result.json, report.txt, report.md, junit.xml,
-// report.html and (after a preflight) preflight.json into dir (the run directory, which must exist), a
+// report.html, (after a preflight) preflight.json and (after a stack
+// check) stack-check.json into dir (the run directory, which must exist), a
 // timeline.svg next to every iteration's history found there, and last the
 // manifest of everything in dir. The run's
 // verdict is written as given (see checker.RunVerdict).
@@ -52,6 +54,14 @@ func Write(dir string, run report.Run) error {
 		if err := preflight.Write(&b, *run.Preflight, "json"); err != nil {
 			errs = append(errs, fmt.Errorf("render %s: %w", PreflightFile, err))
 		} else if err := writeAtomic(filepath.Join(dir, PreflightFile), b.Bytes()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if run.StackCheck != nil {
+		var b bytes.Buffer
+		if err := stackcheck.Write(&b, *run.StackCheck, "json"); err != nil {
+			errs = append(errs, fmt.Errorf("render %s: %w", StackCheckFile, err))
+		} else if err := writeAtomic(filepath.Join(dir, StackCheckFile), b.Bytes()); err != nil {
 			errs = append(errs, err)
 		}
 	}

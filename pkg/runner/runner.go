@@ -41,6 +41,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/rundir"
 	"github.com/irischaos/irischaos/pkg/scenario"
+	"github.com/irischaos/irischaos/pkg/stackcheck"
 	"github.com/irischaos/irischaos/pkg/target"
 )
 
@@ -117,7 +118,12 @@ type Config struct {
 	// fault (after leftovers are healed); what it finds goes into the
 	// report. A FAIL stops the run unless Force.
 	Preflight func(ctx context.Context) (preflight.Report, error)
-	Force     bool
+	// StackCheck, when set, runs every probe the run relies on once
+	// against the IRIS pod (after the preflight), for a run holding
+	// streams writer sessions at once; what it finds goes into the report
+	// with its transcripts. A FAIL stops the run unless Force.
+	StackCheck func(ctx context.Context, streams int) (stackcheck.Report, error)
+	Force      bool
 
 	// Seams.
 	Environment func(ctx context.Context) (report.Environment, error)
@@ -364,6 +370,53 @@ func (r *Runner) preflight(ctx context.Context, run *report.Run) error {
 	return nil
 }
 
+// ErrStackCheck is Run's error when the stack check found a FAIL and the
+// run was not forced: nothing was injected.
+var ErrStackCheck = errors.New("stack check: IRIS does not answer every probe the run relies on")
+
+// stackCheck runs the configured stack check into run, for the most
+// streams any of scenarios holds; its error (wrapping ErrStackCheck) stops
+// the run before any fault.
+func (r *Runner) stackCheck(ctx context.Context, run *report.Run, scenarios []scenario.Scenario) error {
+	if r.cfg.StackCheck == nil {
+		r.printf("stack check: skipped")
+		return nil
+	}
+	streams := 1
+	for _, s := range scenarios {
+		streams = max(streams, s.StreamCount())
+	}
+	r.printf("stack check: probing IRIS (qlist, $zv, a session, an error, a scratch global, licenses for %d stream(s))", streams)
+	sc, err := r.cfg.StackCheck(ctx, streams)
+	if err != nil {
+		// Could not probe: the workload's own errors will say more.
+		run.Errors = append(run.Errors, "stack check: "+err.Error())
+		r.printf("stack check: could not run: %v", err)
+		return nil
+	}
+	run.StackCheck = &sc
+	for _, p := range sc.Probes {
+		if p.Status != preflight.Pass {
+			r.printf("stack check: %s %s: %s", p.Status, p.ID, p.Reason)
+		}
+	}
+	r.printf("stack check: %s", sc.Worst())
+	if sc.ExitCode() == 1 {
+		if r.cfg.Force {
+			r.printf("stack check: FAIL, running anyway (--force)")
+			return nil
+		}
+		var fails []string
+		for _, p := range sc.Probes {
+			if p.Status == preflight.Fail {
+				fails = append(fails, p.ID+" ("+p.Reason+")")
+			}
+		}
+		return fmt.Errorf("%w: %s; fix them, or pass --force to run anyway", ErrStackCheck, strings.Join(fails, ", "))
+	}
+	return nil
+}
+
 // Run executes every scenario, every iteration, writes the run's reports and
 // returns the run (its Verdict combined from every iteration). The error is
 // set when the run could not complete (including an interruption); the
@@ -405,6 +458,9 @@ func (r *Runner) Run(ctx context.Context, scenarios []scenario.Scenario) (report
 	r.printf("measuring: database %s; storage %s (%s)%s; Kubernetes %s; nodes %s", orText(env.Database, "(unknown)"), orText(env.StorageClass, "?"), orText(env.Provisioner, "?"), standInText(env.StorageStandIn), orText(env.Kubernetes, "?"), strings.Join(env.Nodes, ", "))
 
 	runErr := r.preflight(ctx, &run)
+	if runErr == nil {
+		runErr = r.stackCheck(ctx, &run, scenarios)
+	}
 loop:
 	for _, s := range scenarios {
 		if runErr != nil {

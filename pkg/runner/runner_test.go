@@ -28,6 +28,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/report"
 	"github.com/irischaos/irischaos/pkg/rundir"
 	"github.com/irischaos/irischaos/pkg/scenario"
+	"github.com/irischaos/irischaos/pkg/stackcheck"
 )
 
 func dur(d time.Duration) *scenario.Duration { v := scenario.Duration(d); return &v }
@@ -562,6 +563,86 @@ func TestRunPreflight(t *testing.T) {
 			}
 			if tt.wantErr != nil && !strings.Contains(err.Error(), "storage.class (use a replicated class)") {
 				t.Errorf("the error does not name the failing check and its fix: %v", err)
+			}
+		})
+	}
+}
+
+// The stack check mirrors the preflight: recorded in the report and its
+// own file with the transcripts, shown in report.md and report.html, asked
+// for the most streams of the scenarios; a FAIL stops the run before any
+// fault unless forced.
+func TestRunStackCheck(t *testing.T) {
+	failing := stackcheck.Report{Namespace: "db", Pod: "iris-0", Instance: "iris", Probes: []stackcheck.Probe{
+		{ID: stackcheck.ProbeQlist, Status: preflight.Pass, Reason: "running", Output: "IRIS^...^running"},
+		{ID: stackcheck.ProbeError, Status: preflight.Fail, Reason: "a write that must fail was read as acknowledged", Output: "##ACK:1:1:x"}}}
+	warning := stackcheck.Report{Namespace: "db", Pod: "iris-0", Instance: "iris", Probes: []stackcheck.Probe{
+		{ID: stackcheck.ProbeLicense, Status: preflight.Warn, Reason: "Community Edition leaves 2 license unit(s) free", Fix: "run with workload.streams <= 1", Output: "##VAL:available:1"}}}
+	ret := func(r stackcheck.Report, err error) func(context.Context, int) (stackcheck.Report, error) {
+		return func(_ context.Context, streams int) (stackcheck.Report, error) {
+			r.Streams = streams
+			return r, err
+		}
+	}
+	tests := []struct {
+		name       string
+		sc         func(context.Context, int) (stackcheck.Report, error)
+		force      bool
+		wantErr    error
+		iterations int
+		recorded   bool
+	}{
+		{"skipped", nil, false, nil, 1, false},
+		{"warn runs and is shown", ret(warning, nil), false, nil, 1, true},
+		{"fail stops before any fault", ret(failing, nil), false, ErrStackCheck, 0, true},
+		{"fail forced runs", ret(failing, nil), true, nil, 1, true},
+		{"could not run: measured anyway", ret(stackcheck.Report{}, errors.New("no IRIS pod")), false, nil, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := fake.NewClientset(irisPod(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w1"}})
+			db := &fakeDB{cs: cs, downFor: 300 * time.Millisecond}
+			r, l, _ := newRunner(t, db)
+			r.cfg.StackCheck, r.cfg.Force = tt.sc, tt.force
+			s := scen("pod", fault.PodDelete)
+			s.Workload.Streams = 3
+			run, runDir, err := r.Run(context.Background(), []scenario.Scenario{s})
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error %v, want %v", err, tt.wantErr)
+			}
+			if len(run.Iterations) != tt.iterations {
+				t.Fatalf("%d iterations, want %d", len(run.Iterations), tt.iterations)
+			}
+			if (run.StackCheck != nil) != tt.recorded {
+				t.Fatalf("stack check recorded %v, want %v", run.StackCheck != nil, tt.recorded)
+			}
+			b, statErr := os.ReadFile(filepath.Join(runDir, rundir.StackCheckFile))
+			if (statErr == nil) != tt.recorded {
+				t.Errorf("%s written: %v, want %v", rundir.StackCheckFile, statErr == nil, tt.recorded)
+			}
+			if entries, _ := l.Entries(); tt.iterations == 0 && len(entries) != 0 {
+				t.Errorf("a fault was injected after a failing stack check: %+v", entries)
+			}
+			if tt.wantErr != nil && !strings.Contains(err.Error(), "error (a write that must fail was read as acknowledged)") {
+				t.Errorf("the error does not name the failing probe: %v", err)
+			}
+			if !tt.recorded {
+				return
+			}
+			if run.StackCheck.Streams != 3 {
+				t.Errorf("checked for %d streams, want the scenario's 3", run.StackCheck.Streams)
+			}
+			if !strings.Contains(string(b), `"output": "`) {
+				t.Errorf("%s lacks the transcripts:\n%s", rundir.StackCheckFile, b)
+			}
+			md, _ := os.ReadFile(filepath.Join(runDir, rundir.MDFile))
+			html, _ := os.ReadFile(filepath.Join(runDir, rundir.HTMLFile))
+			want := run.StackCheck.Probes[len(run.StackCheck.Probes)-1].Reason
+			if !strings.Contains(string(md), "## Stack check") || !strings.Contains(string(md), want) {
+				t.Errorf("report.md lacks the stack check:\n%s", md)
+			}
+			if !strings.Contains(string(html), `<table id="stack-check">`) || !strings.Contains(string(html), want) {
+				t.Errorf("report.html lacks the stack check")
 			}
 		})
 	}

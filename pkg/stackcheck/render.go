@@ -28,6 +28,10 @@ func Write(w io.Writer, r Report, format string) error {
 	return fmt.Errorf("stack check: unknown output format %q: use one of %s", format, strings.Join(preflight.Formats, ", "))
 }
 
+// FileName is the stack check's report (JSON, with every transcript) in a
+// run's directory.
+const FileName = "stack-check.json"
+
 // Line sums the report up in one line: "WARN: 5 PASS, 1 WARN, 0 FAIL, 0 UNKNOWN".
 func (r Report) Line() string {
 	n := map[preflight.Status]int{}
