@@ -6,10 +6,12 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/discovery"
 
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/mitigation"
 	"github.com/irischaos/irischaos/pkg/scenario"
+	"github.com/irischaos/irischaos/pkg/storagehealth"
 )
 
 // adviseDefault is the node-loss scenario the advisor runs when given none.
@@ -29,6 +31,8 @@ once per mitigation and reports, for each, the measured RTO and RPO, what it
 removed against the cluster as deployed, and how to make it permanent:
 
 ` + mitigationHelp() + `
+By default it measures none, ` + string(mitigation.ShortTolerations) + ` and ` + string(mitigation.OutOfServiceTaint) + `,
+and ` + string(mitigation.LonghornNodeDownPolicy) + ` where the cluster serves Longhorn.
 Every change is written to the fault ledger before it is made and undone
 afterwards (also on Ctrl-C; irischaos recover undoes what a killed run left).
 It runs exactly as run does, preflight included, with the same flags; the
@@ -42,7 +46,21 @@ scenario expects counts as passed), 1 a verdict failed, 2 unknown or error.`
   # only the taint against as deployed, on your own scenario
   irischaos advise my-node-lost.yaml --mitigations none,out-of-service-taint --allow-vm-actions`
 	cmd.Flags().StringSliceVar(&m.mitigations, "mitigations", []string{string(mitigation.None), string(mitigation.ShortTolerations), string(mitigation.OutOfServiceTaint)},
-		"mitigations to measure, in order (valid: "+strings.Join(mitigation.Names(), ", ")+")")
+		"mitigations to measure, in order (valid: "+strings.Join(mitigation.Names(), ", ")+"); by default "+string(mitigation.LonghornNodeDownPolicy)+" is added where the cluster serves Longhorn")
+}
+
+// longhornDefault adds the Longhorn mitigation to the default list where
+// the cluster serves Longhorn (a list given with --mitigations is run as
+// given), and says whether it did.
+func (m *adviseMode) longhornDefault(given bool, d discovery.DiscoveryInterface) bool {
+	if given || slices.Contains(m.mitigations, string(mitigation.LonghornNodeDownPolicy)) {
+		return false
+	}
+	if ok, _ := storagehealth.LonghornServed(d); !ok {
+		return false
+	}
+	m.mitigations = append(m.mitigations, string(mitigation.LonghornNodeDownPolicy))
+	return true
 }
 
 func mitigationHelp() string {

@@ -1,12 +1,19 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
+	fakediscovery "k8s.io/client-go/discovery/fake"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/mitigation"
 	"github.com/irischaos/irischaos/pkg/scenario"
+	"github.com/irischaos/irischaos/pkg/storagehealth"
 )
 
 func TestAdviseExpand(t *testing.T) {
@@ -52,5 +59,32 @@ func TestAdviseExpand(t *testing.T) {
 	}
 	if !strings.Contains(mitigationHelp(), string(mitigation.OutOfServiceTaint)) {
 		t.Error("advise's help does not list the mitigations")
+	}
+}
+
+// advise's default measures the Longhorn policy only where Longhorn is
+// served; a list given with --mitigations is run as given.
+func TestAdviseLonghornDefault(t *testing.T) {
+	def := []string{"none", "short-tolerations", "out-of-service-taint"}
+	without := fake.NewClientset().Discovery()
+	with := fake.NewClientset().Discovery().(*fakediscovery.FakeDiscovery)
+	with.Resources = []*metav1.APIResourceList{{GroupVersion: storagehealth.LonghornVolumes.GroupVersion().String(),
+		APIResources: []metav1.APIResource{{Name: storagehealth.LonghornVolumes.Resource, Namespaced: true, Kind: "Volume"}}}}
+	for _, tc := range []struct {
+		name  string
+		given bool
+		d     discovery.DiscoveryInterface
+		want  bool
+	}{
+		{"no Longhorn", false, without, false},
+		{"Longhorn", false, with, true},
+		{"Longhorn, list given", true, with, false},
+	} {
+		m := &adviseMode{mitigations: slices.Clone(def)}
+		added := m.longhornDefault(tc.given, tc.d)
+		has := slices.Contains(m.mitigations, string(mitigation.LonghornNodeDownPolicy))
+		if added != tc.want || has != tc.want {
+			t.Errorf("%s: added %v, mitigations %v", tc.name, added, m.mitigations)
+		}
 	}
 }

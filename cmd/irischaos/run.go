@@ -18,6 +18,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/checker"
 	"github.com/irischaos/irischaos/pkg/fault"
 	"github.com/irischaos/irischaos/pkg/ledger"
+	"github.com/irischaos/irischaos/pkg/mitigation"
 	"github.com/irischaos/irischaos/pkg/nemesis"
 	"github.com/irischaos/irischaos/pkg/preflight"
 	"github.com/irischaos/irischaos/pkg/progress"
@@ -230,6 +231,7 @@ the stack check failed, 2 unknown or error.`,
 				}
 				scenarios = append(scenarios, ss...)
 			}
+			loaded := scenarios
 			if adv != nil {
 				var err error
 				if scenarios, err = adv.expand(scenarios); err != nil {
@@ -263,6 +265,12 @@ the stack check failed, 2 unknown or error.`,
 			cl, err := connect(a)
 			if err != nil {
 				return err
+			}
+			if adv != nil && adv.longhornDefault(cmd.Flags().Changed("mitigations"), cl.Kube.Discovery()) {
+				if scenarios, err = adv.expand(loaded); err != nil {
+					return withCode(exitUnknown, err)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "advise: the cluster serves Longhorn: %s is measured too\n", mitigation.LonghornNodeDownPolicy)
 			}
 			l, err := ledger.Open(reportsDir)
 			if err != nil {
