@@ -83,6 +83,13 @@ func TestRunMetrics(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(dirs[0], rundir.PreflightFile)); err != nil {
 				t.Errorf("the run directory lacks %s: %v", rundir.PreflightFile, err)
 			}
+			// and the stack check: every probe answered on the stand-in.
+			if run.StackCheck == nil || run.StackCheck.ExitCode() != 0 {
+				t.Errorf("stack check recorded in the run: %+v", run.StackCheck)
+			}
+			if _, err := os.Stat(filepath.Join(dirs[0], rundir.StackCheckFile)); err != nil {
+				t.Errorf("the run directory lacks %s: %v", rundir.StackCheckFile, err)
+			}
 			it := run.Iterations[len(run.Iterations)-1]
 			r := it.Result
 			labels := fmt.Sprintf(`scenario=%q,failure_domain=%q,fault=%q`, it.Scenario, it.FailureDomain, it.Fault)

@@ -31,6 +31,7 @@ import (
 	"github.com/irischaos/irischaos/pkg/runner"
 	"github.com/irischaos/irischaos/pkg/scenario"
 	"github.com/irischaos/irischaos/pkg/stack"
+	"github.com/irischaos/irischaos/pkg/stackcheck"
 )
 
 // scenarioRig runs scenarios against the suite's stack in one namespace,
@@ -116,6 +117,11 @@ func (g *scenarioRig) run(ctx context.Context, t *testing.T, s scenario.Scenario
 	cfg := g.cluster.Config("e2e", clouds, tlog{t})
 	cfg.ReportsDir, cfg.RunName, cfg.Ledger = g.reports, runName, l
 	cfg.Allow, cfg.Out = fault.Allow{VMActions: params.AllowVMActions, NodeActions: params.AllowNodeActions}, tlog{t}
+	// The stack check first, as irischaos run does: on a user's IRIS a
+	// probe the client cannot read stops the run with its transcript.
+	cfg.StackCheck = func(ctx context.Context, streams int) (stackcheck.Report, error) {
+		return stackcheck.Run(ctx, stackcheck.Options{Kube: g.cluster.Kube, Exec: g.cluster.Exec, Namespace: g.namespace, Instance: params.Instance, Streams: streams})
+	}
 	if params.RTOBudget > 0 {
 		cfg.RTOBudget = &params.RTOBudget
 	}
