@@ -420,7 +420,9 @@ func (c checker) deliberateError(ctx context.Context) Probe {
 	case strings.Contains(werr.Error(), "IRIS answered <"):
 		p.Status, p.Reason = preflight.Pass, "classified as an error: "+werr.Error()
 	default:
-		p.Status, p.Reason = preflight.Unknown, "not classified (no error from IRIS): "+werr.Error()
+		// IRIS ran nothing (refused the session, no answer): nothing
+		// was classified either way.
+		p.Status, p.Reason = preflight.Unknown, "not tried, IRIS ran nothing: "+werr.Error()
 	}
 	return p
 }
