@@ -348,26 +348,45 @@ func (r *Runner) preflight(ctx context.Context, run *report.Run) error {
 		return nil
 	}
 	run.Preflight = &pf
+	var found []gateItem
 	for _, c := range pf.Checks {
-		if c.Status != preflight.Pass {
-			r.printf("preflight: %s %s: %s", c.Status, c.ID, c.Reason)
+		found = append(found, gateItem{c.Status, c.ID, c.Reason, c.ID + " (" + c.Fix + ")"})
+	}
+	return r.gate("preflight", found, pf.Worst(), pf.ExitCode() == 1, ": the measurements show what the failing checks cost", ErrNotReady, "measure anyway")
+}
+
+// gateItem is one check of a gate: its status, what to print when it is
+// not a pass, and how a FAIL is named in the error.
+type gateItem struct {
+	status      preflight.Status
+	id, reason  string
+	failNamedAs string
+}
+
+// gate is what the preflight and the stack check share once they ran: print
+// every finding that is not a PASS and the worst, and on a FAIL stop the run
+// (an error wrapping stop) unless --force.
+func (r *Runner) gate(label string, found []gateItem, worst preflight.Status, failed bool, forcedWhy string, stop error, anyway string) error {
+	for _, f := range found {
+		if f.status != preflight.Pass {
+			r.printf("%s: %s %s: %s", label, f.status, f.id, f.reason)
 		}
 	}
-	r.printf("preflight: %s", pf.Worst())
-	if pf.ExitCode() == 1 {
-		if r.cfg.Force {
-			r.printf("preflight: FAIL, running anyway (--force): the measurements show what the failing checks cost")
-			return nil
-		}
-		var fails []string
-		for _, c := range pf.Checks {
-			if c.Status == preflight.Fail {
-				fails = append(fails, c.ID+" ("+c.Fix+")")
-			}
-		}
-		return fmt.Errorf("%w: %s; fix them, or pass --force to measure anyway", ErrNotReady, strings.Join(fails, ", "))
+	r.printf("%s: %s", label, worst)
+	if !failed {
+		return nil
 	}
-	return nil
+	if r.cfg.Force {
+		r.printf("%s: FAIL, running anyway (--force)%s", label, forcedWhy)
+		return nil
+	}
+	var fails []string
+	for _, f := range found {
+		if f.status == preflight.Fail {
+			fails = append(fails, f.failNamedAs)
+		}
+	}
+	return fmt.Errorf("%w: %s; fix them, or pass --force to %s", stop, strings.Join(fails, ", "), anyway)
 }
 
 // ErrStackCheck is Run's error when the stack check found a FAIL and the
@@ -395,26 +414,11 @@ func (r *Runner) stackCheck(ctx context.Context, run *report.Run, scenarios []sc
 		return nil
 	}
 	run.StackCheck = &sc
+	var found []gateItem
 	for _, p := range sc.Probes {
-		if p.Status != preflight.Pass {
-			r.printf("stack check: %s %s: %s", p.Status, p.ID, p.Reason)
-		}
+		found = append(found, gateItem{p.Status, p.ID, p.Reason, p.ID + " (" + p.Reason + ")"})
 	}
-	r.printf("stack check: %s", sc.Worst())
-	if sc.ExitCode() == 1 {
-		if r.cfg.Force {
-			r.printf("stack check: FAIL, running anyway (--force)")
-			return nil
-		}
-		var fails []string
-		for _, p := range sc.Probes {
-			if p.Status == preflight.Fail {
-				fails = append(fails, p.ID+" ("+p.Reason+")")
-			}
-		}
-		return fmt.Errorf("%w: %s; fix them, or pass --force to run anyway", ErrStackCheck, strings.Join(fails, ", "))
-	}
-	return nil
+	return r.gate("stack check", found, sc.Worst(), sc.ExitCode() == 1, "", ErrStackCheck, "run anyway")
 }
 
 // Run executes every scenario, every iteration, writes the run's reports and
